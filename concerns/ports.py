@@ -1,0 +1,94 @@
+"""What the domain needs from storage, as Protocols. `storage/` implements them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol
+
+from concerns.model import Actor, AuditEvent, Concern, Conversation, NewConcern, Provider
+from concerns.vocabulary import ServiceType
+
+
+class ProviderRepository(Protocol):
+    async def get(self, tenant_id: str, provider_id: int) -> Provider | None: ...
+
+    async def find_by_name(self, tenant_id: str, name: str) -> Provider | None: ...
+
+    async def search(self, tenant_id: str, text: str, limit: int) -> list[Provider]: ...
+
+    async def recent(self, tenant_id: str, limit: int) -> list[Provider]: ...
+
+    async def add(self, tenant_id: str, name: str, service_type: ServiceType, at: datetime) -> Provider: ...
+
+
+class ConcernRepository(Protocol):
+    async def add(
+        self,
+        *,
+        tenant_id: str,
+        reference: str,
+        provider: Provider,
+        concern: NewConcern,
+        raised_by: Actor,
+        raised_at: datetime,
+        conversation_id: str,
+        submission_key: str,
+    ) -> Concern: ...
+
+    async def get_by_reference(self, tenant_id: str, reference: str) -> Concern | None: ...
+
+    async def get_by_submission_key(self, tenant_id: str, submission_key: str) -> Concern | None: ...
+
+    async def unscreened(self, tenant_id: str, limit: int) -> list[Concern]: ...
+
+    async def count_unscreened(self, tenant_id: str) -> int: ...
+
+    async def for_provider(self, tenant_id: str, provider_id: int, limit: int) -> list[Concern]: ...
+
+    async def count_for_provider(self, tenant_id: str, provider_id: int) -> int: ...
+
+    async def set_card(self, concern_id: int, conversation_id: str, activity_id: str) -> None: ...
+
+
+class ReferenceCounter(Protocol):
+    async def next_number(self, tenant_id: str, kind: str, year: int) -> int:
+        """Return the next free number for (tenant, kind, year), held until the unit of work ends."""
+        ...
+
+
+class AuditLog(Protocol):
+    async def record(self, event: AuditEvent) -> None: ...
+
+    async def for_subject(self, subject_type: str, subject_ref: str) -> list[AuditEvent]: ...
+
+
+class ConversationRepository(Protocol):
+    async def get(self, conversation_id: str) -> Conversation | None: ...
+
+    async def save(self, conversation: Conversation) -> None: ...
+
+    async def channels(self, tenant_id: str) -> list[Conversation]: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction: everything inside commits together or not at all."""
+
+    providers: ProviderRepository
+    concerns: ConcernRepository
+    references: ReferenceCounter
+    audit: AuditLog
+    conversations: ConversationRepository
+
+    async def __aenter__(self) -> UnitOfWork: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def commit(self) -> None: ...
+
+    async def rollback(self) -> None: ...

@@ -1,0 +1,227 @@
+"""Use cases: plain functions over a unit of work, an actor and a clock.
+
+Each one is one transaction: the change and its audit event commit together or not at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from concerns.clock import UK, Clock
+from concerns.errors import Conflict
+from concerns.model import Actor, AuditEvent, Concern, Conversation, Provider
+from concerns.ports import UnitOfWork
+from concerns.references import CONCERN, Reference
+from concerns.validation import FormErrors, RaiseConcernForm, normalise_name
+
+
+@dataclass(frozen=True)
+class RaisedConcern:
+    concern: Concern
+    created: bool  # False when the same submission had already been stored (a retried submit)
+
+
+def _event(clock: Clock, actor: Actor, action: str, subject_type: str, subject_ref: str,
+           conversation_id: str | None, **details: object) -> AuditEvent:
+    return AuditEvent(
+        occurred_at=clock.now(),
+        tenant_id=actor.tenant_id,
+        actor_id=actor.id,
+        actor_name=actor.name,
+        action=action,
+        subject_type=subject_type,
+        subject_ref=subject_ref,
+        conversation_id=conversation_id,
+        details=dict(details),
+    )
+
+
+async def raise_concern(
+    uow: UnitOfWork,
+    clock: Clock,
+    actor: Actor,
+    form: RaiseConcernForm,
+    *,
+    conversation_id: str,
+    submission_key: str,
+) -> RaisedConcern:
+    """Store a new concern (and its provider, if new) with a fresh reference such as C-2026-0001.
+
+    A submission key seen before returns the concern it created, so a retried submit from a
+    phone on a poor connection never stores the concern twice.
+    """
+    tenant = actor.tenant_id
+    try:
+        async with uow:
+            existing = await uow.concerns.get_by_submission_key(tenant, submission_key)
+            if existing is not None:
+                return RaisedConcern(existing, created=False)
+            provider = await _resolve_provider(uow, clock, actor, form, conversation_id)
+            now = clock.now()
+            year = now.astimezone(UK).year
+            number = await uow.references.next_number(tenant, CONCERN, year)
+            reference = str(Reference(CONCERN, year, number))
+            concern = await uow.concerns.add(
+                tenant_id=tenant,
+                reference=reference,
+                provider=provider,
+                concern=form.concern,
+                raised_by=actor,
+                raised_at=now,
+                conversation_id=conversation_id,
+                submission_key=submission_key,
+            )
+            # The audit trail names no individual: only whether one is involved.
+            await uow.audit.record(_event(
+                clock, actor, "concern.raised", "concern", reference, conversation_id,
+                provider_id=provider.id,
+                provider=provider.name,
+                categories=[c.value for c in form.concern.categories],
+                source_agency=form.concern.source_agency.value,
+                occurred_on=form.concern.occurred_on.isoformat(),
+                immediate_risk=form.concern.immediate_risk,
+                individual_involved=form.concern.individual_reference is not None,
+            ))
+            await uow.commit()
+            return RaisedConcern(concern, created=True)
+    except Conflict:
+        # Two deliveries of one submit raced; the one that lost reads what the winner stored.
+        async with uow:
+            existing = await uow.concerns.get_by_submission_key(tenant, submission_key)
+        if existing is None:
+            raise
+        return RaisedConcern(existing, created=False)
+
+
+async def _resolve_provider(
+    uow: UnitOfWork, clock: Clock, actor: Actor, form: RaiseConcernForm, conversation_id: str
+) -> Provider:
+    choice = form.provider
+    if choice.provider_id is not None:
+        provider = await uow.providers.get(actor.tenant_id, choice.provider_id)
+        if provider is None:
+            raise FormErrors({"provider_id": "That provider is not one I know. Pick one from the list."})
+        return provider
+    assert choice.new_name is not None and choice.service_type is not None
+    provider = await uow.providers.find_by_name(actor.tenant_id, normalise_name(choice.new_name))
+    if provider is not None:
+        return provider
+    provider = await uow.providers.add(actor.tenant_id, choice.new_name, choice.service_type, clock.now())
+    await uow.audit.record(_event(
+        clock, actor, "provider.created", "provider", str(provider.id), conversation_id,
+        name=provider.name, service_type=provider.service_type.value,
+    ))
+    return provider
+
+
+async def record_concern_card(
+    uow: UnitOfWork, clock: Clock, actor: Actor, concern: Concern, conversation_id: str, activity_id: str
+) -> None:
+    """Remember where a concern's card was posted, so later changes can update it in place."""
+    async with uow:
+        await uow.concerns.set_card(concern.id, conversation_id, activity_id)
+        await uow.audit.record(_event(
+            clock, actor, "concern.card_posted", "concern", concern.reference, conversation_id,
+            activity_id=activity_id,
+        ))
+        await uow.commit()
+
+
+@dataclass(frozen=True)
+class ConcernPage:
+    concerns: list[Concern]
+    total: int
+
+
+async def unscreened_concerns(uow: UnitOfWork, tenant_id: str, limit: int = 20) -> ConcernPage:
+    """List the concerns nobody has screened yet, oldest first: they have waited longest."""
+    async with uow:
+        return ConcernPage(
+            await uow.concerns.unscreened(tenant_id, limit),
+            await uow.concerns.count_unscreened(tenant_id),
+        )
+
+
+@dataclass(frozen=True)
+class ProviderHistory:
+    """The answer to `provider <name>`: one provider's concerns, or the candidates to choose from."""
+
+    provider: Provider | None
+    concerns: list[Concern]
+    total: int
+    candidates: list[Provider]
+
+
+async def provider_history(uow: UnitOfWork, tenant_id: str, name: str, limit: int = 20) -> ProviderHistory:
+    """Find a provider by (part of) its name and list its concerns, newest first."""
+    async with uow:
+        provider = await uow.providers.find_by_name(tenant_id, normalise_name(name))
+        candidates: list[Provider] = []
+        if provider is None:
+            candidates = await uow.providers.search(tenant_id, name, limit=10)
+            if len(candidates) == 1:
+                provider = candidates[0]
+        if provider is None:
+            return ProviderHistory(None, [], 0, candidates)
+        return ProviderHistory(
+            provider,
+            await uow.concerns.for_provider(tenant_id, provider.id, limit),
+            await uow.concerns.count_for_provider(tenant_id, provider.id),
+            [],
+        )
+
+
+async def known_providers(uow: UnitOfWork, tenant_id: str, limit: int = 15) -> list[Provider]:
+    """The providers to offer on the raise form: those with the most recent concerns first."""
+    async with uow:
+        return await uow.providers.recent(tenant_id, limit)
+
+
+async def note_conversation(
+    uow: UnitOfWork, clock: Clock, actor: Actor, seen: Conversation, *, installing: bool
+) -> bool:
+    """Save or refresh where the bot can post later; return True when the bot should say welcome.
+
+    Only an install event earns a welcome, and it is claimed in the same transaction that records
+    it, so it is posted once even if Teams sends the install event twice. An ordinary message
+    just keeps the stored reference fresh.
+    """
+    async with uow:
+        stored = await uow.conversations.get(seen.id)
+        welcome = installing and (stored is None or stored.welcomed_at is None)
+        merged = replace(
+            seen,
+            team_name=seen.team_name or (stored.team_name if stored else None),
+            channel_name=seen.channel_name or (stored.channel_name if stored else None),
+            welcomed_at=clock.now() if welcome else (stored.welcomed_at if stored else None),
+            installed=True,
+        )
+        if stored == merged:
+            return False
+        await uow.conversations.save(merged)
+        if stored is None or not stored.installed:
+            await uow.audit.record(_event(
+                clock, actor, "bot.installed", "conversation", seen.id, seen.id,
+                kind=seen.kind.value, team=merged.team_name, channel=merged.channel_name,
+            ))
+        await uow.commit()
+        return welcome
+
+
+async def note_removed(uow: UnitOfWork, clock: Clock, actor: Actor, conversation_id: str) -> None:
+    """Stop offering a conversation the bot was removed from as a place to post."""
+    async with uow:
+        stored = await uow.conversations.get(conversation_id)
+        if stored is None or not stored.installed:
+            return
+        await uow.conversations.save(replace(stored, installed=False))
+        await uow.audit.record(_event(
+            clock, actor, "bot.removed", "conversation", conversation_id, conversation_id,
+        ))
+        await uow.commit()
+
+
+async def channels(uow: UnitOfWork, tenant_id: str) -> list[Conversation]:
+    """The team channels in this tenant where the bot is installed."""
+    async with uow:
+        return await uow.conversations.channels(tenant_id)

@@ -1,0 +1,191 @@
+"""Validation of what people type into the raise-a-concern form.
+
+Card values arrive as strings (or are missing, or are hostile): everything here assumes nothing
+about them and reports every problem at once, keyed by the field it belongs to.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from concerns.model import NewConcern
+from concerns.vocabulary import Category, ServiceType, SourceAgency
+
+MAX_PROVIDER_NAME = 200
+MAX_DESCRIPTION = 4000
+MAX_INDIVIDUAL_REFERENCE = 32
+OLDEST_OCCURRENCE = date(1990, 1, 1)
+
+# A pseudonymous reference from a case system, such as LAS-104233. We cannot prove a reference is
+# not identifying, but we refuse what looks like a name: spaces, or no digit at all.
+_INDIVIDUAL_REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-/_.]*$")
+
+FIELDS = (
+    "provider_id",
+    "provider_name",
+    "service_type",
+    "categories",
+    "source_agency",
+    "description",
+    "occurred_on",
+    "individual_reference",
+    "immediate_risk",
+)
+
+
+@dataclass(frozen=True)
+class ProviderChoice:
+    """Either an existing provider (by id) or a new name with its service type."""
+
+    provider_id: int | None
+    new_name: str | None
+    service_type: ServiceType | None
+
+
+@dataclass(frozen=True)
+class RaiseConcernForm:
+    provider: ProviderChoice
+    concern: NewConcern
+
+
+class FormErrors(Exception):
+    """The form has problems a user can fix; `errors` maps field name to a message."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+def normalise_name(name: str) -> str:
+    """Return the key two spellings of one provider name share (case and spacing ignored)."""
+    return " ".join(name.split()).casefold()
+
+
+def _text(values: dict[str, Any], key: str) -> str:
+    value = values.get(key)
+    if value is None:
+        return ""
+    if isinstance(value, bool | int | float):
+        return str(value)
+    if not isinstance(value, str):
+        return "\x00invalid"
+    return value.strip()
+
+
+def parse_raise_form(values: dict[str, Any], today: date) -> RaiseConcernForm:
+    """Check the submitted raise-a-concern values; return the form or raise FormErrors."""
+    errors: dict[str, str] = {}
+
+    provider_id_text = _text(values, "provider_id")
+    provider_name = " ".join(_text(values, "provider_name").split())
+    provider_id: int | None = None
+    if provider_id_text:
+        if provider_id_text.isdigit() and len(provider_id_text) < 12:
+            provider_id = int(provider_id_text)
+        else:
+            errors["provider_id"] = "That provider is not one I know. Pick one from the list."
+    if provider_id_text and provider_name:
+        errors["provider_name"] = "Pick a provider from the list or type a new name, not both."
+    elif not provider_id_text and not provider_name:
+        errors["provider_id"] = "Choose the provider, or type its name if it is not in the list."
+    elif provider_name and len(provider_name) > MAX_PROVIDER_NAME:
+        errors["provider_name"] = f"Keep the provider name under {MAX_PROVIDER_NAME} characters."
+    elif "\x00" in provider_name:
+        errors["provider_name"] = "The provider name must be plain text."
+
+    service_type: ServiceType | None = None
+    service_text = _text(values, "service_type")
+    if service_text:
+        try:
+            service_type = ServiceType(service_text)
+        except ValueError:
+            errors["service_type"] = "Choose a service type from the list."
+    elif provider_name and not provider_id_text:
+        errors["service_type"] = "Say what kind of service this new provider runs."
+
+    categories: list[Category] = []
+    category_text = _text(values, "categories")
+    if not category_text:
+        errors["categories"] = "Choose at least one category."
+    else:
+        for part in category_text.split(","):
+            try:
+                category = Category(part.strip())
+            except ValueError:
+                errors["categories"] = "Choose categories from the list."
+                break
+            if category not in categories:
+                categories.append(category)
+
+    source: SourceAgency | None = None
+    source_text = _text(values, "source_agency")
+    if not source_text:
+        errors["source_agency"] = "Say which agency or person the concern came from."
+    else:
+        try:
+            source = SourceAgency(source_text)
+        except ValueError:
+            errors["source_agency"] = "Choose the source from the list."
+
+    description = _text(values, "description")
+    if not description:
+        errors["description"] = "Describe what happened."
+    elif len(description) > MAX_DESCRIPTION:
+        errors["description"] = (
+            f"Keep the description under {MAX_DESCRIPTION} characters "
+            f"(it has {len(description)}); link longer reports instead."
+        )
+    elif "\x00" in description:
+        errors["description"] = "The description must be plain text."
+
+    occurred_on: date | None = None
+    occurred_text = _text(values, "occurred_on")
+    if not occurred_text:
+        errors["occurred_on"] = "Say when it happened (or was noticed)."
+    else:
+        try:
+            occurred_on = date.fromisoformat(occurred_text)
+        except ValueError:
+            errors["occurred_on"] = "Give the date as YYYY-MM-DD."
+        else:
+            if occurred_on > today:
+                errors["occurred_on"] = "The date cannot be in the future."
+            elif occurred_on < OLDEST_OCCURRENCE:
+                errors["occurred_on"] = "That date is too far in the past; check the year."
+
+    individual = _text(values, "individual_reference") or None
+    if individual is not None:
+        if len(individual) > MAX_INDIVIDUAL_REFERENCE:
+            errors["individual_reference"] = (
+                f"Keep the reference under {MAX_INDIVIDUAL_REFERENCE} characters."
+            )
+        elif not _INDIVIDUAL_REFERENCE.match(individual) or not any(c.isdigit() for c in individual):
+            errors["individual_reference"] = (
+                "Use a case-system reference such as LAS-104233, never a name."
+            )
+
+    risk_text = _text(values, "immediate_risk").lower()
+    if risk_text not in ("", "true", "false"):
+        errors["immediate_risk"] = "Immediate risk must be yes or no."
+
+    if errors:
+        raise FormErrors(errors)
+    assert source is not None and occurred_on is not None
+    return RaiseConcernForm(
+        provider=ProviderChoice(
+            provider_id=provider_id,
+            new_name=provider_name or None,
+            service_type=service_type,
+        ),
+        concern=NewConcern(
+            categories=tuple(categories),
+            source_agency=source,
+            description=description,
+            occurred_on=occurred_on,
+            immediate_risk=risk_text == "true",
+            individual_reference=individual,
+        ),
+    )

@@ -1,0 +1,155 @@
+"""SQLAlchemy 2 models: the tables behind the domain's repositories."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware datetimes on both stores: SQLite keeps no zone, so store UTC and restore it."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTCDateTime column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class ProviderRow(Base):
+    __tablename__ = "providers"
+    __table_args__ = (UniqueConstraint("tenant_id", "name_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    name_key: Mapped[str] = mapped_column(String(200))
+    service_type: Mapped[str] = mapped_column(String(32))
+    commissioning_status: Mapped[str] = mapped_column(String(32), default="normal")
+    cqc_location_id: Mapped[str | None] = mapped_column(String(32))
+    address: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Denormalised so the raise form can offer "recently concerning" providers without a scan.
+    last_concern_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+
+
+class ConcernRow(Base):
+    __tablename__ = "concerns"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "reference"),
+        UniqueConstraint("tenant_id", "submission_key"),
+        Index("ix_concerns_tenant_status_raised", "tenant_id", "status", "raised_at"),
+        Index("ix_concerns_provider_raised", "provider_id", "raised_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    reference: Mapped[str] = mapped_column(String(20))
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"))
+    categories: Mapped[list[str]] = mapped_column(JSON)
+    source_agency: Mapped[str] = mapped_column(String(32))
+    description: Mapped[str] = mapped_column(Text)
+    occurred_on: Mapped[date] = mapped_column(Date)
+    immediate_risk: Mapped[bool] = mapped_column(Boolean)
+    individual_reference: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(20))
+    raised_by_id: Mapped[str] = mapped_column(String(128))
+    raised_by_name: Mapped[str] = mapped_column(String(200))
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    raised_in_conversation: Mapped[str] = mapped_column(String(400))
+    submission_key: Mapped[str] = mapped_column(String(64))
+    card_conversation_id: Mapped[str | None] = mapped_column(String(400))
+    card_activity_id: Mapped[str | None] = mapped_column(String(200))
+
+    provider: Mapped[ProviderRow] = relationship(lazy="joined")
+
+
+class ReferenceCounterRow(Base):
+    __tablename__ = "reference_counters"
+
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(3), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_number: Mapped[int] = mapped_column(Integer)
+
+
+class AuditEventRow(Base):
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_subject", "subject_type", "subject_ref", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    actor_id: Mapped[str] = mapped_column(String(128))
+    actor_name: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(64))
+    subject_type: Mapped[str] = mapped_column(String(32))
+    subject_ref: Mapped[str] = mapped_column(String(400))
+    conversation_id: Mapped[str | None] = mapped_column(String(400))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class ConversationRow(Base):
+    __tablename__ = "conversations"
+    __table_args__ = (Index("ix_conversations_tenant_kind", "tenant_id", "kind"),)
+
+    id: Mapped[str] = mapped_column(String(400), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    reference: Mapped[dict[str, Any]] = mapped_column(JSON)
+    team_id: Mapped[str | None] = mapped_column(String(400))
+    team_name: Mapped[str | None] = mapped_column(String(200))
+    channel_name: Mapped[str | None] = mapped_column(String(200))
+    user_id: Mapped[str | None] = mapped_column(String(128))
+    installed: Mapped[bool] = mapped_column(Boolean)
+    welcomed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class BotStateRow(Base):
+    """Documents kept for the bot framework's Storage (half-filled forms, dialog state)."""
+
+    __tablename__ = "bot_state"
+
+    key: Mapped[str] = mapped_column(String(512), primary_key=True)
+    document: Mapped[str] = mapped_column(Text)
+    e_tag: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

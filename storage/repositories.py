@@ -1,0 +1,318 @@
+"""Repositories: the only place that speaks SQL, mapping rows to domain values and back."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from concerns.model import Actor, AuditEvent, Concern, Conversation, ConversationKind, NewConcern, Provider
+from concerns.validation import normalise_name
+from concerns.vocabulary import Category, CommissioningStatus, ConcernStatus, ServiceType, SourceAgency
+from storage.models import AuditEventRow, ConcernRow, ConversationRow, ProviderRow, ReferenceCounterRow
+
+
+def _provider(row: ProviderRow) -> Provider:
+    return Provider(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        name=row.name,
+        service_type=ServiceType(row.service_type),
+        commissioning_status=CommissioningStatus(row.commissioning_status),
+        cqc_location_id=row.cqc_location_id,
+        address=row.address,
+    )
+
+
+def _concern(row: ConcernRow) -> Concern:
+    return Concern(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        reference=row.reference,
+        provider=_provider(row.provider),
+        categories=tuple(Category(c) for c in row.categories),
+        source_agency=SourceAgency(row.source_agency),
+        description=row.description,
+        occurred_on=row.occurred_on,
+        immediate_risk=row.immediate_risk,
+        individual_reference=row.individual_reference,
+        status=ConcernStatus(row.status),
+        raised_by=Actor(id=row.raised_by_id, name=row.raised_by_name, tenant_id=row.tenant_id),
+        raised_at=row.raised_at,
+        raised_in_conversation=row.raised_in_conversation,
+        submission_key=row.submission_key,
+        card_conversation_id=row.card_conversation_id,
+        card_activity_id=row.card_activity_id,
+    )
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+class SqlProviderRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, tenant_id: str, provider_id: int) -> Provider | None:
+        row = await self.session.get(ProviderRow, provider_id)
+        if row is None or row.tenant_id != tenant_id:
+            return None
+        return _provider(row)
+
+    async def find_by_name(self, tenant_id: str, name: str) -> Provider | None:
+        row = await self.session.scalar(
+            select(ProviderRow).where(ProviderRow.tenant_id == tenant_id, ProviderRow.name_key == name)
+        )
+        return _provider(row) if row else None
+
+    async def search(self, tenant_id: str, text: str, limit: int) -> list[Provider]:
+        pattern = f"%{_escape_like(normalise_name(text))}%"
+        rows = await self.session.scalars(
+            select(ProviderRow)
+            .where(ProviderRow.tenant_id == tenant_id, ProviderRow.name_key.like(pattern, escape="\\"))
+            .order_by(ProviderRow.name_key)
+            .limit(limit)
+        )
+        return [_provider(r) for r in rows]
+
+    async def recent(self, tenant_id: str, limit: int) -> list[Provider]:
+        rows = await self.session.scalars(
+            select(ProviderRow)
+            .where(ProviderRow.tenant_id == tenant_id)
+            .order_by(ProviderRow.last_concern_at.desc().nulls_last(), ProviderRow.name_key)
+            .limit(limit)
+        )
+        return [_provider(r) for r in rows]
+
+    async def add(self, tenant_id: str, name: str, service_type: ServiceType, at: datetime) -> Provider:
+        row = ProviderRow(
+            tenant_id=tenant_id,
+            name=name,
+            name_key=normalise_name(name),
+            service_type=service_type.value,
+            commissioning_status=CommissioningStatus.NORMAL.value,
+            created_at=at,
+        )
+        self.session.add(row)
+        await self.session.flush()
+        return _provider(row)
+
+
+class SqlConcernRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(
+        self,
+        *,
+        tenant_id: str,
+        reference: str,
+        provider: Provider,
+        concern: NewConcern,
+        raised_by: Actor,
+        raised_at: datetime,
+        conversation_id: str,
+        submission_key: str,
+    ) -> Concern:
+        row = ConcernRow(
+            tenant_id=tenant_id,
+            reference=reference,
+            provider_id=provider.id,
+            categories=[c.value for c in concern.categories],
+            source_agency=concern.source_agency.value,
+            description=concern.description,
+            occurred_on=concern.occurred_on,
+            immediate_risk=concern.immediate_risk,
+            individual_reference=concern.individual_reference,
+            status=ConcernStatus.UNSCREENED.value,
+            raised_by_id=raised_by.id,
+            raised_by_name=raised_by.name,
+            raised_at=raised_at,
+            raised_in_conversation=conversation_id,
+            submission_key=submission_key,
+        )
+        self.session.add(row)
+        await self.session.execute(
+            update(ProviderRow).where(ProviderRow.id == provider.id).values(last_concern_at=raised_at)
+        )
+        await self.session.flush()
+        await self.session.refresh(row, ["provider"])
+        return _concern(row)
+
+    async def get_by_reference(self, tenant_id: str, reference: str) -> Concern | None:
+        row = await self.session.scalar(
+            select(ConcernRow).where(ConcernRow.tenant_id == tenant_id, ConcernRow.reference == reference)
+        )
+        return _concern(row) if row else None
+
+    async def get_by_submission_key(self, tenant_id: str, submission_key: str) -> Concern | None:
+        row = await self.session.scalar(
+            select(ConcernRow).where(
+                ConcernRow.tenant_id == tenant_id, ConcernRow.submission_key == submission_key
+            )
+        )
+        return _concern(row) if row else None
+
+    async def unscreened(self, tenant_id: str, limit: int) -> list[Concern]:
+        rows = await self.session.scalars(
+            select(ConcernRow)
+            .where(ConcernRow.tenant_id == tenant_id, ConcernRow.status == ConcernStatus.UNSCREENED.value)
+            .order_by(ConcernRow.raised_at, ConcernRow.id)
+            .limit(limit)
+        )
+        return [_concern(r) for r in rows]
+
+    async def count_unscreened(self, tenant_id: str) -> int:
+        return await self.session.scalar(
+            select(func.count())
+            .select_from(ConcernRow)
+            .where(ConcernRow.tenant_id == tenant_id, ConcernRow.status == ConcernStatus.UNSCREENED.value)
+        ) or 0
+
+    async def for_provider(self, tenant_id: str, provider_id: int, limit: int) -> list[Concern]:
+        rows = await self.session.scalars(
+            select(ConcernRow)
+            .where(ConcernRow.tenant_id == tenant_id, ConcernRow.provider_id == provider_id)
+            .order_by(ConcernRow.raised_at.desc(), ConcernRow.id.desc())
+            .limit(limit)
+        )
+        return [_concern(r) for r in rows]
+
+    async def count_for_provider(self, tenant_id: str, provider_id: int) -> int:
+        return await self.session.scalar(
+            select(func.count())
+            .select_from(ConcernRow)
+            .where(ConcernRow.tenant_id == tenant_id, ConcernRow.provider_id == provider_id)
+        ) or 0
+
+    async def set_card(self, concern_id: int, conversation_id: str, activity_id: str) -> None:
+        await self.session.execute(
+            update(ConcernRow)
+            .where(ConcernRow.id == concern_id)
+            .values(card_conversation_id=conversation_id, card_activity_id=activity_id)
+        )
+
+
+class SqlReferenceCounter:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def next_number(self, tenant_id: str, kind: str, year: int) -> int:
+        # The UPDATE takes a row lock held to commit, so concurrent raises get consecutive numbers.
+        dialect = self.session.bind.dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        await self.session.execute(
+            insert(ReferenceCounterRow)
+            .values(tenant_id=tenant_id, kind=kind, year=year, last_number=0)
+            .on_conflict_do_nothing()
+        )
+        number = await self.session.scalar(
+            update(ReferenceCounterRow)
+            .where(
+                ReferenceCounterRow.tenant_id == tenant_id,
+                ReferenceCounterRow.kind == kind,
+                ReferenceCounterRow.year == year,
+            )
+            .values(last_number=ReferenceCounterRow.last_number + 1)
+            .returning(ReferenceCounterRow.last_number)
+        )
+        assert number is not None
+        return number
+
+
+class SqlAuditLog:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def record(self, event: AuditEvent) -> None:
+        self.session.add(
+            AuditEventRow(
+                occurred_at=event.occurred_at,
+                tenant_id=event.tenant_id,
+                actor_id=event.actor_id,
+                actor_name=event.actor_name,
+                action=event.action,
+                subject_type=event.subject_type,
+                subject_ref=event.subject_ref,
+                conversation_id=event.conversation_id,
+                details=event.details,
+            )
+        )
+
+    async def for_subject(self, subject_type: str, subject_ref: str) -> list[AuditEvent]:
+        await self.session.flush()
+        rows = await self.session.scalars(
+            select(AuditEventRow)
+            .where(AuditEventRow.subject_type == subject_type, AuditEventRow.subject_ref == subject_ref)
+            .order_by(AuditEventRow.id)
+        )
+        return [
+            AuditEvent(
+                occurred_at=r.occurred_at,
+                tenant_id=r.tenant_id,
+                actor_id=r.actor_id,
+                actor_name=r.actor_name,
+                action=r.action,
+                subject_type=r.subject_type,
+                subject_ref=r.subject_ref,
+                conversation_id=r.conversation_id,
+                details=r.details,
+            )
+            for r in rows
+        ]
+
+
+def _conversation(row: ConversationRow) -> Conversation:
+    return Conversation(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        kind=ConversationKind(row.kind),
+        reference=row.reference,
+        team_id=row.team_id,
+        team_name=row.team_name,
+        channel_name=row.channel_name,
+        user_id=row.user_id,
+        installed=row.installed,
+        welcomed_at=row.welcomed_at,
+    )
+
+
+class SqlConversationRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, conversation_id: str) -> Conversation | None:
+        row = await self.session.get(ConversationRow, conversation_id)
+        return _conversation(row) if row else None
+
+    async def save(self, conversation: Conversation) -> None:
+        row = await self.session.get(ConversationRow, conversation.id)
+        if row is None:
+            row = ConversationRow(id=conversation.id)
+            self.session.add(row)
+        row.tenant_id = conversation.tenant_id
+        row.kind = conversation.kind.value
+        row.reference = conversation.reference
+        row.team_id = conversation.team_id
+        row.team_name = conversation.team_name
+        row.channel_name = conversation.channel_name
+        row.user_id = conversation.user_id
+        row.installed = conversation.installed
+        row.welcomed_at = conversation.welcomed_at
+        row.updated_at = datetime.now(UTC)
+
+    async def channels(self, tenant_id: str) -> list[Conversation]:
+        rows = await self.session.scalars(
+            select(ConversationRow)
+            .where(
+                ConversationRow.tenant_id == tenant_id,
+                ConversationRow.kind == ConversationKind.CHANNEL.value,
+                ConversationRow.installed.is_(True),
+            )
+            .order_by(ConversationRow.team_name, ConversationRow.channel_name)
+        )
+        return [_conversation(r) for r in rows]
