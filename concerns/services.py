@@ -152,15 +152,20 @@ class ProviderHistory:
     candidates: list[Provider]
 
 
-async def provider_history(uow: UnitOfWork, tenant_id: str, name: str, limit: int = 20) -> ProviderHistory:
-    """Find a provider by (part of) its name and list its concerns, newest first."""
+async def provider_history(
+    uow: UnitOfWork, tenant_id: str, name: str = "", *, provider_id: int | None = None, limit: int = 20
+) -> ProviderHistory:
+    """Find a provider by id or by (part of) its name and list its concerns, newest first."""
     async with uow:
-        provider = await uow.providers.find_by_name(tenant_id, normalise_name(name))
         candidates: list[Provider] = []
-        if provider is None:
-            candidates = await uow.providers.search(tenant_id, name, limit=10)
-            if len(candidates) == 1:
-                provider = candidates[0]
+        if provider_id is not None:
+            provider = await uow.providers.get(tenant_id, provider_id)
+        else:
+            provider = await uow.providers.find_by_name(tenant_id, normalise_name(name))
+            if provider is None:
+                candidates = await uow.providers.search(tenant_id, name, limit=10)
+                if len(candidates) == 1:
+                    provider, candidates = candidates[0], []
         if provider is None:
             return ProviderHistory(None, [], 0, candidates)
         return ProviderHistory(

@@ -1,0 +1,64 @@
+"""Render Adaptive Cards from Jinja2 templates of card JSON.
+
+Values reach a template only through `tojson`, and undefined names fail loudly (StrictUndefined),
+so a provider called `"}]` or a description full of braces can never change a card's structure.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from botbuilder.core import CardFactory
+from botbuilder.schema import Activity, ActivityTypes, Attachment
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+CARD_VERSION = "1.5"
+# Teams refuses a message over about 100 KB; stay well below it (DESIGN.md).
+MAX_CARD_BYTES = 80_000
+
+
+class CardTooLarge(Exception):
+    pass
+
+
+@lru_cache(maxsize=1)
+def _environment() -> Environment:
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        undefined=StrictUndefined,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
+
+
+def template_names() -> list[str]:
+    """Every card template (partials start with an underscore and are not cards)."""
+    return sorted(p.name.removesuffix(".json.j2") for p in TEMPLATES.glob("[!_]*.json.j2"))
+
+
+def render(name: str, **values: Any) -> dict[str, Any]:
+    """Render the template `name` into an Adaptive Card dict."""
+    text = _environment().get_template(f"{name}.json.j2").render(**values)
+    try:
+        card = json.loads(text)
+    except json.JSONDecodeError as error:  # a template bug, never user input
+        raise ValueError(f"card template {name} produced invalid JSON: {error}") from error
+    size = len(json.dumps(card, ensure_ascii=False).encode())
+    if size > MAX_CARD_BYTES:
+        raise CardTooLarge(f"card {name} is {size} bytes; Teams refuses messages near 100 KB")
+    return card
+
+
+def attachment(card: dict[str, Any]) -> Attachment:
+    return CardFactory.adaptive_card(card)
+
+
+def card_activity(name: str, **values: Any) -> Activity:
+    """A message activity carrying the rendered card."""
+    return Activity(type=ActivityTypes.message, attachments=[attachment(render(name, **values))])

@@ -1,0 +1,343 @@
+"""Handlers for commands typed to the bot and for the buttons on its cards.
+
+Each handler is one use case: it reads the turn, calls one service in `concerns.services`, and
+answers with a card. Routing to them is in `bot.router`.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+
+from bot.state import FormRecord
+from bot.turn import Turn
+from concerns import services
+from concerns.clock import UK, uk_today
+from concerns.model import Concern, ConversationKind, Provider
+from concerns.validation import FIELDS, MAX_DESCRIPTION, FormErrors, parse_raise_form
+from concerns.vocabulary import Category, ServiceType, SourceAgency
+
+log = logging.getLogger(__name__)
+
+RAISE_FORM = "raise"
+# Enough to re-show anything a person could type; a hostile payload is cut, never stored whole.
+MAX_KEPT_VALUE = 20_000
+
+
+def _choices(enum: Any) -> list[dict[str, str]]:
+    return [{"value": member.value, "title": member.label} for member in enum]
+
+
+def _date(value: Any) -> str:
+    return value.strftime("%-d %b %Y")
+
+
+def _when(value: Any) -> str:
+    return value.astimezone(UK).strftime("%-d %b %Y %H:%M")
+
+
+# -- help --------------------------------------------------------------------------------------
+
+
+async def show_help(turn: Turn, notice: str | None = None) -> None:
+    """Answer with the help card: every command and what it does."""
+    from bot.router import COMMANDS  # the table lists the handlers, so it is imported late
+
+    await turn.reply_card(
+        "help",
+        notice=notice,
+        bot_name=turn.services.bot_name,
+        commands=[{"usage": c.usage, "summary": c.summary} for c in COMMANDS],
+    )
+
+
+async def help_command(turn: Turn, args: str) -> None:
+    await show_help(turn)
+
+
+async def help_verb(turn: Turn, data: dict[str, Any]) -> None:
+    await show_help(turn)
+
+
+async def not_understood(turn: Turn, text: str) -> None:
+    shown = text if len(text) <= 40 else text[:40] + "..."
+    await show_help(turn, notice=f'I did not understand "{shown}". Here is what I can do.')
+
+
+async def welcome(turn: Turn) -> None:
+    """Say hello once, when the bot is added to a team or a personal chat."""
+    if turn.conversation.kind is ConversationKind.CHANNEL:
+        place = f"I have been added to {turn.conversation.display_name}."
+        hint = f"@{turn.services.bot_name} help"
+    else:
+        place = "This is our personal chat: no @mention needed here."
+        hint = "help"
+    await turn.reply_card("welcome", place_text=place, hint=hint)
+
+
+# -- raise a concern ---------------------------------------------------------------------------
+
+
+async def _raise_card_values(
+    turn: Turn, record: FormRecord, errors: dict[str, str]
+) -> dict[str, Any]:
+    tenant = turn.actor.tenant_id
+    providers: list[Provider] = await services.known_providers(turn.uow(), tenant)
+    channels = None
+    if turn.conversation.kind is not ConversationKind.CHANNEL:
+        channels = [
+            {"value": c.id, "title": c.display_name}
+            for c in await services.channels(turn.uow(), tenant)
+        ]
+    return {
+        "form_key": record.key,
+        "providers": [{"id": p.id, "name": p.name} for p in providers],
+        "service_types": _choices(ServiceType),
+        "categories": _choices(Category),
+        "sources": _choices(SourceAgency),
+        "values": {k: v for k, v in record.values.items() if isinstance(v, str)},
+        "errors": errors,
+        "channels": channels,
+        "today": uk_today(turn.services.clock).isoformat(),
+        "max_description": MAX_DESCRIPTION,
+    }
+
+
+async def _issue_raise_form(turn: Turn, values: dict[str, Any] | None = None) -> FormRecord:
+    record = FormRecord(
+        key=secrets.token_urlsafe(16),
+        kind=RAISE_FORM,
+        conversation_id=turn.conversation.id,
+        issued_at=turn.services.clock.now().isoformat(),
+        issued_by=turn.actor.id,
+        values=values or {},
+    )
+    await turn.services.forms.issue(record)
+    return record
+
+
+async def open_raise_form(turn: Turn, args: str = "") -> None:
+    """Answer with an empty raise-a-concern card, bound to this conversation."""
+    if turn.conversation.kind is not ConversationKind.CHANNEL:
+        if not await services.channels(turn.uow(), turn.actor.tenant_id):
+            await turn.reply_card(
+                "notice",
+                title="Add me to a team first",
+                text="A concern is posted in a team channel for the team to screen, and I am not "
+                "in any team channel yet. Add me to your safeguarding team, then raise it here "
+                "or there.",
+                color="Warning",
+            )
+            return
+    record = await _issue_raise_form(turn)
+    await turn.reply_card("raise_concern", **await _raise_card_values(turn, record, {}))
+
+
+async def open_raise_form_verb(turn: Turn, data: dict[str, Any]) -> None:
+    await open_raise_form(turn)
+
+
+def _submitted_values(data: dict[str, Any]) -> dict[str, str]:
+    kept: dict[str, str] = {}
+    for name in (*FIELDS, "post_to"):
+        value = data.get(name)
+        if isinstance(value, bool | int | float):
+            value = str(value).lower() if isinstance(value, bool) else str(value)
+        if isinstance(value, str):
+            kept[name] = value[:MAX_KEPT_VALUE]
+    return kept
+
+
+async def submit_raise_form(turn: Turn, data: dict[str, Any]) -> None:
+    """Validate and store a concern, post its card in the channel, and confirm on the form."""
+    values = _submitted_values(data)
+    form_key = data.get("form")
+    record = await turn.services.forms.get(form_key) if isinstance(form_key, str) else None
+    now = turn.services.clock.now()
+
+    problem = None
+    if record is None or record.kind != RAISE_FORM:
+        problem = "I do not recognise this form, so nothing was saved. Check the details and submit again."
+    elif record.conversation_id != turn.conversation.id:
+        problem = (
+            "This form was started in another conversation, so nothing was saved. "
+            "Check the details and submit it again here."
+        )
+    elif record.expired(now):
+        problem = "This form is more than two weeks old, so nothing was saved. Check and submit again."
+    if problem is not None or record is None:
+        fresh = await _issue_raise_form(turn, values)
+        await turn.replace_card(
+            "raise_concern", **await _raise_card_values(turn, fresh, {"form": problem or ""})
+        )
+        return
+
+    if record.result:
+        # A second press of Submit (or Teams retrying it): show the outcome, store nothing new.
+        await _confirm_raised(turn, record.result, record.values.get("provider_name", ""), None)
+        return
+
+    record.values = values
+    try:
+        form = parse_raise_form(values, uk_today(turn.services.clock))
+        channel = await _target_channel(turn, values)
+        raised = await services.raise_concern(
+            turn.uow(),
+            turn.services.clock,
+            turn.actor,
+            form,
+            conversation_id=turn.conversation.id,
+            submission_key=record.key,
+        )
+    except FormErrors as invalid:
+        await turn.services.forms.save(record)
+        await turn.replace_card("raise_concern", **await _raise_card_values(turn, record, invalid.errors))
+        return
+
+    concern = raised.concern
+    record.result = concern.reference
+    record.values = {"provider_name": concern.provider.name}
+    await turn.services.forms.save(record)
+    warning = await _post_concern_card(turn, concern, channel) if raised.created else None
+    await _confirm_raised(turn, concern.reference, concern.provider.name, channel, warning)
+
+
+async def _target_channel(turn: Turn, values: dict[str, str]) -> Any:
+    if turn.conversation.kind is ConversationKind.CHANNEL:
+        return turn.conversation
+    chosen = values.get("post_to", "")
+    for channel in await services.channels(turn.uow(), turn.actor.tenant_id):
+        if channel.id == chosen:
+            return channel
+    raise FormErrors({"post_to": "Choose one of the team channels I am in."})
+
+
+async def _post_concern_card(turn: Turn, concern: Concern, channel: Any) -> str | None:
+    """Post the concern's card as a new thread; return a warning if it could not be posted."""
+    from bot.cards import renderer
+
+    activity = renderer.card_activity("concern", **concern_card_values(concern))
+    try:
+        posted = await turn.post_new_thread(channel, activity)
+    except Exception:
+        log.warning("could not start a thread for %s in %s", concern.reference, channel.id, exc_info=True)
+        if turn.conversation.kind is not ConversationKind.CHANNEL:
+            return (
+                f"It is saved, but I could not post it in {channel.display_name}. "
+                "Check that I am still in that team."
+            )
+        # Not allowed to start a thread here: keep the card in the thread the form is in.
+        response = await turn.context.send_activity(activity)
+        if response is None or not response.id:
+            return None
+        posted_conversation, posted_id = turn.activity.conversation.id, response.id
+    else:
+        posted_conversation, posted_id = posted.conversation_id, posted.activity_id
+    await services.record_concern_card(
+        turn.uow(), turn.services.clock, turn.actor, concern, posted_conversation, posted_id
+    )
+    return None
+
+
+async def _confirm_raised(
+    turn: Turn, reference: str, provider: str, channel: Any, warning: str | None = None
+) -> None:
+    if channel is None:
+        where = "It is saved with the team's concerns."
+    elif channel is turn.conversation:
+        where = "Its card is posted in this channel for the team to screen."
+    else:
+        where = f"Its card is posted in {channel.display_name} for the team to screen."
+    await turn.replace_card(
+        "concern_raised", reference=reference, provider=provider, where=where, warning=warning
+    )
+
+
+def concern_card_values(concern: Concern) -> dict[str, Any]:
+    return {
+        "concern": concern,
+        "status": "Unscreened",
+        "categories": ", ".join(c.label for c in concern.categories),
+        "occurred_on": _date(concern.occurred_on),
+        "raised_at": _when(concern.raised_at),
+    }
+
+
+# -- lists -------------------------------------------------------------------------------------
+
+
+def _row(concern: Concern) -> dict[str, Any]:
+    return {
+        "reference": concern.reference,
+        "provider": concern.provider.name,
+        "raised_on": _date(concern.raised_at.astimezone(UK)),
+        "details": f"{', '.join(c.label for c in concern.categories)} · "
+        f"Source: {concern.source_agency.label} · {concern.status.value.capitalize()}",
+        "immediate_risk": concern.immediate_risk,
+    }
+
+
+async def list_unscreened(turn: Turn, args: str = "") -> None:
+    """List the concerns waiting to be screened, those waiting longest first."""
+    page = await services.unscreened_concerns(turn.uow(), turn.actor.tenant_id)
+    shown = len(page.concerns)
+    await turn.reply_card(
+        "concern_list",
+        title="Unscreened concerns",
+        subtitle=None,
+        rows=[_row(c) for c in page.concerns],
+        summary=f"{page.total} waiting, oldest first" + (f" (first {shown} shown)" if page.total > shown else ""),
+        empty_text="No concerns are waiting to be screened.",
+        candidates=[],
+    )
+
+
+async def list_unscreened_verb(turn: Turn, data: dict[str, Any]) -> None:
+    await list_unscreened(turn)
+
+
+async def provider_command(turn: Turn, args: str) -> None:
+    """Show one provider's concerns, newest first (`provider Oakwood`)."""
+    name = args.strip()
+    if not name:
+        await turn.reply_text("Tell me which provider: for example, provider Oakwood Lodge.")
+        return
+    history = await services.provider_history(turn.uow(), turn.actor.tenant_id, name[:200])
+    await _show_history(turn, history, name)
+
+
+async def provider_verb(turn: Turn, data: dict[str, Any]) -> None:
+    raw = data.get("provider_id")
+    if not isinstance(raw, str) or not raw.isdigit() or len(raw) > 12:
+        await turn.reply_text("That provider button is not valid any more. Type provider and a name.")
+        return
+    history = await services.provider_history(turn.uow(), turn.actor.tenant_id, provider_id=int(raw))
+    await _show_history(turn, history, raw)
+
+
+async def _show_history(turn: Turn, history: services.ProviderHistory, asked: str) -> None:
+    if history.provider is None:
+        await turn.reply_card(
+            "concern_list",
+            title=f'No provider called "{asked[:60]}"' if not history.candidates else "Which provider?",
+            subtitle=None,
+            rows=[],
+            summary="",
+            empty_text="Several providers match; pick one." if history.candidates
+            else "No concerns have been raised about a provider of that name.",
+            candidates=[{"id": p.id, "name": p.name} for p in history.candidates[:5]],
+        )
+        return
+    provider = history.provider
+    shown = len(history.concerns)
+    await turn.reply_card(
+        "concern_list",
+        title=f"Concerns about {provider.name}",
+        subtitle=f"{provider.service_type.label} · commissioning status: "
+        f"{provider.commissioning_status.value.replace('_', ' ')}",
+        rows=[_row(c) for c in history.concerns],
+        summary=f"{history.total} in all, newest first" + (f" (latest {shown} shown)" if history.total > shown else ""),
+        empty_text="No concerns recorded.",
+        candidates=[],
+    )

@@ -1,0 +1,66 @@
+"""The one routing table: each typed command and each card verb maps to exactly one handler."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bot import commands
+from bot.turn import Turn
+
+CommandHandler = Callable[[Turn, str], Awaitable[None]]
+VerbHandler = Callable[[Turn, dict[str, Any]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    usage: str
+    summary: str
+    handler: CommandHandler
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("help", "help", "What I can do", commands.help_command),
+    Command("raise", "raise", "Raise a concern about a care provider", commands.open_raise_form),
+    Command("concerns", "concerns", "Concerns waiting to be screened", commands.list_unscreened),
+    Command("provider", "provider <name>", "A provider's concerns, newest first", commands.provider_command),
+)
+
+VERBS: dict[str, VerbHandler] = {
+    "help": commands.help_verb,
+    "raise.open": commands.open_raise_form_verb,
+    "concern.raise": commands.submit_raise_form,
+    "concerns.list": commands.list_unscreened_verb,
+    "provider.show": commands.provider_verb,
+}
+
+
+def match_command(text: str) -> tuple[Command, str] | None:
+    """Find the command `text` starts with (longest name first); return it and the rest."""
+    lowered = text.lower()
+    for command in sorted(COMMANDS, key=lambda c: len(c.name), reverse=True):
+        if lowered == command.name or lowered.startswith(command.name + " "):
+            return command, text[len(command.name):].strip()
+    return None
+
+
+async def dispatch_text(turn: Turn, text: str) -> None:
+    found = match_command(text)
+    if found is None:
+        await commands.not_understood(turn, text)
+        return
+    command, args = found
+    await command.handler(turn, args)
+
+
+async def dispatch_verb(turn: Turn, data: dict[str, Any]) -> None:
+    verb = data.get("verb")
+    handler = VERBS.get(verb) if isinstance(verb, str) else None
+    if handler is None:
+        await commands.show_help(
+            turn, notice="That button is not one I know (the card may be from an older version of me)."
+        )
+        return
+    await handler(turn, data)

@@ -1,0 +1,106 @@
+"""What a handler gets: the turn, who is acting, where, and the services it may use."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from botbuilder.core import BotAdapter, TurnContext
+from botbuilder.schema import (
+    Activity,
+    ActivityTypes,
+    ConversationParameters,
+    ConversationReference,
+)
+
+from bot.cards import renderer
+from bot.state import FormStore
+from bot.teams import actor_of, conversation_of
+from concerns.clock import Clock
+from concerns.model import Actor, Conversation
+from concerns.packs import ProcedurePack
+from concerns.ports import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BotServices:
+    """Everything the handlers share; built once by the app factory."""
+
+    uow: Callable[[], UnitOfWork]
+    clock: Clock
+    forms: FormStore
+    packs: dict[str, ProcedurePack]
+    app_id: str
+    bot_name: str = "Concerns Bot"
+
+
+@dataclass
+class Posted:
+    conversation_id: str
+    activity_id: str
+
+
+class Turn:
+    """One incoming activity and the means to answer it."""
+
+    def __init__(self, context: TurnContext, services: BotServices) -> None:
+        self.context = context
+        self.services = services
+        self.activity: Activity = context.activity
+        self.actor: Actor = actor_of(context.activity)
+        self.conversation: Conversation = conversation_of(context.activity)
+
+    def uow(self) -> UnitOfWork:
+        return self.services.uow()
+
+    async def reply_card(self, name: str, **values: Any) -> str | None:
+        response = await self.context.send_activity(renderer.card_activity(name, **values))
+        return response.id if response else None
+
+    async def reply_text(self, text: str) -> None:
+        await self.context.send_activity(Activity(type=ActivityTypes.message, text=text))
+
+    async def replace_card(self, name: str, **values: Any) -> None:
+        """Show a card in place of the one whose button was pressed, or as a new reply if unknown."""
+        activity = renderer.card_activity(name, **values)
+        if self.activity.reply_to_id:
+            activity.id = self.activity.reply_to_id
+            try:
+                await self.context.update_activity(activity)
+                return
+            except Exception:  # the card may be gone or not ours to edit; answering matters more
+                log.warning("could not update card %s in place; replying instead", activity.id,
+                            exc_info=True)
+            activity.id = None
+        await self.context.send_activity(activity)
+
+    async def post_new_thread(self, channel: Conversation, activity: Activity) -> Posted:
+        """Start a new thread in a team channel with `activity` as its first post."""
+        reference = ConversationReference().deserialize(channel.reference)
+        parameters = ConversationParameters(
+            is_group=True,
+            bot=reference.bot,
+            channel_data={"channel": {"id": channel.id}, "tenant": {"id": channel.tenant_id}},
+            tenant_id=channel.tenant_id,
+            activity=activity,
+        )
+        posted: dict[str, str] = {}
+
+        async def remember(context: TurnContext) -> None:
+            posted["conversation_id"] = context.activity.conversation.id
+            posted["activity_id"] = context.activity.id
+
+        adapter: BotAdapter = self.context.adapter
+        await adapter.create_conversation(  # type: ignore[call-arg]
+            self.services.app_id,
+            remember,
+            parameters,
+            reference.channel_id or "msteams",
+            reference.service_url,
+            None,
+        )
+        return Posted(posted["conversation_id"], posted["activity_id"])
