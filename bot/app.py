@@ -109,7 +109,8 @@ def _activity_problem(body: Any) -> str | None:
     if not isinstance(conversation, dict) or not isinstance(conversation.get("id"), str) or not conversation["id"]:
         return "the activity has no conversation id"
     sender = body.get("from")
-    if body["type"] in ("message", "invoke") and (not isinstance(sender, dict) or not isinstance(sender.get("id"), str)):
+    has_sender = isinstance(sender, dict) and isinstance(sender.get("id"), str)
+    if body["type"] in ("message", "invoke") and not has_sender:
         return "the activity has no sender"
     for key in ("recipient", "channelData", "entities", "attachments", "membersAdded", "membersRemoved"):
         if key in body and body[key] is not None and not isinstance(body[key], dict | list):

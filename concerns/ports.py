@@ -19,7 +19,9 @@ class ProviderRepository(Protocol):
 
     async def recent(self, tenant_id: str, limit: int) -> list[Provider]: ...
 
-    async def add(self, tenant_id: str, name: str, service_type: ServiceType, at: datetime) -> Provider: ...
+    async def add(self, tenant_id: str, name: str, service_type: ServiceType, at: datetime) -> tuple[Provider, bool]:
+        """Add a provider, or return the one of that name added meanwhile; True if it is new."""
+        ...
 
 
 class ConcernRepository(Protocol):

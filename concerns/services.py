@@ -106,7 +106,9 @@ async def _resolve_provider(
     provider = await uow.providers.find_by_name(actor.tenant_id, normalise_name(choice.new_name))
     if provider is not None:
         return provider
-    provider = await uow.providers.add(actor.tenant_id, choice.new_name, choice.service_type, clock.now())
+    provider, created = await uow.providers.add(actor.tenant_id, choice.new_name, choice.service_type, clock.now())
+    if not created:
+        return provider
     await uow.audit.record(_event(
         clock, actor, "provider.created", "provider", str(provider.id), conversation_id,
         name=provider.name, service_type=provider.service_type.value,

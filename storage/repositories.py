@@ -88,18 +88,31 @@ class SqlProviderRepository:
         )
         return [_provider(r) for r in rows]
 
-    async def add(self, tenant_id: str, name: str, service_type: ServiceType, at: datetime) -> Provider:
-        row = ProviderRow(
-            tenant_id=tenant_id,
-            name=name,
-            name_key=normalise_name(name),
-            service_type=service_type.value,
-            commissioning_status=CommissioningStatus.NORMAL.value,
-            created_at=at,
+    async def add(
+        self, tenant_id: str, name: str, service_type: ServiceType, at: datetime
+    ) -> tuple[Provider, bool]:
+        # Two people may raise the first concern about a new provider at once: the loser of the
+        # race waits for the winner's row and uses it rather than failing.
+        name_key = normalise_name(name)
+        insert = pg_insert if self.session.bind.dialect.name == "postgresql" else sqlite_insert
+        created_id = await self.session.scalar(
+            insert(ProviderRow)
+            .values(
+                tenant_id=tenant_id,
+                name=name,
+                name_key=name_key,
+                service_type=service_type.value,
+                commissioning_status=CommissioningStatus.NORMAL.value,
+                created_at=at,
+            )
+            .on_conflict_do_nothing(index_elements=["tenant_id", "name_key"])
+            .returning(ProviderRow.id)
         )
-        self.session.add(row)
-        await self.session.flush()
-        return _provider(row)
+        row = await self.session.scalar(
+            select(ProviderRow).where(ProviderRow.tenant_id == tenant_id, ProviderRow.name_key == name_key)
+        )
+        assert row is not None
+        return _provider(row), created_id is not None
 
 
 class SqlConcernRepository:

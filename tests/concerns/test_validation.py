@@ -1,0 +1,97 @@
+from datetime import date
+
+import pytest
+
+from concerns.validation import MAX_DESCRIPTION, FormErrors, normalise_name, parse_raise_form
+from concerns.vocabulary import Category, ServiceType, SourceAgency
+
+TODAY = date(2026, 11, 23)
+
+
+def valid(**overrides: object) -> dict[str, object]:
+    values: dict[str, object] = {
+        "provider_name": "Oakwood Lodge Nursing Home",
+        "service_type": "nursing",
+        "categories": "medication,staffing",
+        "source_agency": "cqc",
+        "description": "Inspection found MAR charts unsigned on two units; agency staff not trained.",
+        "occurred_on": "2026-11-20",
+        "immediate_risk": "false",
+    }
+    values.update(overrides)
+    return values
+
+
+def errors_of(values: dict[str, object]) -> dict[str, str]:
+    with pytest.raises(FormErrors) as caught:
+        parse_raise_form(values, TODAY)
+    return caught.value.errors
+
+
+def test_a_complete_form_for_a_new_provider_is_accepted() -> None:
+    form = parse_raise_form(valid(individual_reference="LAS-104233", immediate_risk="true"), TODAY)
+    assert form.provider.new_name == "Oakwood Lodge Nursing Home"
+    assert form.provider.service_type is ServiceType.NURSING
+    assert form.concern.categories == (Category.MEDICATION, Category.STAFFING)
+    assert form.concern.source_agency is SourceAgency.CQC
+    assert form.concern.occurred_on == date(2026, 11, 20)
+    assert form.concern.immediate_risk is True
+    assert form.concern.individual_reference == "LAS-104233"
+
+
+def test_an_existing_provider_needs_no_service_type() -> None:
+    form = parse_raise_form(valid(provider_name="", provider_id="17", service_type=""), TODAY)
+    assert form.provider.provider_id == 17
+    assert form.provider.new_name is None
+
+
+def test_every_missing_required_field_is_reported_at_once() -> None:
+    errors = errors_of({})
+    assert set(errors) == {"provider_id", "categories", "source_agency", "description", "occurred_on"}
+
+
+def test_a_new_provider_needs_its_service_type() -> None:
+    assert "service_type" in errors_of(valid(service_type=""))
+
+
+def test_choosing_a_provider_and_typing_a_name_is_ambiguous() -> None:
+    assert "provider_name" in errors_of(valid(provider_id="3"))
+
+
+@pytest.mark.parametrize("bad_id", ["abc", "-1", "1e9", "9" * 20, "1; DROP TABLE concerns"])
+def test_a_provider_id_that_is_not_a_number_is_refused(bad_id: str) -> None:
+    assert "provider_id" in errors_of(valid(provider_name="", provider_id=bad_id))
+
+
+def test_unknown_category_and_source_are_refused() -> None:
+    errors = errors_of(valid(categories="medication,witchcraft", source_agency="the_press"))
+    assert set(errors) == {"categories", "source_agency"}
+
+
+def test_over_long_description_is_refused_with_its_length() -> None:
+    errors = errors_of(valid(description="x" * (MAX_DESCRIPTION + 1)))
+    assert str(MAX_DESCRIPTION + 1) in errors["description"]
+
+
+def test_a_date_in_the_future_is_refused() -> None:
+    assert "future" in errors_of(valid(occurred_on="2026-11-24"))["occurred_on"]
+
+
+@pytest.mark.parametrize("bad_date", ["23/11/2026", "yesterday", "2026-02-30"])
+def test_a_malformed_date_is_refused(bad_date: str) -> None:
+    assert "occurred_on" in errors_of(valid(occurred_on=bad_date))
+
+
+@pytest.mark.parametrize("name", ["Mrs Jean Smith", "Jean", "J. Smith 1942"])
+def test_an_individual_reference_that_looks_like_a_name_is_refused(name: str) -> None:
+    assert "never a name" in errors_of(valid(individual_reference=name))["individual_reference"]
+
+
+@pytest.mark.parametrize("hostile", [["medication"], {"a": 1}, None])
+def test_non_text_values_are_treated_as_invalid_not_crashing(hostile: object) -> None:
+    errors = errors_of(valid(description=hostile))
+    assert "description" in errors
+
+
+def test_provider_names_match_ignoring_case_and_spacing() -> None:
+    assert normalise_name("  Oakwood   LODGE ") == normalise_name("oakwood lodge")
