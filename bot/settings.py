@@ -72,5 +72,7 @@ class BotFrameworkConfig:
     def __init__(self, settings: Settings) -> None:
         self.APP_ID = settings.app_id
         self.APP_PASSWORD = settings.app_password
-        self.APP_TYPE = settings.app_type
+        # botbuilder's single-tenant credentials insist on an App ID; an empty ID is only
+        # accepted on the multi-tenant path, which then skips authentication (dev mode).
+        self.APP_TYPE = settings.app_type if settings.app_id else "MultiTenant"
         self.APP_TENANTID = settings.app_tenant_id

@@ -37,7 +37,9 @@ class Teams:
         self.service_url = service_url.rstrip("/") + "/"
         self.tenant = tenant
 
-    def _base(self, kind: str, user: User, conversation: dict[str, Any], channel_data: dict[str, Any]) -> dict[str, Any]:
+    def _base(
+        self, kind: str, user: User, conversation: dict[str, Any], channel_data: dict[str, Any]
+    ) -> dict[str, Any]:
         return {
             "type": kind,
             "id": f"1700000000{next(_ids):06d}",
