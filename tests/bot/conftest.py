@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestServer
 from bot.app import SERVICES, init_app
 from bot.settings import Settings
 from tests.support.activities import Teams
+from tests.support.cards import schema_errors
 from tests.support.clock import FixedClock
 from tests.support.connector import ConnectorStub
 
@@ -58,3 +59,6 @@ async def running_bot(database_url: str, clock: FixedClock) -> AsyncIterator[Run
         )
     await bot_server.close()
     await connector_server.close()
+    # Whatever a test did, every card the bot sent must be one Teams would render.
+    invalid = {i: schema_errors(card) for i, card in enumerate(connector.cards()) if schema_errors(card)}
+    assert invalid == {}

@@ -1,0 +1,137 @@
+"""Every card template, rendered with hostile values, is valid Adaptive Card 1.5 JSON."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+
+from bot.cards import renderer
+from bot.commands import concern_card_values
+from concerns.model import Actor, Concern, Provider
+from concerns.vocabulary import Category, ConcernStatus, ServiceType, SourceAgency
+from tests.support.cards import schema_errors
+
+HOSTILE = [
+    'Quote " and backslash \\ and "}]} and {{ jinja }} and {% raw %}',
+    "**bold** [click me](https://evil.example/steal) <at>Everyone</at> <script>alert(1)</script>",
+    "Ünïcödé: Łódź, 日本語, emoji 🧓🏽, RTL עברית, zero-width \u200b, newline\nand tab\t",
+    "A" * 10_000,
+    "",
+]
+
+
+def concern(text: str) -> Concern:
+    provider = Provider(id=7, tenant_id="t", name=text or "Oakwood", service_type=ServiceType.NURSING)
+    return Concern(
+        id=1, tenant_id="t", reference="C-2026-0001", provider=provider,
+        categories=(Category.MEDICATION, Category.DEATH), source_agency=SourceAgency.CQC,
+        description=text, occurred_on=date(2026, 11, 20), immediate_risk=True,
+        individual_reference="LAS-104233", status=ConcernStatus.UNSCREENED,
+        raised_by=Actor(id="u", name=text[:200] or "Priya", tenant_id="t"),
+        raised_at=datetime(2026, 11, 23, 10, 30, tzinfo=UTC), raised_in_conversation="c", submission_key="k",
+    )
+
+
+def samples(text: str) -> dict[str, dict[str, Any]]:
+    """Values for each template; free text gets all of `text`, names and labels its first 200 characters
+    (the longest the forms accept)."""
+    short = text[:200]
+    choice = [{"value": short or "v", "title": short or "t"}]
+    row = {"reference": "C-2026-0001", "provider": short, "raised_on": "23 Nov 2026", "details": text,
+           "immediate_risk": True}
+    return {
+        "help": {"notice": text, "bot_name": short, "commands": [{"usage": short, "summary": short}]},
+        "welcome": {"place_text": text, "hint": short},
+        "raise_concern": {
+            "form_key": short, "providers": [{"id": 3, "name": short}], "service_types": choice,
+            "categories": choice, "sources": choice,
+            "values": {"description": text, "provider_name": short, "individual_reference": short},
+            "errors": {f: short or "x" for f in ("form", "provider_id", "provider_name", "service_type",
+                                                 "categories", "source_agency", "description", "occurred_on",
+                                                 "individual_reference", "immediate_risk", "post_to")},
+            "channels": [{"value": short, "title": short}], "today": "2026-11-23", "max_description": 4000,
+        },
+        "concern": concern_card_values(concern(text)),
+        "concern_raised": {"reference": "C-2026-0001", "provider": short, "where": text, "warning": text},
+        "concern_list": {"title": short, "subtitle": short, "rows": [row, row], "summary": short,
+                         "empty_text": short, "candidates": [{"id": 1, "name": short}]},
+        "notice": {"title": text, "text": text, "color": "Warning"},
+    }
+
+
+def test_every_template_has_a_sample() -> None:
+    assert set(renderer.template_names()) == set(samples("x"))
+
+
+@pytest.mark.parametrize("text", HOSTILE, ids=["json", "markdown", "unicode", "10kB", "empty"])
+@pytest.mark.parametrize("name", renderer.template_names())
+def test_card_renders_valid_with_hostile_values(name: str, text: str) -> None:
+    card = renderer.render(name, **samples(text)[name])
+    assert card["type"] == "AdaptiveCard" and card["version"] == "1.5"
+    assert schema_errors(card) == []
+    if text:
+        # The hostile text arrives intact as one value: data, not structure.
+        assert any(text[:200] in s for s in strings(card))
+
+
+def strings(node: Any) -> list[str]:
+    if isinstance(node, str):
+        return [node]
+    if isinstance(node, dict):
+        return [s for value in node.values() for s in strings(value)]
+    if isinstance(node, list):
+        return [s for value in node for s in strings(value)]
+    return []
+
+
+def elements(node: Any, kind: str) -> list[dict[str, Any]]:
+    found = []
+    if isinstance(node, dict):
+        if node.get("type") == kind:
+            found.append(node)
+        for value in node.values():
+            found.extend(elements(value, kind))
+    elif isinstance(node, list):
+        for value in node:
+            found.extend(elements(value, kind))
+    return found
+
+
+def test_user_text_is_never_markdown() -> None:
+    card = renderer.render("concern", **concern_card_values(concern("[click me](https://evil.example)")))
+    assert not any("evil.example" in block["text"] for block in elements(card, "TextBlock"))
+    # Only TextRuns, which never parse markdown, carry it.
+    assert any("evil.example" in run["text"] for run in elements(card, "TextRun"))
+
+
+def test_empty_states_render_valid_cards() -> None:
+    values = samples("x")
+    values["raise_concern"] |= {"providers": [], "channels": None, "errors": {}, "values": {}}
+    values["concern_list"] |= {"rows": [], "candidates": [], "subtitle": None}
+    values["help"] |= {"notice": None}
+    values["concern_raised"] |= {"warning": None}
+    for name in ("raise_concern", "concern_list", "help", "concern_raised"):
+        assert schema_errors(renderer.render(name, **values[name])) == [], name
+
+
+def test_the_schema_check_catches_a_broken_card() -> None:
+    broken = {"type": "AdaptiveCard", "version": "1.5", "body": [{"type": "TextBlock", "text": 5, "size": "Huge"}]}
+    assert schema_errors(broken) != []
+
+
+def test_a_missing_value_fails_loudly_instead_of_rendering_blank() -> None:
+    from jinja2 import UndefinedError
+
+    # StrictUndefined refuses to be printed or serialised, so a forgotten value cannot slip through.
+    with pytest.raises((UndefinedError, TypeError)):
+        renderer.render("notice", title="Only a title")
+
+
+def test_an_oversized_card_is_refused_before_teams_refuses_it() -> None:
+    rows = [{"reference": "C-2026-0001", "provider": "P" * 2000, "raised_on": "x", "details": "d" * 2000,
+             "immediate_risk": False}] * 40
+    with pytest.raises(renderer.CardTooLarge):
+        renderer.render("concern_list", title="t", subtitle=None, rows=rows, summary="", empty_text="",
+                        candidates=[])
