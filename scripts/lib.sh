@@ -44,8 +44,9 @@ ensure_venv() {
   fi
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     say "installing Python packages (.[${extras}])"
-    "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
-    "$VENV/bin/python" -m pip install -q -c "$ROOT/requirements.lock" -e "$ROOT[${extras}]"
+    "$VENV/bin/python" -m pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
+    # pip's own chatter about this machine's local mirrors is not news; real errors still stop us.
+    "$VENV/bin/python" -m pip install -q -c "$ROOT/requirements.lock" -e "$ROOT[${extras}]" 2> >(grep -v -e "^WARNING: Location" -e "editable" >&2)
     echo "$want" > "$stamp"
   fi
 }
