@@ -7,7 +7,14 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from concerns.vocabulary import Category, CommissioningStatus, ConcernStatus, ServiceType, SourceAgency
+from concerns.vocabulary import (
+    Category,
+    CommissioningStatus,
+    ConcernStatus,
+    ScreeningOutcome,
+    ServiceType,
+    SourceAgency,
+)
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,7 @@ class Concern:
     submission_key: str
     card_conversation_id: str | None = None
     card_activity_id: str | None = None
+    screening_outcome: ScreeningOutcome | None = None
 
 
 class ConversationKind(StrEnum):

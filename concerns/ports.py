@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections import Counter
+from datetime import date, datetime
 from types import TracebackType
 from typing import Protocol
 
 from concerns.model import Actor, AuditEvent, Concern, Conversation, NewConcern, Provider
+from concerns.packs import ProcedurePack
+from concerns.screening import Screening, ScreeningDecision
 from concerns.vocabulary import ServiceType
 
 
@@ -50,7 +53,26 @@ class ConcernRepository(Protocol):
 
     async def count_for_provider(self, tenant_id: str, provider_id: int) -> int: ...
 
+    async def categories_since(self, tenant_id: str, provider_id: int, since: datetime) -> tuple[int, Counter[str]]:
+        """How many concerns a provider has had since `since`, and how often each category came up."""
+        ...
+
     async def set_card(self, concern_id: int, conversation_id: str, activity_id: str) -> None: ...
+
+
+class ScreeningRepository(Protocol):
+    async def add(
+        self, concern: Concern, decision: ScreeningDecision, pack: ProcedurePack, actor: Actor, at: datetime,
+        feedback_due_on: date,
+    ) -> Screening:
+        """Record a screening as the concern's next one and mark the concern screened."""
+        ...
+
+    async def for_concern(self, concern_id: int) -> list[Screening]: ...
+
+    async def mark_feedback_given(self, screening_id: int, at: datetime, by: str) -> None: ...
+
+    async def latest_per_concern(self, tenant_id: str, since: datetime) -> list[Screening]: ...
 
 
 class ReferenceCounter(Protocol):
@@ -81,6 +103,7 @@ class UnitOfWork(Protocol):
     references: ReferenceCounter
     audit: AuditLog
     conversations: ConversationRepository
+    screenings: ScreeningRepository
 
     async def __aenter__(self) -> UnitOfWork: ...
 

@@ -5,14 +5,20 @@ Each one is one transaction: the change and its audit event commit together or n
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, replace
+from datetime import date, timedelta
 
-from concerns.clock import UK, Clock
-from concerns.errors import Conflict
+from concerns.calendar import WorkingCalendar
+from concerns.clock import UK, Clock, uk_today
+from concerns.errors import Conflict, NotFound
 from concerns.model import Actor, AuditEvent, Concern, Conversation, Provider
+from concerns.packs import ProcedurePack
 from concerns.ports import UnitOfWork
-from concerns.references import CONCERN, Reference
+from concerns.references import CONCERN, Reference, parse_reference
+from concerns.screening import Screening, ScreeningDecision
 from concerns.validation import FormErrors, RaiseConcernForm, normalise_name
+from concerns.vocabulary import ScreeningOutcome
 
 
 @dataclass(frozen=True)
@@ -232,3 +238,128 @@ async def channels(uow: UnitOfWork, tenant_id: str) -> list[Conversation]:
     """The team channels in this tenant where the bot is installed."""
     async with uow:
         return await uow.conversations.channels(tenant_id)
+
+
+# -- screening -----------------------------------------------------------------------------------
+
+HISTORY_WINDOW = timedelta(days=365)
+
+
+@dataclass(frozen=True)
+class ScreeningContext:
+    """What a screener needs to see: the concern, the provider's recent history, earlier decisions."""
+
+    concern: Concern
+    concerns_last_12_months: int
+    categories_last_12_months: Counter[str]
+    screenings: list[Screening]
+
+
+async def _concern(uow: UnitOfWork, tenant_id: str, reference: str) -> Concern:
+    parsed = parse_reference(reference)
+    concern = await uow.concerns.get_by_reference(tenant_id, str(parsed)) if parsed else None
+    if concern is None:
+        raise NotFound(f"There is no concern {reference.strip()[:20]}.")
+    return concern
+
+
+async def screening_context(uow: UnitOfWork, clock: Clock, tenant_id: str, reference: str) -> ScreeningContext:
+    """Gather what the screening card shows for one concern."""
+    async with uow:
+        concern = await _concern(uow, tenant_id, reference)
+        count, categories = await uow.concerns.categories_since(
+            tenant_id, concern.provider.id, clock.now() - HISTORY_WINDOW
+        )
+        return ScreeningContext(concern, count, categories, await uow.screenings.for_concern(concern.id))
+
+
+async def screen_concern(
+    uow: UnitOfWork,
+    clock: Clock,
+    calendar: WorkingCalendar,
+    pack: ProcedurePack,
+    actor: Actor,
+    reference: str,
+    decision: ScreeningDecision,
+    *,
+    conversation_id: str,
+) -> Screening:
+    """Record a screening decision; feedback to the referrer falls due in the pack's working days."""
+    async with uow:
+        concern = await _concern(uow, actor.tenant_id, reference)
+        due = calendar.add_working_days(uk_today(clock), pack.timescales.referrer_feedback_working_days)
+        screening = await uow.screenings.add(concern, decision, pack, actor, clock.now(), due)
+        await uow.audit.record(_event(
+            clock, actor, "concern.screened" if screening.sequence == 1 else "concern.rescreened",
+            "concern", concern.reference, conversation_id,
+            sequence=screening.sequence,
+            outcome=decision.outcome.value,
+            threshold=decision.threshold,
+            pack=f"{pack.id}@{pack.version}",
+            rationale=decision.rationale,
+            rescreen_reason=decision.rescreen_reason,
+            referrer_told=decision.referrer_told,
+            feedback_due_on=due.isoformat(),
+        ))
+        if decision.outcome is ScreeningOutcome.S42_ENQUIRY:
+            # Its own event, so that nobody can later read an enquiry into screening notes (seed 001).
+            await uow.audit.record(_event(
+                clock, actor, "concern.s42_enquiry_started", "concern", concern.reference, conversation_id,
+                screening=screening.sequence,
+            ))
+        if decision.referrer_told:
+            await uow.audit.record(_event(
+                clock, actor, "concern.referrer_told", "concern", concern.reference, conversation_id,
+            ))
+        await uow.commit()
+        return screening
+
+
+async def mark_referrer_told(
+    uow: UnitOfWork, clock: Clock, actor: Actor, reference: str, *, conversation_id: str
+) -> Screening:
+    """Record that the person who raised the concern has been told the outcome."""
+    async with uow:
+        concern = await _concern(uow, actor.tenant_id, reference)
+        screenings = await uow.screenings.for_concern(concern.id)
+        if not screenings:
+            raise NotFound(f"{concern.reference} has not been screened yet: screen it first.")
+        current = screenings[-1]
+        if current.feedback_given_at is not None:
+            return current
+        now = clock.now()
+        await uow.screenings.mark_feedback_given(current.id, now, actor.id)
+        await uow.audit.record(_event(
+            clock, actor, "concern.referrer_told", "concern", concern.reference, conversation_id,
+            screening=current.sequence,
+        ))
+        await uow.commit()
+        return replace(current, feedback_given_at=now)
+
+
+@dataclass(frozen=True)
+class FeedbackIndicator:
+    """Seed 001, learning point 2: how often referrers hear back in time."""
+
+    screened: int
+    told_on_time: int
+    told_late: int
+    owed_overdue: int
+    owed_not_yet_due: int
+
+    @property
+    def share_on_time(self) -> float | None:
+        decided = self.screened - self.owed_not_yet_due
+        return None if decided == 0 else self.told_on_time / decided
+
+
+async def feedback_indicator(uow: UnitOfWork, clock: Clock, tenant_id: str, days: int = 365) -> FeedbackIndicator:
+    """The referrer-feedback indicator over concerns screened in the last `days` days."""
+    today: date = uk_today(clock)
+    async with uow:
+        screenings = await uow.screenings.latest_per_concern(tenant_id, clock.now() - timedelta(days=days))
+    on_time = sum(1 for s in screenings if s.feedback_on_time() is True)
+    late = sum(1 for s in screenings if s.feedback_on_time() is False)
+    owed = [s for s in screenings if s.feedback_given_at is None]
+    overdue = sum(1 for s in owed if s.feedback_due_on < today)
+    return FeedbackIndicator(len(screenings), on_time, late, overdue, len(owed) - overdue)

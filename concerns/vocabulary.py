@@ -131,3 +131,23 @@ class CommissioningStatus(StrEnum):
 
 class ConcernStatus(StrEnum):
     UNSCREENED = "unscreened"
+    SCREENED = "screened"
+
+
+class ScreeningOutcome(StrEnum):
+    NO_FURTHER_ACTION = "no_further_action"
+    QUALITY_CONCERN = "quality_concern"
+    S42_ENQUIRY = "s42_enquiry"
+    PROVIDER_CONCERNS = "provider_concerns"
+
+    @property
+    def label(self) -> str:
+        return _OUTCOME_LABELS[self]
+
+
+_OUTCOME_LABELS = {
+    ScreeningOutcome.NO_FURTHER_ACTION: "No further action",
+    ScreeningOutcome.QUALITY_CONCERN: "Quality concern (contract monitoring)",
+    ScreeningOutcome.S42_ENQUIRY: "Individual safeguarding enquiry (Care Act s42)",
+    ScreeningOutcome.PROVIDER_CONCERNS: "Provider concerns process",
+}

@@ -98,8 +98,37 @@ class ConcernRow(Base):
     submission_key: Mapped[str] = mapped_column(String(64))
     card_conversation_id: Mapped[str | None] = mapped_column(String(400))
     card_activity_id: Mapped[str | None] = mapped_column(String(200))
+    # The latest screening's outcome, kept here so lists need no join.
+    screening_outcome: Mapped[str | None] = mapped_column(String(32))
 
     provider: Mapped[ProviderRow] = relationship(lazy="joined")
+
+
+class ScreeningRow(Base):
+    __tablename__ = "screenings"
+    __table_args__ = (
+        UniqueConstraint("concern_id", "sequence"),
+        Index("ix_screenings_tenant_screened", "tenant_id", "screened_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    concern_id: Mapped[int] = mapped_column(ForeignKey("concerns.id"))
+    sequence: Mapped[int] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(32))
+    threshold: Mapped[str] = mapped_column(String(64))
+    pack_id: Mapped[str] = mapped_column(String(64))
+    pack_version: Mapped[int] = mapped_column(Integer)
+    rationale: Mapped[str] = mapped_column(Text)
+    rescreen_reason: Mapped[str | None] = mapped_column(Text)
+    screened_by_id: Mapped[str] = mapped_column(String(128))
+    screened_by_name: Mapped[str] = mapped_column(String(200))
+    screened_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    feedback_due_on: Mapped[date] = mapped_column(Date)
+    feedback_given_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    feedback_given_by: Mapped[str | None] = mapped_column(String(128))
+
+    concern: Mapped[ConcernRow] = relationship(lazy="joined")
 
 
 class ReferenceCounterRow(Base):

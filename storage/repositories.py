@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections import Counter
+from datetime import UTC, date, datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -10,9 +11,18 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from concerns.model import Actor, AuditEvent, Concern, Conversation, ConversationKind, NewConcern, Provider
+from concerns.packs import ProcedurePack
+from concerns.screening import Screening, ScreeningDecision
 from concerns.validation import normalise_name
-from concerns.vocabulary import Category, CommissioningStatus, ConcernStatus, ServiceType, SourceAgency
-from storage.models import AuditEventRow, ConcernRow, ConversationRow, ProviderRow, ReferenceCounterRow
+from concerns.vocabulary import (
+    Category,
+    CommissioningStatus,
+    ConcernStatus,
+    ScreeningOutcome,
+    ServiceType,
+    SourceAgency,
+)
+from storage.models import AuditEventRow, ConcernRow, ConversationRow, ProviderRow, ReferenceCounterRow, ScreeningRow
 
 
 def _provider(row: ProviderRow) -> Provider:
@@ -46,6 +56,7 @@ def _concern(row: ConcernRow) -> Concern:
         submission_key=row.submission_key,
         card_conversation_id=row.card_conversation_id,
         card_activity_id=row.card_activity_id,
+        screening_outcome=ScreeningOutcome(row.screening_outcome) if row.screening_outcome else None,
     )
 
 
@@ -202,6 +213,14 @@ class SqlConcernRepository:
             .where(ConcernRow.tenant_id == tenant_id, ConcernRow.provider_id == provider_id)
         ) or 0
 
+    async def categories_since(self, tenant_id: str, provider_id: int, since: datetime) -> tuple[int, Counter[str]]:
+        rows = (await self.session.execute(
+            select(ConcernRow.categories).where(
+                ConcernRow.tenant_id == tenant_id, ConcernRow.provider_id == provider_id, ConcernRow.raised_at >= since
+            )
+        )).scalars().all()
+        return len(rows), Counter(c for categories in rows for c in categories)
+
     async def set_card(self, concern_id: int, conversation_id: str, activity_id: str) -> None:
         await self.session.execute(
             update(ConcernRow)
@@ -329,3 +348,89 @@ class SqlConversationRepository:
             .order_by(ConversationRow.team_name, ConversationRow.channel_name)
         )
         return [_conversation(r) for r in rows]
+
+
+def _screening(row: ScreeningRow) -> Screening:
+    return Screening(
+        id=row.id,
+        concern_reference=row.concern.reference,
+        sequence=row.sequence,
+        outcome=ScreeningOutcome(row.outcome),
+        threshold=row.threshold,
+        pack_id=row.pack_id,
+        pack_version=row.pack_version,
+        rationale=row.rationale,
+        screened_by=Actor(id=row.screened_by_id, name=row.screened_by_name, tenant_id=row.tenant_id),
+        screened_at=row.screened_at,
+        feedback_due_on=row.feedback_due_on,
+        feedback_given_at=row.feedback_given_at,
+        rescreen_reason=row.rescreen_reason,
+    )
+
+
+class SqlScreeningRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(
+        self, concern: Concern, decision: ScreeningDecision, pack: ProcedurePack, actor: Actor, at: datetime,
+        feedback_due_on: date,
+    ) -> Screening:
+        previous = await self.session.scalar(
+            select(func.max(ScreeningRow.sequence)).where(ScreeningRow.concern_id == concern.id)
+        )
+        row = ScreeningRow(
+            tenant_id=concern.tenant_id,
+            concern_id=concern.id,
+            sequence=(previous or 0) + 1,
+            outcome=decision.outcome.value,
+            threshold=decision.threshold,
+            pack_id=pack.id,
+            pack_version=pack.version,
+            rationale=decision.rationale,
+            rescreen_reason=decision.rescreen_reason,
+            screened_by_id=actor.id,
+            screened_by_name=actor.name,
+            screened_at=at,
+            feedback_due_on=feedback_due_on,
+            feedback_given_at=at if decision.referrer_told else None,
+            feedback_given_by=actor.id if decision.referrer_told else None,
+        )
+        self.session.add(row)
+        await self.session.execute(
+            update(ConcernRow)
+            .where(ConcernRow.id == concern.id)
+            .values(status="screened", screening_outcome=decision.outcome.value)
+        )
+        await self.session.flush()
+        await self.session.refresh(row, ["concern"])
+        return _screening(row)
+
+    async def for_concern(self, concern_id: int) -> list[Screening]:
+        rows = await self.session.scalars(
+            select(ScreeningRow).where(ScreeningRow.concern_id == concern_id).order_by(ScreeningRow.sequence)
+        )
+        return [_screening(r) for r in rows]
+
+    async def mark_feedback_given(self, screening_id: int, at: datetime, by: str) -> None:
+        await self.session.execute(
+            update(ScreeningRow)
+            .where(ScreeningRow.id == screening_id, ScreeningRow.feedback_given_at.is_(None))
+            .values(feedback_given_at=at, feedback_given_by=by)
+        )
+
+    async def latest_per_concern(self, tenant_id: str, since: datetime) -> list[Screening]:
+        """The current screening of each concern screened since `since` (re-screenings replace)."""
+        latest = (
+            select(ScreeningRow.concern_id, func.max(ScreeningRow.sequence).label("sequence"))
+            .where(ScreeningRow.tenant_id == tenant_id)
+            .group_by(ScreeningRow.concern_id)
+            .subquery()
+        )
+        rows = await self.session.scalars(
+            select(ScreeningRow)
+            .join(latest, (ScreeningRow.concern_id == latest.c.concern_id)
+                  & (ScreeningRow.sequence == latest.c.sequence))
+            .where(ScreeningRow.screened_at >= since)
+        )
+        return [_screening(r) for r in rows]

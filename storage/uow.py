@@ -15,6 +15,7 @@ from storage.repositories import (
     SqlConversationRepository,
     SqlProviderRepository,
     SqlReferenceCounter,
+    SqlScreeningRepository,
 )
 
 
@@ -26,6 +27,7 @@ class SqlUnitOfWork:
     references: SqlReferenceCounter
     audit: SqlAuditLog
     conversations: SqlConversationRepository
+    screenings: SqlScreeningRepository
 
     def __init__(self, sessions: async_sessionmaker[Any]) -> None:
         self._sessions = sessions
@@ -41,6 +43,7 @@ class SqlUnitOfWork:
         self.references = SqlReferenceCounter(session)
         self.audit = SqlAuditLog(session)
         self.conversations = SqlConversationRepository(session)
+        self.screenings = SqlScreeningRepository(session)
         return self
 
     async def __aexit__(
