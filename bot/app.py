@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.handler import ConcernsBot
-from bot.settings import BotFrameworkConfig, Settings
+from bot.settings import BotFrameworkConfig, ConfigurationError, Settings
 from bot.state import FormStore, SqlStorage
 from bot.turn import BotServices
 from concerns.clock import Clock, SystemClock
@@ -40,6 +40,10 @@ MAX_BODY_BYTES = 512 * 1024
 def init_app(settings: Settings, *, clock: Clock | None = None, migrate: bool | None = None) -> web.Application:
     """Build the app. Packs are loaded here, so a malformed pack stops start-up at once."""
     packs = load_packs(settings.packs_dir or default_packs_dir())
+    if settings.pack_id not in packs:
+        raise ConfigurationError(
+            f"CONCERNS_PACK={settings.pack_id} is not one of the procedure packs: {', '.join(sorted(packs))}"
+        )
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[METRICS] = {"activities_total": 0, "activities_rejected_total": 0, "turn_errors_total": 0}
     app.cleanup_ctx.append(_lifecycle(settings, packs, clock or SystemClock(),
@@ -65,6 +69,7 @@ def _lifecycle(settings: Settings, packs: dict[str, ProcedurePack], clock: Clock
             packs=packs,
             app_id=settings.app_id,
             bot_name=settings.bot_name,
+            pack_id=settings.pack_id,
         )
         adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(BotFrameworkConfig(settings)))
         adapter.on_turn_error = _turn_error_handler(app)

@@ -15,6 +15,8 @@ from bot.turn import Turn
 from concerns import services
 from concerns.clock import UK, uk_today
 from concerns.model import Concern, ConversationKind, Provider
+from concerns.packs import ProcedurePack
+from concerns.screening import Screening
 from concerns.validation import FIELDS, MAX_DESCRIPTION, FormErrors, parse_raise_form
 from concerns.vocabulary import Category, ServiceType, SourceAgency
 
@@ -104,17 +106,42 @@ async def _raise_card_values(
     }
 
 
-async def _issue_raise_form(turn: Turn, values: dict[str, Any] | None = None) -> FormRecord:
+async def issue_form(turn: Turn, kind: str, values: dict[str, Any] | None = None,
+                     subject: str | None = None) -> FormRecord:
+    """Record a new form card as issued in this conversation; its key goes in the card's data."""
     record = FormRecord(
         key=secrets.token_urlsafe(16),
-        kind=RAISE_FORM,
+        kind=kind,
         conversation_id=turn.conversation.id,
         issued_at=turn.services.clock.now().isoformat(),
         issued_by=turn.actor.id,
         values=values or {},
+        subject=subject,
     )
     await turn.services.forms.issue(record)
     return record
+
+
+async def submitted_form(turn: Turn, data: dict[str, Any], kind: str) -> tuple[FormRecord | None, str | None]:
+    """The issued form a card submission belongs to, or why it cannot be accepted.
+
+    The card's data only names the form; where it was issued and what it is about come from
+    the server's record, so a card copied into another conversation or forged is refused.
+    """
+    form_key = data.get("form")
+    record = await turn.services.forms.get(form_key) if isinstance(form_key, str) else None
+    if record is None or record.kind != kind:
+        return None, "I do not recognise this form, so nothing was saved. Check the details and submit again."
+    if record.conversation_id != turn.conversation.id:
+        return None, ("This form was started in another conversation, so nothing was saved. "
+                      "Check the details and submit it again here.")
+    if record.expired(turn.services.clock.now()):
+        return None, "This form is more than two weeks old, so nothing was saved. Check and submit again."
+    return record, None
+
+
+async def _issue_raise_form(turn: Turn, values: dict[str, Any] | None = None) -> FormRecord:
+    return await issue_form(turn, RAISE_FORM, values)
 
 
 async def open_raise_form(turn: Turn, args: str = "") -> None:
@@ -152,21 +179,8 @@ def _submitted_values(data: dict[str, Any]) -> dict[str, str]:
 async def submit_raise_form(turn: Turn, data: dict[str, Any]) -> None:
     """Validate and store a concern, post its card in the channel, and confirm on the form."""
     values = _submitted_values(data)
-    form_key = data.get("form")
-    record = await turn.services.forms.get(form_key) if isinstance(form_key, str) else None
-    now = turn.services.clock.now()
-
-    problem = None
-    if record is None or record.kind != RAISE_FORM:
-        problem = "I do not recognise this form, so nothing was saved. Check the details and submit again."
-    elif record.conversation_id != turn.conversation.id:
-        problem = (
-            "This form was started in another conversation, so nothing was saved. "
-            "Check the details and submit it again here."
-        )
-    elif record.expired(now):
-        problem = "This form is more than two weeks old, so nothing was saved. Check and submit again."
-    if problem is not None or record is None:
+    record, problem = await submitted_form(turn, data, RAISE_FORM)
+    if record is None:
         fresh = await _issue_raise_form(turn, values)
         await turn.replace_card(
             "raise_concern", **await _raise_card_values(turn, fresh, {"form": problem or ""})
@@ -254,10 +268,16 @@ async def _confirm_raised(
     )
 
 
-def concern_card_values(concern: Concern) -> dict[str, Any]:
+def concern_card_values(concern: Concern, screening: Screening | None = None,
+                        pack: ProcedurePack | None = None) -> dict[str, Any]:
+    status = "Unscreened"
+    if screening is not None:
+        threshold = _level_label(pack, screening.threshold)
+        status = f"Screened: {screening.outcome.label} ({threshold})"
     return {
         "concern": concern,
-        "status": "Unscreened",
+        "status": status,
+        "feedback_owed": screening is not None and screening.feedback_given_at is None,
         "categories": ", ".join(c.label for c in concern.categories),
         "occurred_on": _date(concern.occurred_on),
         "raised_at": _when(concern.raised_at),
@@ -341,3 +361,11 @@ async def _show_history(turn: Turn, history: services.ProviderHistory, asked: st
         empty_text="No concerns recorded.",
         candidates=[],
     )
+
+
+def _level_label(pack: ProcedurePack | None, level_id: str) -> str:
+    if pack is not None:
+        for level in pack.levels.items:
+            if level.id == level_id:
+                return level.label
+    return level_id

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot import commands
+from bot import commands, screening
 from bot.turn import Turn
 
 CommandHandler = Callable[[Turn, str], Awaitable[None]]
@@ -26,6 +26,9 @@ COMMANDS: tuple[Command, ...] = (
     Command("raise", "raise", "Raise a concern about a care provider", commands.open_raise_form),
     Command("concerns", "concerns", "Concerns waiting to be screened", commands.list_unscreened),
     Command("provider", "provider <name>", "A provider's concerns, newest first", commands.provider_command),
+    Command("screen", "screen <reference>", "Screen a concern, e.g. screen C-2026-0001", screening.screen_command),
+    Command("indicators", "indicators", "How often referrers were told the outcome in time",
+            screening.indicators_command),
 )
 
 VERBS: dict[str, VerbHandler] = {
@@ -34,6 +37,9 @@ VERBS: dict[str, VerbHandler] = {
     "concern.raise": commands.submit_raise_form,
     "concerns.list": commands.list_unscreened_verb,
     "provider.show": commands.provider_verb,
+    "screen.open": screening.screen_verb,
+    "concern.screen": screening.submit_screening,
+    "referrer.told": screening.referrer_told_verb,
 }
 
 

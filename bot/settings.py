@@ -25,6 +25,7 @@ class Settings:
     port: int = 3978
     packs_dir: Path | None = None
     bot_name: str = "Concerns Bot"
+    pack_id: str = "croydon-provider-concerns"
 
     @classmethod
     def from_environment(cls, *, dev: bool = False, host: str | None = None, port: int | None = None,
@@ -43,6 +44,7 @@ class Settings:
             port=port or int(values.get("CONCERNS_PORT", "3978")),
             packs_dir=Path(packs) if packs else None,
             bot_name=values.get("CONCERNS_BOT_NAME", "Concerns Bot"),
+            pack_id=values.get("CONCERNS_PACK", "croydon-provider-concerns"),
         )
 
     def check(self) -> None:

@@ -87,6 +87,7 @@ class FormRecord:
     issued_by: str
     values: dict[str, Any] = field(default_factory=dict)
     result: str | None = None  # e.g. the concern reference once submitted
+    subject: str | None = None  # what the form is about, e.g. the concern being screened
 
     def expired(self, now: datetime) -> bool:
         return now - datetime.fromisoformat(self.issued_at) > FORM_LIFETIME

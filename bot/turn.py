@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from botbuilder.core import BotAdapter, TurnContext
@@ -18,12 +19,18 @@ from botbuilder.schema import (
 from bot.cards import renderer
 from bot.state import FormStore
 from bot.teams import actor_of, conversation_of
+from concerns.calendar import WorkingCalendar
 from concerns.clock import Clock
 from concerns.model import Actor, Conversation
 from concerns.packs import ProcedurePack
 from concerns.ports import UnitOfWork
 
 log = logging.getLogger(__name__)
+
+
+@lru_cache(maxsize=4)
+def _calendar(nation: str) -> WorkingCalendar:
+    return WorkingCalendar(nation)
 
 
 @dataclass
@@ -36,6 +43,16 @@ class BotServices:
     packs: dict[str, ProcedurePack]
     app_id: str
     bot_name: str = "Concerns Bot"
+    pack_id: str = "croydon-provider-concerns"
+
+    @property
+    def pack(self) -> ProcedurePack:
+        """The procedure pack this deployment uses for new decisions."""
+        return self.packs[self.pack_id]
+
+    @property
+    def calendar(self) -> WorkingCalendar:
+        return _calendar(self.pack.nation)
 
 
 @dataclass
@@ -104,3 +121,35 @@ class Turn:
             None,
         )
         return Posted(posted["conversation_id"], posted["activity_id"])
+
+    async def _in_conversation(self, conversation_id: str, logic: Callable[[TurnContext], Any]) -> None:
+        """Run `logic` in another conversation (a thread elsewhere), or in this one if it is the same."""
+        if conversation_id == self.activity.conversation.id:
+            await logic(self.context)
+            return
+        base_id = conversation_id.split(";", 1)[0]
+        async with self.uow() as uow:
+            stored = await uow.conversations.get(base_id)
+        if stored is None:
+            raise LookupError(f"no stored reference for {base_id}")
+        reference = ConversationReference().deserialize(stored.reference)
+        reference.conversation.id = conversation_id
+        await self.context.adapter.continue_conversation(reference, logic, self.services.app_id)
+
+    async def update_card_in(self, conversation_id: str, activity_id: str, name: str, **values: Any) -> None:
+        """Replace a card the bot posted earlier, wherever it is."""
+        activity = renderer.card_activity(name, **values)
+        activity.id = activity_id
+
+        async def update(context: TurnContext) -> None:
+            await context.update_activity(activity)
+
+        await self._in_conversation(conversation_id, update)
+
+    async def post_in(self, conversation_id: str, activity: Activity) -> None:
+        """Post into a thread elsewhere (for example a concern's own thread)."""
+
+        async def send(context: TurnContext) -> None:
+            await context.send_activity(activity)
+
+        await self._in_conversation(conversation_id, send)

@@ -58,6 +58,19 @@ def samples(text: str) -> dict[str, dict[str, Any]]:
         "concern_list": {"title": short, "subtitle": short, "rows": [row, row], "summary": short,
                          "empty_text": short, "candidates": [{"id": 1, "name": short}]},
         "notice": {"title": text, "text": text, "color": "Warning"},
+        "screen_concern": {
+            "form_key": short, "reference": "C-2026-0001", "provider": short, "categories": short, "source": short,
+            "occurred_on": "20 Nov 2026", "immediate_risk": True, "description": text, "history": text,
+            "open_case": short, "previous": [short], "pack_name": short,
+            "levels": [{"id": short or "x", "label": short, "summary": text, "criteria": text}],
+            "outcomes": choice, "values": {"rationale": text, "rescreen_reason": short},
+            "errors": {f: short or "x" for f in ("form", "outcome", "threshold", "rationale", "s42_confirmed",
+                                                 "rescreen_reason")},
+        },
+        "screened": {"title": short, "outcome": short, "threshold": short, "screened_by": short,
+                     "feedback": short, "rationale": text, "alert": short},
+        "indicators": {"headline": short, "colour": "Good", "explanation": text, "screened": short,
+                       "on_time": short, "late": short, "overdue": short, "not_due": short},
     }
 
 

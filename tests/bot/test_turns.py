@@ -53,7 +53,7 @@ async def test_an_empty_message_gets_help(adapter: TestAdapter) -> None:
 
 
 async def test_unknown_text_gets_i_did_not_understand(adapter: TestAdapter) -> None:
-    await adapter.send("screen everything now")
+    await adapter.send("make me a cup of tea")
     assert "I did not understand" in json.dumps(card_of(adapter.get_next_activity()))
 
 

@@ -1,0 +1,130 @@
+"""Screening over real HTTP: from the concern card's button to the updated card and the alert."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+
+from storage.models import ScreeningRow
+from tests.bot.conftest import RunningBot
+from tests.bot.test_http import GOOD, inputs, open_form_in_channel, submit_data, texts
+from tests.support.activities import HELEN, PRIYA, TOM
+
+
+async def raise_concern(bot: RunningBot, **change: str) -> dict[str, Any]:
+    """Raise a concern in the channel; return where its card was posted (conversation and activity)."""
+    card, card_id, thread = await open_form_in_channel(bot)
+    await bot.send(bot.teams.card_submit(PRIYA, submit_data(card) | GOOD | change, reply_to=card_id,
+                                         conversation=thread))
+    created = bot.connector.created[-1]
+    posted = next(s for s in bot.connector.sent if s.method == "CREATE" and s.body is created["activity"])
+    return {"conversation": {"id": posted.conversation_id, "conversationType": "channel", "isGroup": True,
+                             "tenantId": bot.teams.tenant},
+            "activity_id": posted.activity_id, "card": posted.card}
+
+
+async def open_screening(bot: RunningBot, concern: dict[str, Any], user: Any = TOM) -> tuple[dict[str, Any], str]:
+    screen_button = next(a for a in concern["card"]["actions"] if a["title"] == "Screen")
+    await bot.send(bot.teams.card_submit(user, screen_button["data"], reply_to=concern["activity_id"],
+                                         conversation=concern["conversation"]))
+    sent = bot.connector.sent[-1]
+    assert "Screen concern C-2026-0001" in texts(sent.card)
+    return sent.card, sent.activity_id
+
+
+async def screenings(bot: RunningBot) -> int:
+    async with bot.uow() as uow:
+        return await uow._session.scalar(select(func.count()).select_from(ScreeningRow))  # type: ignore[attr-defined]
+
+
+SCREENING = {"outcome": "quality_concern", "threshold": "moderate",
+             "rationale": "Repeated medication errors; new manager.", "referrer_told": "false",
+             "s42_confirmed": "false"}
+
+
+async def test_the_screening_card_shows_history_and_the_threshold_matrix(running_bot: RunningBot) -> None:
+    bot = running_bot
+    concern = await raise_concern(bot)
+    card, _ = await open_screening(bot, concern)
+    shown = texts(card)
+    assert "1 concern(s) about this provider" in shown and "Medication (1)" in shown
+    for label in ("Minor", "Moderate", "Major"):
+        assert f'"text": "{label}' in shown
+    assert {"outcome", "threshold", "rationale", "referrer_told", "s42_confirmed"} <= set(inputs(card))
+
+
+async def test_screening_updates_the_concern_card_and_alerts_commissioning(running_bot: RunningBot) -> None:
+    bot = running_bot
+    concern = await raise_concern(bot)
+    card, card_id = await open_screening(bot, concern)
+    await bot.send(bot.teams.card_submit(TOM, submit_data(card) | SCREENING, reply_to=card_id,
+                                         conversation=concern["conversation"]))
+    assert await screenings(bot) == 1
+    updates = [s for s in bot.connector.sent if s.method == "PUT"]
+    confirmation = next(u for u in updates if u.activity_id == card_id)
+    assert "C-2026-0001 screened" in texts(confirmation.card) and "Due by Monday 30 November 2026" in texts(
+        confirmation.card)
+    concern_update = next(u for u in updates if u.activity_id == concern["activity_id"])
+    assert "Screened: Quality concern (contract monitoring) (Moderate)" in texts(concern_update.card)
+    assert [a["title"] for a in concern_update.card["actions"]] == ["Screen again", "Referrer told"]
+    alert = bot.connector.sent[-1]
+    assert alert.conversation_id == concern["conversation"]["id"]
+    assert "For commissioning" in texts(alert.card) and "C-2026-0001" in texts(alert.card)
+
+
+async def test_screening_without_a_rationale_is_shown_again_and_saves_nothing(running_bot: RunningBot) -> None:
+    bot = running_bot
+    concern = await raise_concern(bot)
+    card, card_id = await open_screening(bot, concern)
+    await bot.send(bot.teams.card_submit(TOM, submit_data(card) | SCREENING | {"rationale": " "}, reply_to=card_id,
+                                         conversation=concern["conversation"]))
+    again = bot.connector.sent[-1]
+    assert again.method == "PUT" and "Give the rationale" in texts(again.card)
+    assert await screenings(bot) == 0
+
+
+async def test_choosing_s42_without_confirming_saves_nothing(running_bot: RunningBot) -> None:
+    bot = running_bot
+    concern = await raise_concern(bot)
+    card, card_id = await open_screening(bot, concern)
+    await bot.send(bot.teams.card_submit(TOM, submit_data(card) | SCREENING | {"outcome": "s42_enquiry"},
+                                         reply_to=card_id, conversation=concern["conversation"]))
+    assert "tick to confirm" in texts(bot.connector.sent[-1].card)
+    assert await screenings(bot) == 0
+
+
+async def test_screening_again_asks_why(running_bot: RunningBot) -> None:
+    bot = running_bot
+    concern = await raise_concern(bot)
+    card, card_id = await open_screening(bot, concern)
+    await bot.send(bot.teams.card_submit(TOM, submit_data(card) | SCREENING, reply_to=card_id,
+                                         conversation=concern["conversation"]))
+    await bot.send(bot.teams.channel_message(HELEN, "screen C-2026-0001"))
+    second = bot.connector.sent[-1]
+    assert "rescreen_reason" in inputs(second.card) and "Screened 23 Nov 2026 by Tom Okafor" in texts(second.card)
+    await bot.send(bot.teams.card_submit(HELEN, submit_data(second.card) | SCREENING, reply_to=second.activity_id,
+                                         conversation=bot.teams.channel_conversation("x")))
+    # Submitted from another conversation than the one the form was issued in: refused.
+    assert await screenings(bot) == 1
+
+
+async def test_the_referrer_told_button_and_indicators(running_bot: RunningBot) -> None:
+    bot = running_bot
+    concern = await raise_concern(bot)
+    card, card_id = await open_screening(bot, concern)
+    await bot.send(bot.teams.card_submit(TOM, submit_data(card) | SCREENING, reply_to=card_id,
+                                         conversation=concern["conversation"]))
+    await bot.send(bot.teams.channel_message(TOM, "indicators"))
+    assert "No feedback due yet" in texts(bot.connector.sent[-1].card)
+    await bot.send(bot.teams.card_submit(PRIYA, {"verb": "referrer.told", "reference": "C-2026-0001"},
+                                         reply_to=concern["activity_id"], conversation=concern["conversation"]))
+    told = [s for s in bot.connector.sent if "has been told" in s.text]
+    assert told and "Priya Shah" in told[-1].text
+    await bot.send(bot.teams.channel_message(TOM, "indicators"))
+    assert "100% told in time" in texts(bot.connector.sent[-1].card)
+
+
+async def test_screening_an_unknown_reference_says_so(running_bot: RunningBot) -> None:
+    await running_bot.send(running_bot.teams.channel_message(TOM, "screen C-2026-0404"))
+    assert "There is no concern C-2026-0404" in running_bot.connector.sent[-1].text
