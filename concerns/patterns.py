@@ -80,3 +80,16 @@ def _rank(pack: ProcedurePack, level_id: str) -> int:
         return pack.level(level_id).rank
     except KeyError:  # screened under a pack version that had other levels
         return 0
+
+
+@dataclass(frozen=True)
+class PatternPrompt:
+    """A prompt to consider a case, as stored: open until someone decides."""
+
+    id: int
+    provider_id: int
+    rule_id: str
+    evidence: tuple[str, ...]
+    status: str  # open, declined, case_opened
+    reason: str | None = None
+    decided_by: str | None = None

@@ -9,6 +9,7 @@ from typing import Protocol
 
 from concerns.model import Actor, AuditEvent, Concern, Conversation, NewConcern, Provider
 from concerns.packs import ProcedurePack
+from concerns.patterns import ConcernFact, PatternMatch, PatternPrompt
 from concerns.screening import Screening, ScreeningDecision
 from concerns.vocabulary import ServiceType
 
@@ -95,6 +96,18 @@ class ConversationRepository(Protocol):
     async def channels(self, tenant_id: str) -> list[Conversation]: ...
 
 
+class PatternRepository(Protocol):
+    async def facts(self, tenant_id: str, provider_id: int, since: datetime) -> list[ConcernFact]: ...
+
+    async def add_if_new(
+        self, tenant_id: str, provider_id: int, match: PatternMatch, at: datetime
+    ) -> PatternPrompt | None: ...
+
+    async def get(self, tenant_id: str, prompt_id: int) -> PatternPrompt | None: ...
+
+    async def decide(self, prompt_id: int, status: str, actor: Actor, at: datetime, reason: str | None) -> bool: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: everything inside commits together or not at all."""
 
@@ -104,6 +117,7 @@ class UnitOfWork(Protocol):
     audit: AuditLog
     conversations: ConversationRepository
     screenings: ScreeningRepository
+    patterns: PatternRepository
 
     async def __aenter__(self) -> UnitOfWork: ...
 

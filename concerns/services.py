@@ -14,6 +14,7 @@ from concerns.clock import UK, Clock, uk_today
 from concerns.errors import Conflict, NotFound
 from concerns.model import Actor, AuditEvent, Concern, Conversation, Provider
 from concerns.packs import ProcedurePack
+from concerns.patterns import ConcernFact, PatternPrompt, find_patterns, longest_window
 from concerns.ports import UnitOfWork
 from concerns.references import CONCERN, Reference, parse_reference
 from concerns.screening import Screening, ScreeningDecision
@@ -363,3 +364,57 @@ async def feedback_indicator(uow: UnitOfWork, clock: Clock, tenant_id: str, days
     owed = [s for s in screenings if s.feedback_given_at is None]
     overdue = sum(1 for s in owed if s.feedback_due_on < today)
     return FeedbackIndicator(len(screenings), on_time, late, overdue, len(owed) - overdue)
+
+
+# -- patterns ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewPrompt:
+    prompt: PatternPrompt
+    description: str
+    evidence: tuple[ConcernFact, ...]
+
+
+async def check_patterns(
+    uow: UnitOfWork, clock: Clock, pack: ProcedurePack, actor: Actor, provider_id: int, *, conversation_id: str
+) -> list[NewPrompt]:
+    """Run the pack's pattern rules for one provider; return prompts never raised for this evidence."""
+    now = clock.now()
+    async with uow:
+        facts = await uow.patterns.facts(actor.tenant_id, provider_id, now - longest_window(pack))
+        fresh: list[NewPrompt] = []
+        for match in find_patterns(pack, facts, now):
+            prompt = await uow.patterns.add_if_new(actor.tenant_id, provider_id, match, now)
+            if prompt is None:
+                continue
+            fresh.append(NewPrompt(prompt, match.rule.description, match.evidence))
+            await uow.audit.record(_event(
+                clock, actor, "pattern.prompted", "provider", str(provider_id), conversation_id,
+                rule=match.rule.id, evidence=[f.reference for f in match.evidence],
+            ))
+        await uow.commit()
+        return fresh
+
+
+async def decline_prompt(
+    uow: UnitOfWork, clock: Clock, actor: Actor, prompt_id: int, reason: str, *, conversation_id: str
+) -> PatternPrompt:
+    """Record "not now" with its reason; the same evidence will not prompt again."""
+    reason = reason.strip()
+    if not reason:
+        raise FormErrors({"reason": "Say why a case is not needed now: it is the record of the decision."})
+    if len(reason) > 2000:
+        raise FormErrors({"reason": "Keep the reason under 2000 characters."})
+    async with uow:
+        prompt = await uow.patterns.get(actor.tenant_id, prompt_id)
+        if prompt is None:
+            raise NotFound("That prompt is not one I know.")
+        if not await uow.patterns.decide(prompt_id, "declined", actor, clock.now(), reason):
+            return prompt  # already decided by someone else: their decision stands
+        await uow.audit.record(_event(
+            clock, actor, "pattern.declined", "provider", str(prompt.provider_id), conversation_id,
+            rule=prompt.rule_id, evidence=list(prompt.evidence), reason=reason,
+        ))
+        await uow.commit()
+        return replace(prompt, status="declined", reason=reason, decided_by=actor.name)

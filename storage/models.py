@@ -131,6 +131,26 @@ class ScreeningRow(Base):
     concern: Mapped[ConcernRow] = relationship(lazy="joined")
 
 
+class PatternPromptRow(Base):
+    """A pattern the bot pointed out, and what the team decided; one per rule and exact evidence."""
+
+    __tablename__ = "pattern_prompts"
+    __table_args__ = (UniqueConstraint("tenant_id", "provider_id", "rule_id", "evidence_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"))
+    rule_id: Mapped[str] = mapped_column(String(64))
+    evidence_key: Mapped[str] = mapped_column(String(64))
+    evidence: Mapped[list[str]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    decided_by_id: Mapped[str | None] = mapped_column(String(128))
+    decided_by_name: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
 class ReferenceCounterRow(Base):
     __tablename__ = "reference_counters"
 

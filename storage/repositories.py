@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from concerns.model import Actor, AuditEvent, Concern, Conversation, ConversationKind, NewConcern, Provider
 from concerns.packs import ProcedurePack
+from concerns.patterns import ConcernFact, PatternMatch, PatternPrompt
 from concerns.screening import Screening, ScreeningDecision
 from concerns.validation import normalise_name
 from concerns.vocabulary import (
@@ -22,7 +23,15 @@ from concerns.vocabulary import (
     ServiceType,
     SourceAgency,
 )
-from storage.models import AuditEventRow, ConcernRow, ConversationRow, ProviderRow, ReferenceCounterRow, ScreeningRow
+from storage.models import (
+    AuditEventRow,
+    ConcernRow,
+    ConversationRow,
+    PatternPromptRow,
+    ProviderRow,
+    ReferenceCounterRow,
+    ScreeningRow,
+)
 
 
 def _provider(row: ProviderRow) -> Provider:
@@ -434,3 +443,62 @@ class SqlScreeningRepository:
             .where(ScreeningRow.screened_at >= since)
         )
         return [_screening(r) for r in rows]
+
+
+def _prompt(row: PatternPromptRow) -> PatternPrompt:
+    return PatternPrompt(id=row.id, provider_id=row.provider_id, rule_id=row.rule_id, evidence=tuple(row.evidence),
+                         status=row.status, reason=row.reason, decided_by=row.decided_by_name)
+
+
+class SqlPatternRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def facts(self, tenant_id: str, provider_id: int, since: datetime) -> list[ConcernFact]:
+        """The provider's concerns since `since`, each with the threshold of its latest screening."""
+        latest = (
+            select(ScreeningRow.concern_id, func.max(ScreeningRow.sequence).label("sequence"))
+            .group_by(ScreeningRow.concern_id)
+            .subquery()
+        )
+        rows = await self.session.execute(
+            select(ConcernRow.reference, ConcernRow.raised_at, ConcernRow.source_agency, ScreeningRow.threshold)
+            .outerjoin(latest, latest.c.concern_id == ConcernRow.id)
+            .outerjoin(ScreeningRow, (ScreeningRow.concern_id == ConcernRow.id)
+                       & (ScreeningRow.sequence == latest.c.sequence))
+            .where(ConcernRow.tenant_id == tenant_id, ConcernRow.provider_id == provider_id,
+                   ConcernRow.raised_at >= since)
+        )
+        return [ConcernFact(r.reference, r.raised_at, r.source_agency, r.threshold) for r in rows]
+
+    async def add_if_new(
+        self, tenant_id: str, provider_id: int, match: PatternMatch, at: datetime
+    ) -> PatternPrompt | None:
+        """Record a prompt for this rule and evidence unless one exists; None if it did."""
+        insert = pg_insert if self.session.bind.dialect.name == "postgresql" else sqlite_insert
+        new_id = await self.session.scalar(
+            insert(PatternPromptRow)
+            .values(tenant_id=tenant_id, provider_id=provider_id, rule_id=match.rule.id,
+                    evidence_key=match.evidence_key, evidence=[f.reference for f in match.evidence],
+                    status="open", created_at=at)
+            .on_conflict_do_nothing(index_elements=["tenant_id", "provider_id", "rule_id", "evidence_key"])
+            .returning(PatternPromptRow.id)
+        )
+        if new_id is None:
+            return None
+        row = await self.session.get(PatternPromptRow, new_id)
+        assert row is not None
+        return _prompt(row)
+
+    async def get(self, tenant_id: str, prompt_id: int) -> PatternPrompt | None:
+        row = await self.session.get(PatternPromptRow, prompt_id)
+        return _prompt(row) if row is not None and row.tenant_id == tenant_id else None
+
+    async def decide(self, prompt_id: int, status: str, actor: Actor, at: datetime, reason: str | None) -> bool:
+        """Close an open prompt; False if someone else decided it first."""
+        result = await self.session.execute(
+            update(PatternPromptRow)
+            .where(PatternPromptRow.id == prompt_id, PatternPromptRow.status == "open")
+            .values(status=status, decided_by_id=actor.id, decided_by_name=actor.name, decided_at=at, reason=reason)
+        )
+        return result.rowcount == 1

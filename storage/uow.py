@@ -13,6 +13,7 @@ from storage.repositories import (
     SqlAuditLog,
     SqlConcernRepository,
     SqlConversationRepository,
+    SqlPatternRepository,
     SqlProviderRepository,
     SqlReferenceCounter,
     SqlScreeningRepository,
@@ -28,6 +29,7 @@ class SqlUnitOfWork:
     audit: SqlAuditLog
     conversations: SqlConversationRepository
     screenings: SqlScreeningRepository
+    patterns: SqlPatternRepository
 
     def __init__(self, sessions: async_sessionmaker[Any]) -> None:
         self._sessions = sessions
@@ -44,6 +46,7 @@ class SqlUnitOfWork:
         self.audit = SqlAuditLog(session)
         self.conversations = SqlConversationRepository(session)
         self.screenings = SqlScreeningRepository(session)
+        self.patterns = SqlPatternRepository(session)
         return self
 
     async def __aexit__(
