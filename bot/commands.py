@@ -215,6 +215,10 @@ async def submit_raise_form(turn: Turn, data: dict[str, Any]) -> None:
     await turn.services.forms.save(record)
     warning = await _post_concern_card(turn, concern, channel) if raised.created else None
     await _confirm_raised(turn, concern.reference, concern.provider.name, channel, warning)
+    if raised.created:
+        from bot.patterns import prompt_patterns
+
+        await prompt_patterns(turn, concern.provider.id, concern.provider.name, channel.id)
 
 
 async def _target_channel(turn: Turn, values: dict[str, str]) -> Any:

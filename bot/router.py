@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot import commands, screening
+from bot import commands, patterns, screening
 from bot.turn import Turn
 
 CommandHandler = Callable[[Turn, str], Awaitable[None]]
@@ -40,6 +40,7 @@ VERBS: dict[str, VerbHandler] = {
     "screen.open": screening.screen_verb,
     "concern.screen": screening.submit_screening,
     "referrer.told": screening.referrer_told_verb,
+    "pattern.decline": patterns.decline_verb,
 }
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from bot.cards import renderer
 from bot.commands import _level_label, concern_card_values, issue_form, submitted_form
+from bot.patterns import prompt_patterns
 from bot.turn import Turn
 from concerns import services
 from concerns.clock import UK
@@ -129,6 +130,8 @@ async def submit_screening(turn: Turn, data: dict[str, Any]) -> None:
     await _refresh_concern_card(turn, concern.reference)
     await _post_in_concern_thread(turn, concern, renderer.card_activity(
         "notice", title="For commissioning", text=alert, color="Accent"))
+    await prompt_patterns(turn, concern.provider.id, concern.provider.name,
+                          concern.card_conversation_id or turn.conversation.id)
 
 
 async def _refresh_concern_card(turn: Turn, reference: str) -> None:

@@ -69,6 +69,9 @@ def samples(text: str) -> dict[str, dict[str, Any]]:
         },
         "screened": {"title": short, "outcome": short, "threshold": short, "screened_by": short,
                      "feedback": short, "rationale": text, "alert": short},
+        "pattern_prompt": {"provider": short, "rule": text, "prompt_id": 4,
+                           "evidence": [{"reference": "C-2026-0001", "detail": short}], "decision": short,
+                           "errors": {"reason": short or "x"}},
         "indicators": {"headline": short, "colour": "Good", "explanation": text, "screened": short,
                        "on_time": short, "late": short, "overdue": short, "not_due": short},
     }
@@ -125,7 +128,8 @@ def test_empty_states_render_valid_cards() -> None:
     values["concern_list"] |= {"rows": [], "candidates": [], "subtitle": None}
     values["help"] |= {"notice": None}
     values["concern_raised"] |= {"warning": None}
-    for name in ("raise_concern", "concern_list", "help", "concern_raised"):
+    values["pattern_prompt"] |= {"decision": None, "errors": {}}
+    for name in ("raise_concern", "concern_list", "help", "concern_raised", "pattern_prompt"):
         assert schema_errors(renderer.render(name, **values[name])) == [], name
 
 

@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAYGROUND_DIR = ROOT / "tools" / "playground"
@@ -337,13 +338,23 @@ def open_playground(
         context.route("**/_internal/v1/config", _as_user_route(as_user))
     page = context.new_page()
     page.set_default_timeout(timeout)
-    page.goto(base_url + "/")
-    wait_ready(page, timeout=timeout)
+    _load(page, lambda: page.goto(base_url + "/"), timeout)
     return page
 
 
+def _load(page: Any, navigate: Any, timeout: float) -> None:
+    # Once its config has loaded (which waits for the bot's endpoint to answer) the client opens
+    # Personal Chat and announces the install; clicks before that can be undone by that switch.
+    try:
+        with page.expect_request(lambda r: r.url.endswith("/installation"), timeout=timeout):
+            navigate()
+    except PlaywrightTimeoutError:
+        pass
+    wait_ready(page, timeout=timeout)
+
+
 def wait_ready(page: Any, timeout: float = 30_000) -> None:
-    """The chat list is drawn and the client has loaded its config (it opens Personal Chat itself)."""
+    """The chat list is drawn and a conversation is open."""
     page.get_by_role("treeitem", name="Personal Chat").wait_for(timeout=timeout)
     page.get_by_role("textbox").first.wait_for(timeout=timeout)
 
@@ -355,10 +366,9 @@ def switch_user(page: Any, user: str, timeout: float = 30_000) -> None:
     `open_playground(..., as_user=...)` page per user, opened before the shared card is posted.
     Typed messages still come from the yml's currentUser (use `send_custom_activity` for those).
     """
-    page.unroute("**/_internal/v1/config")
-    page.route("**/_internal/v1/config", _as_user_route(user))
-    page.reload()
-    wait_ready(page, timeout=timeout)
+    page.context.unroute("**/_internal/v1/config")
+    page.context.route("**/_internal/v1/config", _as_user_route(user))
+    _load(page, page.reload, timeout)
 
 
 def current_user_name(page: Any) -> str:
@@ -373,8 +383,16 @@ def current_user_name(page: Any) -> str:
 
 def open_channel(page: Any, name: str = "General") -> None:
     """Click a team channel in the list (its accessible name is "<team> - <channel>")."""
-    page.get_by_role("treeitem", name=re.compile(rf" - {re.escape(name)}$")).click()
-    page.get_by_role("button", name="Post", exact=True).wait_for()
+    item = page.get_by_role("treeitem", name=re.compile(rf" - {re.escape(name)}$"))
+    post = page.get_by_role("button", name="Post", exact=True)
+    for _attempt in range(3):
+        item.click()
+        try:
+            post.wait_for(timeout=5_000)
+            return
+        except PlaywrightTimeoutError:
+            continue
+    post.wait_for()
 
 
 def open_personal_chat(page: Any) -> None:
@@ -443,23 +461,32 @@ def conversation_pane(page: Any) -> Any:
 
 
 # Every message (a user's or the bot's, a post or a reply) has exactly one "Show more information"
-# button: a message is the largest element around such a button holding no other one, short of the
-# chat list and the log panel. It is the bot's when it holds the bot's avatar.
+# button in its header. A reply (or a chat message) is the largest element around that button
+# holding no other one, short of the thread (role=group), the chat list and the log panel. A
+# channel post is split: its header is the thread's first child and its body the second. A message
+# is the bot's when its header holds the bot's avatar.
 _MESSAGES_JS = """
 ([bot, text, mark]) => {
   const MORE = 'button[aria-label="Show more information"]';
-  const isEdge = (e) => e.querySelector('[role="tree"], button[title="Clear logs"]') !== null;
+  const stop = (e) => e.getAttribute('role') === 'group'
+    || e.querySelector('[role="tree"], button[title="Clear logs"]') !== null;
   const found = [];
   for (const button of document.querySelectorAll(MORE)) {
     if (button.closest('[role="tree"]')) continue;
     let block = button;
-    while (block.parentElement && !isEdge(block.parentElement)
+    while (block.parentElement && !stop(block.parentElement)
            && block.parentElement.querySelectorAll(MORE).length === 1) block = block.parentElement;
-    const avatar = block.querySelector(`[role="img"][aria-label="${CSS.escape(bot)}"]`);
-    if (!avatar) continue;
-    const body = block.innerText;
+    if (!block.querySelector(`[role="img"][aria-label="${CSS.escape(bot)}"]`)) continue;
+    let content = block;
+    let body = block.innerText;
+    const parent = block.parentElement;
+    if (parent && parent.getAttribute('role') === 'group' && parent.firstElementChild === block
+        && block.nextElementSibling) {
+      content = block.nextElementSibling;
+      body += '\\n' + content.innerText;
+    }
     if (text === null || body.includes(text)) {
-      if (mark) block.setAttribute('data-e2e-bot-message', mark);
+      if (mark) content.setAttribute('data-e2e-bot-message', mark);
       found.push(body);
     }
   }
