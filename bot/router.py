@@ -25,8 +25,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("help", "help", "What I can do", commands.help_command),
     Command("raise", "raise", "Raise a concern about a care provider", commands.open_raise_form),
     Command("concerns", "concerns", "Concerns waiting to be screened", commands.list_unscreened),
-    Command("provider", "provider <name>", "A provider's concerns, newest first", commands.provider_command),
-    Command("screen", "screen <reference>", "Screen a concern, e.g. screen C-2026-0001", screening.screen_command),
+    Command("provider", "provider NAME", "A provider's concerns, newest first", commands.provider_command),
+    Command("screen", "screen REFERENCE", "Screen a concern, e.g. screen C-2026-0001", screening.screen_command),
     Command("indicators", "indicators", "How often referrers were told the outcome in time",
             screening.indicators_command),
 )

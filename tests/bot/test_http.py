@@ -68,7 +68,7 @@ async def test_help_in_a_channel_lists_the_commands(running_bot: RunningBot) -> 
     assert await running_bot.send(running_bot.teams.channel_message(PRIYA, "help")) == 201
     sent = running_bot.connector.sent[-1]
     assert sent.method == "POST" and sent.conversation_id.startswith(CHANNEL_ID + ";messageid=")
-    for command in ("raise", "concerns", "provider <name>", "help"):
+    for command in ("raise", "concerns", "provider NAME", "help"):
         assert f'"title": "{command}"' in texts(sent.card)
 
 
