@@ -82,9 +82,39 @@ def test_raise_a_concern_in_the_general_channel(stack: Stack) -> None:
     assert {"bot.installed", "provider.created", "concern.raised", "concern.card_posted"} <= set(actions)
 
 
+def test_raise_from_personal_chat_posts_in_the_chosen_channel(stack: Stack) -> None:
+    page = open_playground(stack.browser, stack.playground.base_url)
+    try:
+        open_channel(page, "General")  # the team's install event tells the bot about its channels
+        open_personal_chat(page)
+        send_personal(page, "raise")
+        card = wait_for_bot_reply_containing(page, "Do not type the names of individual adults", timeout=20_000)
+        pick(page, card, "Post to channel", "Safeguarding Adults > General")
+        pick(page, card, "Provider", "Oakwood Lodge Nursing Home")  # known since the channel test
+        pick(page, card, "Categories", "Infection control")
+        pick(page, card, "Source of the concern", "Family, friend or carer")
+        card_textbox(card, "What happened").fill("Daughter reports soiled bedding left for a day, room 12.")
+        card_button(card, "More details (optional)").click()
+        card_textbox(card, "Individual's case reference (optional, never a name)").fill("LAS-104233")
+        card_button(card, "Submit concern").click()
+        confirmation = wait_for_bot_reply_containing(page, "raised", timeout=20_000)
+        assert "posted in Safeguarding Adults > General" in confirmation.inner_text()
+        confirmation.screenshot(path=str(_artifact("e2e-personal-confirmation.png")))
+        open_channel(page, "General")
+        posted = wait_for_bot_reply_containing(page, "Daughter reports soiled bedding", timeout=20_000)
+        text = posted.inner_text()
+        assert "Oakwood Lodge Nursing Home" in text and "reference held securely" in text
+        assert "LAS-104233" not in text  # never in a channel
+    finally:
+        page.context.close()
+    with sqlite3.connect(stack.database) as db:
+        stored = db.execute("SELECT individual_reference FROM concerns WHERE source_agency = 'family'").fetchall()
+    assert stored == [("LAS-104233",)]
+
+
 def pick(page: Any, card: Any, box: str, *options: str) -> None:
     """Choose from a compact Input.ChoiceSet, which the renderer draws as a Fluent UI combobox."""
-    combobox = card.get_by_role("combobox", name=box)
+    combobox = card.get_by_role("combobox", name=box, exact=True)
     combobox.click()
     for option in options:
         # Single choice lists are options; the multi-select list is a menu of checkbox items.

@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import json
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 
-SCHEMAS = Path(__file__).resolve().parents[3] / "shared" / "schemas"
+# The official schemas live in ../shared/schemas beside the repository (as in CI); CONCERNS_SCHEMAS_DIR
+# points elsewhere.
+SCHEMAS = Path(os.environ.get("CONCERNS_SCHEMAS_DIR") or Path(__file__).resolve().parents[3] / "shared" / "schemas")
 
 
 @lru_cache(maxsize=1)
 def _validator() -> jsonschema.protocols.Validator:
-    schema = json.loads((SCHEMAS / "adaptive-card-1.5.schema.json").read_text())
+    path = SCHEMAS / "adaptive-card-1.5.schema.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: the official schemas are expected in ../shared/schemas "
+                                "beside the repository, or set CONCERNS_SCHEMAS_DIR")
+    schema = json.loads(path.read_text())
     cls = jsonschema.validators.validator_for(schema)
     cls.check_schema(schema)
     return cls(schema)
