@@ -69,14 +69,18 @@ def _concern(row: ConcernRow) -> Concern:
     )
 
 
+class _Repository:
+    """A repository works inside the unit of work's session and never commits on its own."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-class SqlProviderRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class SqlProviderRepository(_Repository):
     async def get(self, tenant_id: str, provider_id: int) -> Provider | None:
         row = await self.session.get(ProviderRow, provider_id)
         if row is None or row.tenant_id != tenant_id:
@@ -135,10 +139,7 @@ class SqlProviderRepository:
         return _provider(row), created_id is not None
 
 
-class SqlConcernRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class SqlConcernRepository(_Repository):
     async def add(
         self,
         *,
@@ -238,10 +239,7 @@ class SqlConcernRepository:
         )
 
 
-class SqlReferenceCounter:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class SqlReferenceCounter(_Repository):
     async def next_number(self, tenant_id: str, kind: str, year: int) -> int:
         # The UPDATE takes a row lock held to commit, so concurrent raises get consecutive numbers.
         dialect = self.session.bind.dialect.name
@@ -265,10 +263,7 @@ class SqlReferenceCounter:
         return number
 
 
-class SqlAuditLog:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class SqlAuditLog(_Repository):
     async def record(self, event: AuditEvent) -> None:
         self.session.add(
             AuditEventRow(
@@ -322,10 +317,7 @@ def _conversation(row: ConversationRow) -> Conversation:
     )
 
 
-class SqlConversationRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class SqlConversationRepository(_Repository):
     async def get(self, conversation_id: str) -> Conversation | None:
         row = await self.session.get(ConversationRow, conversation_id)
         return _conversation(row) if row else None
@@ -377,10 +369,7 @@ def _screening(row: ScreeningRow) -> Screening:
     )
 
 
-class SqlScreeningRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class SqlScreeningRepository(_Repository):
     async def add(
         self, concern: Concern, decision: ScreeningDecision, pack: ProcedurePack, actor: Actor, at: datetime,
         feedback_due_on: date,
@@ -450,10 +439,7 @@ def _prompt(row: PatternPromptRow) -> PatternPrompt:
                          status=row.status, reason=row.reason, decided_by=row.decided_by_name)
 
 
-class SqlPatternRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class SqlPatternRepository(_Repository):
     async def facts(self, tenant_id: str, provider_id: int, since: datetime) -> list[ConcernFact]:
         """The provider's concerns since `since`, each with the threshold of its latest screening."""
         latest = (
