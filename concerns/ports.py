@@ -7,6 +7,7 @@ from datetime import date, datetime
 from types import TracebackType
 from typing import Protocol
 
+from concerns.cases import Case, LeadAgency, Member
 from concerns.model import Actor, AuditEvent, Concern, Conversation, NewConcern, Provider
 from concerns.packs import ProcedurePack
 from concerns.patterns import ConcernFact, PatternMatch, PatternPrompt
@@ -108,6 +109,24 @@ class PatternRepository(Protocol):
     async def decide(self, prompt_id: int, status: str, actor: Actor, at: datetime, reason: str | None) -> bool: ...
 
 
+class CaseRepository(Protocol):
+    async def add(
+        self, *, tenant_id: str, reference: str, provider: Provider, pack: ProcedurePack, step: str,
+        lead_agency: LeadAgency, opened_by: Actor, at: datetime, channel_id: str | None,
+        members: list[Member], concern_ids: list[int],
+    ) -> Case: ...
+
+    async def get_by_reference(self, tenant_id: str, reference: str) -> Case | None: ...
+
+    async def open_for_provider(self, tenant_id: str, provider_id: int) -> Case | None: ...
+
+    async def unlinked_concerns(self, tenant_id: str, provider_id: int, since: datetime) -> list[int]:
+        """Ids of the provider's concerns since `since` that belong to no case yet."""
+        ...
+
+    async def set_card(self, case_id: int, conversation_id: str, activity_id: str) -> None: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: everything inside commits together or not at all."""
 
@@ -118,6 +137,7 @@ class UnitOfWork(Protocol):
     conversations: ConversationRepository
     screenings: ScreeningRepository
     patterns: PatternRepository
+    cases: CaseRepository
 
     async def __aenter__(self) -> UnitOfWork: ...
 

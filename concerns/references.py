@@ -8,6 +8,7 @@ from dataclasses import dataclass
 _PATTERN = re.compile(r"^(?P<kind>[A-Z]{1,3})-(?P<year>\d{4})-(?P<number>\d{4,})$")
 
 CONCERN = "C"
+CASE = "PC"  # a provider concerns case
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,14 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from concerns.calendar import WorkingCalendar
+from concerns.cases import Case, CaseRole, Member, OpenCaseForm
 from concerns.clock import UK, Clock, uk_today
 from concerns.errors import Conflict, NotFound
 from concerns.model import Actor, AuditEvent, Concern, Conversation, Provider
 from concerns.packs import ProcedurePack
 from concerns.patterns import ConcernFact, PatternPrompt, find_patterns, longest_window
 from concerns.ports import UnitOfWork
-from concerns.references import CONCERN, Reference, parse_reference
+from concerns.references import CASE, CONCERN, Reference, parse_reference
 from concerns.screening import Screening, ScreeningDecision
 from concerns.validation import FormErrors, RaiseConcernForm, normalise_name
 from concerns.vocabulary import ScreeningOutcome
@@ -418,3 +419,93 @@ async def decline_prompt(
         ))
         await uow.commit()
         return replace(prompt, status="declined", reason=reason, decided_by=actor.name)
+
+
+# -- cases ---------------------------------------------------------------------------------------
+
+
+async def open_case(
+    uow: UnitOfWork,
+    clock: Clock,
+    pack: ProcedurePack,
+    actor: Actor,
+    form: OpenCaseForm,
+    *,
+    channel_id: str | None,
+    conversation_id: str,
+    prompt_id: int | None = None,
+) -> Case:
+    """Open the provider concerns case for a provider, with its chair, coordinator and concerns.
+
+    The provider's concerns of the last 12 months that belong to no case are linked to it. A
+    provider has at most one open case: a second attempt is told which case is already open.
+    """
+    tenant = actor.tenant_id
+    try:
+        async with uow:
+            provider = await uow.providers.get(tenant, form.provider_id)
+            if provider is None:
+                raise FormErrors({"provider_id": "That provider is not one I know."})
+            existing = await uow.cases.open_for_provider(tenant, provider.id)
+            if existing is not None:
+                raise FormErrors({"provider_id": f"{provider.name} already has an open case, {existing.reference}."})
+            now = clock.now()
+            year = now.astimezone(UK).year
+            reference = str(Reference(CASE, year, await uow.references.next_number(tenant, CASE, year)))
+            members = [Member(form.chair.user_id, form.chair.name, CaseRole.CHAIR)]
+            if form.coordinator.user_id != form.chair.user_id:
+                members.append(Member(form.coordinator.user_id, form.coordinator.name, CaseRole.COORDINATOR))
+            if actor.id not in {m.user_id for m in members}:
+                members.append(Member(actor.id, actor.name, CaseRole.MEMBER))
+            case = await uow.cases.add(
+                tenant_id=tenant, reference=reference, provider=provider, pack=pack, step=pack.first_step.id,
+                lead_agency=form.lead_agency, opened_by=actor, at=now, channel_id=channel_id, members=members,
+                concern_ids=await uow.cases.unlinked_concerns(tenant, provider.id, now - HISTORY_WINDOW),
+            )
+            await uow.audit.record(_event(
+                clock, actor, "case.opened", "case", reference, conversation_id,
+                provider_id=provider.id, provider=provider.name, pack=f"{pack.id}@{pack.version}",
+                step=case.step, lead_agency=form.lead_agency.value,
+                members={m.user_id: m.role.value for m in case.members}, concerns=list(case.concerns),
+                prompt=prompt_id,
+            ))
+            if prompt_id is not None and await uow.patterns.decide(prompt_id, "case_opened", actor, now, reference):
+                await uow.audit.record(_event(
+                    clock, actor, "pattern.case_opened", "provider", str(provider.id), conversation_id,
+                    prompt=prompt_id, case=reference,
+                ))
+            await uow.commit()
+            return case
+    except Conflict:
+        # Someone opened a case for this provider in the same moment.
+        async with uow:
+            existing = await uow.cases.open_for_provider(tenant, form.provider_id)
+        name = existing.provider.name if existing else "This provider"
+        reference = existing.reference if existing else "another case"
+        raise FormErrors({"provider_id": f"{name} already has an open case, {reference}."}) from None
+
+
+async def record_case_card(
+    uow: UnitOfWork, clock: Clock, actor: Actor, case: Case, conversation_id: str, activity_id: str
+) -> None:
+    """Remember the case card's thread, so every change can update the card in place."""
+    async with uow:
+        await uow.cases.set_card(case.id, conversation_id, activity_id)
+        await uow.audit.record(_event(
+            clock, actor, "case.card_posted", "case", case.reference, conversation_id, activity_id=activity_id,
+        ))
+        await uow.commit()
+
+
+async def get_case(uow: UnitOfWork, tenant_id: str, reference: str) -> Case:
+    async with uow:
+        parsed = parse_reference(reference)
+        case = await uow.cases.get_by_reference(tenant_id, str(parsed)) if parsed else None
+    if case is None:
+        raise NotFound(f"There is no case {reference.strip()[:20]}.")
+    return case
+
+
+async def open_case_for_provider(uow: UnitOfWork, tenant_id: str, provider_id: int) -> Case | None:
+    async with uow:
+        return await uow.cases.open_for_provider(tenant_id, provider_id)

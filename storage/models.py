@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -149,6 +150,56 @@ class PatternPromptRow(Base):
     decided_by_name: Mapped[str | None] = mapped_column(String(200))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     reason: Mapped[str | None] = mapped_column(Text)
+
+
+class CaseRow(Base):
+    __tablename__ = "cases"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "reference"),
+        # At most one open case per provider, enforced by the database itself.
+        Index("uq_cases_one_open_per_provider", "tenant_id", "provider_id", unique=True,
+              sqlite_where=text("status = 'open'"), postgresql_where=text("status = 'open'")),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    reference: Mapped[str] = mapped_column(String(20))
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"))
+    pack_id: Mapped[str] = mapped_column(String(64))
+    pack_version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    level: Mapped[str | None] = mapped_column(String(64))
+    step: Mapped[str] = mapped_column(String(64))
+    lead_agency: Mapped[str] = mapped_column(String(32))
+    opened_by_id: Mapped[str] = mapped_column(String(128))
+    opened_by_name: Mapped[str] = mapped_column(String(200))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    channel_id: Mapped[str | None] = mapped_column(String(400))
+    card_conversation_id: Mapped[str | None] = mapped_column(String(400))
+    card_activity_id: Mapped[str | None] = mapped_column(String(200))
+
+    provider: Mapped[ProviderRow] = relationship(lazy="joined")
+    members: Mapped[list[CaseMemberRow]] = relationship(lazy="selectin", order_by="CaseMemberRow.added_at")
+    concerns: Mapped[list[ConcernRow]] = relationship(
+        lazy="selectin", secondary="case_concerns", order_by="ConcernRow.raised_at", viewonly=True
+    )
+
+
+class CaseMemberRow(Base):
+    __tablename__ = "case_members"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CaseConcernRow(Base):
+    __tablename__ = "case_concerns"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    concern_id: Mapped[int] = mapped_column(ForeignKey("concerns.id"), primary_key=True, unique=True)
 
 
 class ReferenceCounterRow(Base):

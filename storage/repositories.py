@@ -10,6 +10,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from concerns.cases import Case, CaseRole, CaseStatus, LeadAgency, Member
 from concerns.model import Actor, AuditEvent, Concern, Conversation, ConversationKind, NewConcern, Provider
 from concerns.packs import ProcedurePack
 from concerns.patterns import ConcernFact, PatternMatch, PatternPrompt
@@ -25,6 +26,9 @@ from concerns.vocabulary import (
 )
 from storage.models import (
     AuditEventRow,
+    CaseConcernRow,
+    CaseMemberRow,
+    CaseRow,
     ConcernRow,
     ConversationRow,
     PatternPromptRow,
@@ -488,3 +492,83 @@ class SqlPatternRepository(_Repository):
             .values(status=status, decided_by_id=actor.id, decided_by_name=actor.name, decided_at=at, reason=reason)
         )
         return result.rowcount == 1
+
+
+def _case(row: CaseRow) -> Case:
+    return Case(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        reference=row.reference,
+        provider=_provider(row.provider),
+        pack_id=row.pack_id,
+        pack_version=row.pack_version,
+        status=CaseStatus(row.status),
+        level=row.level,
+        step=row.step,
+        lead_agency=LeadAgency(row.lead_agency),
+        opened_by=Actor(id=row.opened_by_id, name=row.opened_by_name, tenant_id=row.tenant_id),
+        opened_at=row.opened_at,
+        members=tuple(Member(m.user_id, m.name, CaseRole(m.role)) for m in row.members),
+        concerns=tuple(c.reference for c in row.concerns),
+        channel_id=row.channel_id,
+        card_conversation_id=row.card_conversation_id,
+        card_activity_id=row.card_activity_id,
+    )
+
+
+class SqlCaseRepository(_Repository):
+    async def add(
+        self, *, tenant_id: str, reference: str, provider: Provider, pack: ProcedurePack, step: str,
+        lead_agency: LeadAgency, opened_by: Actor, at: datetime, channel_id: str | None,
+        members: list[Member], concern_ids: list[int],
+    ) -> Case:
+        row = CaseRow(
+            tenant_id=tenant_id, reference=reference, provider_id=provider.id, pack_id=pack.id,
+            pack_version=pack.version, status=CaseStatus.OPEN.value, level=None, step=step,
+            lead_agency=lead_agency.value, opened_by_id=opened_by.id, opened_by_name=opened_by.name, opened_at=at,
+            channel_id=channel_id,
+        )
+        self.session.add(row)
+        await self.session.flush()
+        for member in members:
+            self.session.add(CaseMemberRow(case_id=row.id, user_id=member.user_id, name=member.name,
+                                           role=member.role.value, added_at=at))
+        for concern_id in concern_ids:
+            self.session.add(CaseConcernRow(case_id=row.id, concern_id=concern_id))
+        await self.session.flush()
+        return await self._load(row.id)
+
+    async def _load(self, case_id: int) -> Case:
+        row = await self.session.scalar(
+            select(CaseRow).where(CaseRow.id == case_id).execution_options(populate_existing=True)
+        )
+        assert row is not None
+        return _case(row)
+
+    async def get_by_reference(self, tenant_id: str, reference: str) -> Case | None:
+        row = await self.session.scalar(
+            select(CaseRow).where(CaseRow.tenant_id == tenant_id, CaseRow.reference == reference)
+        )
+        return _case(row) if row else None
+
+    async def open_for_provider(self, tenant_id: str, provider_id: int) -> Case | None:
+        row = await self.session.scalar(
+            select(CaseRow).where(CaseRow.tenant_id == tenant_id, CaseRow.provider_id == provider_id,
+                                  CaseRow.status == CaseStatus.OPEN.value)
+        )
+        return _case(row) if row else None
+
+    async def unlinked_concerns(self, tenant_id: str, provider_id: int, since: datetime) -> list[int]:
+        linked = select(CaseConcernRow.concern_id)
+        return list((await self.session.scalars(
+            select(ConcernRow.id).where(
+                ConcernRow.tenant_id == tenant_id, ConcernRow.provider_id == provider_id,
+                ConcernRow.raised_at >= since, ConcernRow.id.not_in(linked),
+            ).order_by(ConcernRow.raised_at)
+        )).all())
+
+    async def set_card(self, case_id: int, conversation_id: str, activity_id: str) -> None:
+        await self.session.execute(
+            update(CaseRow).where(CaseRow.id == case_id)
+            .values(card_conversation_id=conversation_id, card_activity_id=activity_id)
+        )

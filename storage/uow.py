@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from concerns.errors import Conflict
 from storage.repositories import (
     SqlAuditLog,
+    SqlCaseRepository,
     SqlConcernRepository,
     SqlConversationRepository,
     SqlPatternRepository,
@@ -30,6 +31,7 @@ class SqlUnitOfWork:
     conversations: SqlConversationRepository
     screenings: SqlScreeningRepository
     patterns: SqlPatternRepository
+    cases: SqlCaseRepository
 
     def __init__(self, sessions: async_sessionmaker[Any]) -> None:
         self._sessions = sessions
@@ -47,6 +49,7 @@ class SqlUnitOfWork:
         self.conversations = SqlConversationRepository(session)
         self.screenings = SqlScreeningRepository(session)
         self.patterns = SqlPatternRepository(session)
+        self.cases = SqlCaseRepository(session)
         return self
 
     async def __aexit__(

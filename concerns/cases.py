@@ -1,0 +1,122 @@
+"""The provider concerns case: one per provider while open, with a chair, a coordinator and members.
+
+Roles are the case roles PROCEDURE.md names. What each role may do is checked on the server from
+the acting user's identity (taken from the activity), never from anything a card sends back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from concerns.model import Actor, Provider
+from concerns.validation import FormErrors
+
+
+class CaseRole(StrEnum):
+    CHAIR = "chair"
+    COORDINATOR = "coordinator"
+    MEMBER = "member"
+    OBSERVER = "observer"
+    MINUTE_TAKER = "minute_taker"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+class LeadAgency(StrEnum):
+    COUNCIL = "council"
+    ICB_NHS = "icb_nhs"
+    CQC = "cqc"
+    POLICE = "police"
+
+    @property
+    def label(self) -> str:
+        return {"council": "Council (adult social care)", "icb_nhs": "ICB / NHS", "cqc": "CQC",
+                "police": "Police"}[self.value]
+
+
+class CaseStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class Member:
+    user_id: str
+    name: str
+    role: CaseRole
+
+
+@dataclass(frozen=True)
+class Case:
+    id: int
+    tenant_id: str
+    reference: str
+    provider: Provider
+    pack_id: str
+    pack_version: int
+    status: CaseStatus
+    level: str | None  # a level id of the pack, once a vote has been confirmed
+    step: str
+    lead_agency: LeadAgency
+    opened_by: Actor
+    opened_at: datetime
+    members: tuple[Member, ...]
+    concerns: tuple[str, ...]  # references of the linked concerns
+    channel_id: str | None = None
+    card_conversation_id: str | None = None
+    card_activity_id: str | None = None
+
+    def role_of(self, user_id: str) -> CaseRole | None:
+        return next((m.role for m in self.members if m.user_id == user_id), None)
+
+    def holder(self, role: CaseRole) -> Member | None:
+        return next((m for m in self.members if m.role is role), None)
+
+
+@dataclass(frozen=True)
+class Person:
+    """Someone from the team roster, as Teams names them."""
+
+    user_id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class OpenCaseForm:
+    provider_id: int
+    chair: Person
+    coordinator: Person
+    lead_agency: LeadAgency
+
+
+def parse_open_case_form(values: dict[str, Any], roster: list[Person]) -> OpenCaseForm:
+    """Check an open-a-case card: chair and coordinator must be people on the team's roster."""
+    errors: dict[str, str] = {}
+    people = {p.user_id: p for p in roster}
+
+    def text(key: str) -> str:
+        value = values.get(key)
+        return value.strip() if isinstance(value, str) else ""
+
+    provider = text("provider_id")
+    if not provider.isdigit() or len(provider) > 12:
+        errors["provider_id"] = "Choose the provider."
+    chair = people.get(text("chair"))
+    if chair is None:
+        errors["chair"] = "Choose the chair from the team's members."
+    coordinator = people.get(text("coordinator"))
+    if coordinator is None:
+        errors["coordinator"] = "Choose the coordinator from the team's members."
+    try:
+        lead = LeadAgency(text("lead_agency"))
+    except ValueError:
+        errors["lead_agency"] = "Choose the lead agency."
+    if errors:
+        raise FormErrors(errors)
+    assert chair is not None and coordinator is not None
+    return OpenCaseForm(int(provider), chair, coordinator, lead)

@@ -1,0 +1,83 @@
+"""Opening provider concerns cases against real databases."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from concerns import services
+from concerns.cases import CaseRole, CaseStatus, LeadAgency, OpenCaseForm, Person, parse_open_case_form
+from concerns.validation import FormErrors
+from tests.storage.test_patterns import check
+from tests.storage.test_screening import CROYDON
+from tests.storage.test_services import PRIYA, TENANT, raise_one
+from tests.support.clock import FixedClock
+
+HELEN = Person("aad-helen", "Helen Ward")
+TOM = Person("aad-tom", "Tom Okafor")
+ROSTER = [HELEN, TOM, Person(PRIYA.id, PRIYA.name)]
+
+
+def form(provider_id: int, chair: Person = HELEN, coordinator: Person = TOM) -> OpenCaseForm:
+    return OpenCaseForm(provider_id, chair, coordinator, LeadAgency.COUNCIL)
+
+
+async def open_one(uow: Any, clock: FixedClock, provider_id: int, **kwargs: Any) -> Any:
+    return await services.open_case(uow(), clock, CROYDON, PRIYA, form(provider_id), channel_id="19:general",
+                                    conversation_id="19:general", **kwargs)
+
+
+async def test_opening_a_case_sets_roles_step_and_links_recent_concerns(uow: Any, clock: FixedClock) -> None:
+    first = await raise_one(uow, clock, "k1")
+    clock.advance(days=400)
+    await raise_one(uow, clock, "k2")
+    await raise_one(uow, clock, "k3", provider_name="Riverside Domiciliary Care", service_type="domiciliary_care")
+    case = await open_one(uow, clock, first.concern.provider.id)
+    assert case.reference == "PC-2027-0001" and case.status is CaseStatus.OPEN
+    assert case.step == "decision" and case.level is None and case.pack_id == "croydon-provider-concerns"
+    assert {(m.name, m.role) for m in case.members} == {
+        ("Helen Ward", CaseRole.CHAIR), ("Tom Okafor", CaseRole.COORDINATOR), ("Priya Shah", CaseRole.MEMBER)}
+    assert case.concerns == ("C-2027-0001",)  # the 400-day-old concern and the other provider's are not linked
+    async with uow() as tx:
+        events = await tx.audit.for_subject("case", case.reference)
+    assert events[0].action == "case.opened" and events[0].details["members"]["aad-helen"] == "chair"
+
+
+async def test_a_provider_has_at_most_one_open_case(uow: Any, clock: FixedClock) -> None:
+    raised = await raise_one(uow, clock, "k1")
+    case = await open_one(uow, clock, raised.concern.provider.id)
+    with pytest.raises(FormErrors) as caught:
+        await open_one(uow, clock, raised.concern.provider.id)
+    assert case.reference in caught.value.errors["provider_id"]
+
+
+async def test_two_openings_at_once_make_one_case(uow: Any, clock: FixedClock) -> None:
+    raised = await raise_one(uow, clock, "k1")
+    results = await asyncio.gather(*(open_one(uow, clock, raised.concern.provider.id) for _ in range(3)),
+                                   return_exceptions=True)
+    opened = [r for r in results if not isinstance(r, Exception)]
+    refused = [r for r in results if isinstance(r, FormErrors)]
+    assert len(opened) == 1 and len(refused) == 2
+    assert opened[0].reference in refused[0].errors["provider_id"]
+
+
+async def test_opening_from_a_prompt_closes_the_prompt(uow: Any, clock: FixedClock) -> None:
+    await raise_one(uow, clock, "k1")
+    raised = await raise_one(uow, clock, "k2")
+    prompt = (await check(uow, clock, raised.concern.provider.id))[0].prompt
+    case = await open_one(uow, clock, raised.concern.provider.id, prompt_id=prompt.id)
+    async with uow() as tx:
+        stored = await tx.patterns.get(TENANT, prompt.id)
+    assert stored.status == "case_opened" and stored.reason == case.reference
+
+
+async def test_the_chair_and_coordinator_must_be_on_the_roster() -> None:
+    with pytest.raises(FormErrors) as caught:
+        parse_open_case_form({"provider_id": "1", "chair": "someone-else", "coordinator": "aad-tom",
+                              "lead_agency": "council"}, ROSTER)
+    assert set(caught.value.errors) == {"chair"}
+    parsed = parse_open_case_form({"provider_id": "1", "chair": "aad-helen", "coordinator": "aad-helen",
+                                   "lead_agency": "police"}, ROSTER)
+    assert parsed.chair == parsed.coordinator == HELEN and parsed.lead_agency is LeadAgency.POLICE
