@@ -46,6 +46,7 @@ async def prompt_patterns(turn: Turn, provider_id: int, provider_name: str, chan
 def prompt_card_values(new: services.NewPrompt, provider_name: str, decision: str | None = None) -> dict[str, Any]:
     return {
         "provider": provider_name,
+        "provider_id": new.prompt.provider_id,
         "rule": new.description,
         "prompt_id": new.prompt.id,
         "evidence": [

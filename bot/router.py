@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot import commands, patterns, screening
+from bot import cases, commands, patterns, screening
 from bot.turn import Turn
 
 CommandHandler = Callable[[Turn, str], Awaitable[None]]
@@ -27,6 +27,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("concerns", "concerns", "Concerns waiting to be screened", commands.list_unscreened),
     Command("provider", "provider NAME", "A provider's concerns, newest first", commands.provider_command),
     Command("screen", "screen REFERENCE", "Screen a concern, e.g. screen C-2026-0001", screening.screen_command),
+    Command("open case", "open case NAME", "Open a provider concerns case for a provider", cases.open_case_command),
+    Command("case", "case REFERENCE", "A case's card, e.g. case PC-2026-0001", cases.show_case),
     Command("indicators", "indicators", "How often referrers were told the outcome in time",
             screening.indicators_command),
 )
@@ -41,6 +43,8 @@ VERBS: dict[str, VerbHandler] = {
     "concern.screen": screening.submit_screening,
     "referrer.told": screening.referrer_told_verb,
     "pattern.decline": patterns.decline_verb,
+    "case.offer": cases.offer_case_verb,
+    "case.open": cases.submit_open_case,
 }
 
 

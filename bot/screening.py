@@ -126,6 +126,7 @@ async def submit_screening(turn: Turn, data: dict[str, Any]) -> None:
         feedback=feedback,
         rationale=screening.rationale,
         alert=f"Commissioning alerted in the concern's thread ({alert_role.label}).",
+        offer_case_for=concern.provider.id if screening.outcome is ScreeningOutcome.PROVIDER_CONCERNS else None,
     )
     await _refresh_concern_card(turn, concern.reference)
     await _post_in_concern_thread(turn, concern, renderer.card_activity(

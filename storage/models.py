@@ -181,7 +181,8 @@ class CaseRow(Base):
     provider: Mapped[ProviderRow] = relationship(lazy="joined")
     members: Mapped[list[CaseMemberRow]] = relationship(lazy="selectin", order_by="CaseMemberRow.added_at")
     concerns: Mapped[list[ConcernRow]] = relationship(
-        lazy="selectin", secondary="case_concerns", order_by="ConcernRow.raised_at", viewonly=True
+        lazy="selectin", secondary="case_concerns", order_by=lambda: (ConcernRow.raised_at, ConcernRow.id),
+        viewonly=True
     )
 
 

@@ -68,8 +68,14 @@ def samples(text: str) -> dict[str, dict[str, Any]]:
                                                  "rescreen_reason")},
         },
         "screened": {"title": short, "outcome": short, "threshold": short, "screened_by": short,
-                     "feedback": short, "rationale": text, "alert": short},
-        "pattern_prompt": {"provider": short, "rule": text, "prompt_id": 4,
+                     "feedback": short, "rationale": text, "alert": short, "offer_case_for": 9},
+        "open_case": {"form_key": short, "provider": short, "pack_name": short, "first_step": short,
+                      "people": [{"user_id": short or "u", "name": short}], "agencies": choice,
+                      "values": {"chair": short}, "errors": {f: short or "x" for f in
+                                                             ("form", "chair", "coordinator", "lead_agency")}},
+        "case": {k: short for k in ("reference", "status", "provider", "level", "step", "chair", "coordinator",
+                                    "lead_agency", "commissioning", "next_deadline", "concerns", "members")},
+        "pattern_prompt": {"provider": short, "rule": text, "prompt_id": 4, "provider_id": 9,
                            "evidence": [{"reference": "C-2026-0001", "detail": short}], "decision": short,
                            "errors": {"reason": short or "x"}},
         "indicators": {"headline": short, "colour": "Good", "explanation": text, "screened": short,
@@ -129,7 +135,9 @@ def test_empty_states_render_valid_cards() -> None:
     values["help"] |= {"notice": None}
     values["concern_raised"] |= {"warning": None}
     values["pattern_prompt"] |= {"decision": None, "errors": {}}
-    for name in ("raise_concern", "concern_list", "help", "concern_raised", "pattern_prompt"):
+    values["screened"] |= {"offer_case_for": None, "alert": None}
+    values["open_case"] |= {"errors": {}, "people": []}
+    for name in ("raise_concern", "concern_list", "help", "concern_raised", "pattern_prompt", "screened", "open_case"):
         assert schema_errors(renderer.render(name, **values[name])) == [], name
 
 

@@ -112,3 +112,10 @@ class Teams:
         activity = self._base("conversationUpdate", user, self.channel_conversation(), data)
         activity["membersRemoved"] = [{"id": BOT_ID}]
         return activity
+
+
+def roster_entry(user: User) -> dict[str, Any]:
+    """A member as the Teams roster API returns it (TeamsChannelAccount)."""
+    given, _, surname = user.name.partition(" ")
+    return {"id": user.id, "name": user.name, "aadObjectId": user.aad, "givenName": given, "surname": surname,
+            "userPrincipalName": f"{given.lower()}.{surname.lower()}@council.example.gov.uk"}

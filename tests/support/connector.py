@@ -40,6 +40,8 @@ class ConnectorStub:
     sent: list[Sent] = field(default_factory=list)
     created: list[dict[str, Any]] = field(default_factory=list)
     fail_create: bool = False
+    roster: list[dict[str, Any]] = field(default_factory=list)
+    roster_page_size: int = 2  # small, so the bot must follow continuation tokens
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1000))
 
     def app(self) -> web.Application:
@@ -48,7 +50,16 @@ class ConnectorStub:
         app.router.add_post("/v3/conversations/{conversation}/activities", self._send)
         app.router.add_post("/v3/conversations/{conversation}/activities/{activity}", self._send)
         app.router.add_put("/v3/conversations/{conversation}/activities/{activity}", self._update)
+        app.router.add_get("/v3/conversations/{conversation}/pagedmembers", self._paged_members)
         return app
+
+    async def _paged_members(self, request: web.Request) -> web.Response:
+        start = int(request.query.get("continuationToken") or 0)
+        end = start + self.roster_page_size
+        page: dict[str, Any] = {"members": self.roster[start:end]}
+        if end < len(self.roster):
+            page["continuationToken"] = str(end)
+        return web.json_response(page)
 
     def _new_id(self) -> str:
         return str(next(self._ids))

@@ -1,0 +1,160 @@
+"""Handlers for opening a provider concerns case and showing its card."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from bot.cards import renderer
+from bot.commands import issue_form, submitted_form
+from bot.roster import team_roster
+from bot.turn import Turn
+from concerns import services
+from concerns.cases import Case, CaseRole, LeadAgency, parse_open_case_form
+from concerns.errors import NotFound
+from concerns.model import ConversationKind
+from concerns.validation import FormErrors
+
+log = logging.getLogger(__name__)
+
+OPEN_CASE_FORM = "open_case"
+
+
+def case_card_values(turn: Turn, case: Case) -> dict[str, Any]:
+    pack = turn.services.packs.get(case.pack_id, turn.services.pack)
+
+    def holder(role: CaseRole) -> str:
+        member = case.holder(role)
+        return member.name if member else "Not assigned"
+
+    level = "Not yet agreed (start a vote)"
+    if case.level is not None:
+        level = pack.level(case.level).label
+    return {
+        "reference": case.reference,
+        "status": case.status.value.capitalize(),
+        "provider": case.provider.name,
+        "level": level,
+        "step": pack.step(case.step).name,
+        "chair": holder(CaseRole.CHAIR),
+        "coordinator": holder(CaseRole.COORDINATOR),
+        "lead_agency": case.lead_agency.label,
+        "commissioning": case.provider.commissioning_status.value.replace("_", " ").capitalize(),
+        "next_deadline": "None yet",
+        "concerns": ", ".join(case.concerns) or "None linked",
+        "members": ", ".join(f"{m.name} ({m.role.label.lower()})" for m in case.members),
+    }
+
+
+async def _open_case_card(turn: Turn, record: Any, provider_name: str, errors: dict[str, str]) -> dict[str, Any]:
+    pack = turn.services.pack
+    people = await team_roster(turn.context)
+    return {
+        "form_key": record.key,
+        "provider": provider_name,
+        "pack_name": pack.name,
+        "first_step": pack.first_step.name.lower(),
+        "people": [{"user_id": p.user_id, "name": p.name} for p in people],
+        "agencies": [{"value": a.value, "title": a.label} for a in LeadAgency],
+        "values": {k: v for k, v in record.values.items() if isinstance(v, str)},
+        "errors": errors,
+    }
+
+
+async def offer_case(turn: Turn, provider_id: int, prompt_id: int | None = None) -> None:
+    """Answer with the open-a-case card for a provider (from a prompt, a screening or a command)."""
+    if turn.conversation.kind is not ConversationKind.CHANNEL:
+        await turn.reply_text("A case lives in a team channel: open it there, so the whole team can follow it.")
+        return
+    async with turn.uow() as uow:
+        provider = await uow.providers.get(turn.actor.tenant_id, provider_id)
+        existing = await uow.cases.open_for_provider(turn.actor.tenant_id, provider_id) if provider else None
+    if provider is None:
+        await turn.reply_text("That provider is not one I know.")
+        return
+    if existing is not None:
+        await turn.reply_text(f"{provider.name} already has an open case, {existing.reference}.")
+        return
+    # What the case is about is kept on the server; the card carries only the form's key.
+    record = await issue_form(turn, OPEN_CASE_FORM, values={"prompt": str(prompt_id or "")},
+                              subject=str(provider.id))
+    await turn.reply_card("open_case", **await _open_case_card(turn, record, provider.name, {}))
+
+
+async def open_case_command(turn: Turn, args: str) -> None:
+    """`open case <provider>`: start opening a case for a provider found by name."""
+    name = args.strip()
+    if not name:
+        await turn.reply_text("Tell me which provider: for example, open case Oakwood Lodge.")
+        return
+    history = await services.provider_history(turn.uow(), turn.actor.tenant_id, name[:200], limit=1)
+    if history.provider is None:
+        names = ", ".join(p.name for p in history.candidates[:5])
+        await turn.reply_text(f"Which provider? {names}." if names else f'No provider called "{name[:60]}".')
+        return
+    await offer_case(turn, history.provider.id)
+
+
+async def offer_case_verb(turn: Turn, data: dict[str, Any]) -> None:
+    provider, prompt = data.get("provider_id"), data.get("prompt")
+    if not isinstance(provider, str) or not provider.isdigit() or len(provider) > 12:
+        await turn.reply_text("That button is not valid any more.")
+        return
+    prompt_id = int(prompt) if isinstance(prompt, str) and prompt.isdigit() and len(prompt) < 12 else None
+    await offer_case(turn, int(provider), prompt_id)
+
+
+async def submit_open_case(turn: Turn, data: dict[str, Any]) -> None:
+    """Open the case, post its card as a new thread in this channel, and confirm on the form."""
+    record, problem = await submitted_form(turn, data, OPEN_CASE_FORM)
+    if record is None or record.subject is None:
+        await turn.replace_card("notice", title="Nothing was saved", text=problem or "Unknown form.",
+                                color="Attention")
+        return
+    if record.result:
+        await turn.reply_text(f"This form already opened {record.result}; nothing more was saved.")
+        return
+    prompt = record.values.get("prompt", "")
+    values = {k: data[k] for k in ("chair", "coordinator", "lead_agency") if isinstance(data.get(k), str)}
+    roster = await team_roster(turn.context)
+    async with turn.uow() as uow:
+        provider = await uow.providers.get(turn.actor.tenant_id, int(record.subject))
+    provider_name = provider.name if provider else "Unknown provider"
+    try:
+        form = parse_open_case_form(values | {"provider_id": record.subject}, roster)
+        case = await services.open_case(
+            turn.uow(), turn.services.clock, turn.services.pack, turn.actor, form,
+            channel_id=turn.conversation.id, conversation_id=turn.conversation.id,
+            prompt_id=int(prompt) if prompt.isdigit() else None,
+        )
+    except FormErrors as invalid:
+        record.values = values | {"prompt": prompt}
+        await turn.services.forms.save(record)
+        await turn.replace_card("open_case", **await _open_case_card(turn, record, provider_name, invalid.errors))
+        return
+    record.result = case.reference
+    await turn.services.forms.save(record)
+    activity = renderer.card_activity("case", **case_card_values(turn, case))
+    try:
+        posted = await turn.post_new_thread(turn.conversation, activity)
+        conversation_id, activity_id = posted.conversation_id, posted.activity_id
+    except Exception:
+        log.warning("could not start a thread for case %s; replying here", case.reference, exc_info=True)
+        response = await turn.context.send_activity(activity)
+        conversation_id, activity_id = turn.activity.conversation.id, response.id if response else ""
+    if activity_id:
+        await services.record_case_card(turn.uow(), turn.services.clock, turn.actor, case, conversation_id,
+                                        activity_id)
+    await turn.replace_card("notice", title=f"Case {case.reference} opened",
+                            text=f"{case.provider.name}: its card starts a new thread in this channel. "
+                                 f"Chair {case.holder(CaseRole.CHAIR).name}.", color="Good")
+
+
+async def show_case(turn: Turn, args: str) -> None:
+    """`case PC-2026-0001`: the case card."""
+    try:
+        case = await services.get_case(turn.uow(), turn.actor.tenant_id, args.split()[0] if args else "")
+    except NotFound as missing:
+        await turn.reply_text(str(missing))
+        return
+    await turn.reply_card("case", **case_card_values(turn, case))

@@ -1,0 +1,26 @@
+"""The team's members, from the Teams roster API: who can be a chair or coordinator."""
+
+from __future__ import annotations
+
+from botbuilder.core import TurnContext
+from botbuilder.core.teams import TeamsInfo
+
+from concerns.cases import Person
+
+MAX_PAGES = 20  # 20 pages of up to 500: far more than any safeguarding team
+
+
+async def team_roster(context: TurnContext) -> list[Person]:
+    """Everyone in the team this turn happened in, sorted by name (AAD object ids as user ids)."""
+    people: dict[str, Person] = {}
+    token: str | None = None
+    for _ in range(MAX_PAGES):
+        page = await TeamsInfo.get_paged_members(context, continuation_token=token, page_size=500)
+        for member in page.members or []:
+            user_id = member.aad_object_id or member.id
+            if user_id:
+                people[user_id] = Person(user_id, member.name or member.given_name or "Unnamed member")
+        token = page.continuation_token
+        if not token:
+            break
+    return sorted(people.values(), key=lambda p: p.name.casefold())

@@ -1,0 +1,75 @@
+"""Opening a case over real HTTP: from a pattern prompt, chair and coordinator from the Teams roster."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.bot.conftest import RunningBot
+from tests.bot.test_http import inputs, submit_data, texts
+from tests.bot.test_screening_http import raise_concern
+from tests.support.activities import CHANNEL_ID, HELEN, PRIYA, TOM, roster_entry
+
+
+def thread_of(sent: Any, tenant: str) -> dict[str, Any]:
+    return {"id": sent.conversation_id, "conversationType": "channel", "isGroup": True, "tenantId": tenant}
+
+
+async def prompt_for_a_case(bot: RunningBot) -> Any:
+    bot.connector.roster = [roster_entry(u) for u in (PRIYA, TOM, HELEN)]
+    await raise_concern(bot)
+    await raise_concern(bot, description="Second CQC report: call bells unanswered at night.")
+    return next(s for s in bot.connector.sent if s.card and "A pattern of concerns" in texts(s.card))
+
+
+async def test_open_a_case_from_a_prompt(running_bot: RunningBot) -> None:
+    bot = running_bot
+    prompt = await prompt_for_a_case(bot)
+    open_button = next(a for a in prompt.card["actions"] if a["title"] == "Open a case")
+    thread = thread_of(prompt, bot.teams.tenant)
+    await bot.send(bot.teams.card_submit(PRIYA, open_button["data"], reply_to=prompt.activity_id, conversation=thread))
+    form = bot.connector.sent[-1]
+    people = [c["title"] for c in inputs(form.card)["chair"]["choices"]]
+    assert people == ["Helen Ward", "Priya Shah", "Tom Okafor"]  # all three pages of the roster, sorted
+
+    choice = {"chair": HELEN.aad, "coordinator": TOM.aad, "lead_agency": "council"}
+    await bot.send(bot.teams.card_submit(PRIYA, submit_data(form.card) | choice, reply_to=form.activity_id,
+                                         conversation=thread))
+    case_post = next(s for s in bot.connector.sent if s.card and "Provider concerns case PC-2026-0001" in texts(s.card))
+    assert case_post.method == "CREATE" and case_post.conversation_id.startswith(CHANNEL_ID + ";messageid=")
+    shown = texts(case_post.card)
+    for fact in ("Oakwood Lodge Nursing Home", "Helen Ward", "Tom Okafor", "Decision", "Not yet agreed",
+                 "C-2026-0001, C-2026-0002"):
+        assert fact in shown
+    assert "Case PC-2026-0001 opened" in texts(bot.connector.sent[-1].card)
+    async with bot.uow() as uow:
+        case = await uow.cases.get_by_reference(bot.teams.tenant, "PC-2026-0001")
+        prompt_row = await uow.patterns.get(bot.teams.tenant, int(open_button["data"]["prompt"]))
+    assert case is not None and case.card_activity_id == case_post.activity_id
+    assert prompt_row.status == "case_opened"
+
+    # A second attempt is told which case is open.
+    await bot.send(bot.teams.channel_message(TOM, "open case oakwood"))
+    assert "already has an open case, PC-2026-0001" in bot.connector.sent[-1].text
+    await bot.send(bot.teams.channel_message(TOM, "case pc-2026-0001"))
+    assert "Provider concerns case PC-2026-0001" in texts(bot.connector.sent[-1].card)
+
+
+async def test_a_chair_who_is_not_in_the_team_is_refused(running_bot: RunningBot) -> None:
+    bot = running_bot
+    await prompt_for_a_case(bot)
+    await bot.send(bot.teams.channel_message(PRIYA, "open case Oakwood Lodge Nursing Home"))
+    form = bot.connector.sent[-1]
+    forged = {"chair": "aad-of-someone-outside-the-team", "coordinator": TOM.aad, "lead_agency": "council"}
+    await bot.send(bot.teams.card_submit(PRIYA, submit_data(form.card) | forged, reply_to=form.activity_id,
+                                         conversation={"id": form.conversation_id, "conversationType": "channel",
+                                                       "isGroup": True, "tenantId": bot.teams.tenant}))
+    assert "Choose the chair from the team's members" in texts(bot.connector.sent[-1].card)
+    async with bot.uow() as uow:
+        assert await uow.cases.open_for_provider(bot.teams.tenant, 1) is None
+
+
+async def test_cases_are_opened_in_a_channel_not_in_personal_chat(running_bot: RunningBot) -> None:
+    bot = running_bot
+    await raise_concern(bot)
+    await bot.send(bot.teams.personal_message(PRIYA, "open case oakwood"))
+    assert "open it there" in bot.connector.sent[-1].text
