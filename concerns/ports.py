@@ -9,10 +9,11 @@ from typing import Protocol
 
 from concerns.cases import Case, LeadAgency, Member
 from concerns.model import Actor, AuditEvent, Concern, Conversation, NewConcern, Provider
-from concerns.packs import ProcedurePack
+from concerns.packs import LevelAction, ProcedurePack
 from concerns.patterns import ConcernFact, PatternMatch, PatternPrompt
 from concerns.screening import Screening, ScreeningDecision
 from concerns.vocabulary import ServiceType
+from concerns.votes import BallotForm, Confirmation, Vote
 
 
 class ProviderRepository(Protocol):
@@ -126,6 +127,34 @@ class CaseRepository(Protocol):
 
     async def set_card(self, case_id: int, conversation_id: str, activity_id: str) -> None: ...
 
+    async def get(self, tenant_id: str, case_id: int) -> Case | None: ...
+
+    async def set_level(self, case_id: int, level: str) -> None: ...
+
+    async def add_actions(self, case_id: int, source: str, actions: tuple[LevelAction, ...], at: datetime) -> None: ...
+
+    async def actions(self, case_id: int) -> list[tuple[str, str, str]]: ...
+
+
+class VoteRepository(Protocol):
+    async def start(self, case: Case, actor: Actor, at: datetime) -> Vote: ...
+
+    async def get(self, vote_id: int) -> Vote | None: ...
+
+    async def case_id_of(self, vote_id: int) -> int | None: ...
+
+    async def open_for_case(self, case_id: int) -> Vote | None: ...
+
+    async def cast(self, vote_id: int, actor: Actor, ballot: BallotForm, at: datetime) -> bool:
+        """Record or change `actor`'s ballot while the vote is open; False once it has closed."""
+        ...
+
+    async def close(self, vote_id: int, confirmation: Confirmation, actor: Actor, at: datetime) -> bool: ...
+
+    async def set_card(self, vote_id: int, conversation_id: str, activity_id: str) -> None: ...
+
+    async def card_of(self, vote_id: int) -> tuple[str | None, str | None]: ...
+
 
 class UnitOfWork(Protocol):
     """One transaction: everything inside commits together or not at all."""
@@ -138,6 +167,7 @@ class UnitOfWork(Protocol):
     screenings: ScreeningRepository
     patterns: PatternRepository
     cases: CaseRepository
+    votes: VoteRepository
 
     async def __aenter__(self) -> UnitOfWork: ...
 

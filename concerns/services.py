@@ -10,17 +10,27 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from concerns.calendar import WorkingCalendar
-from concerns.cases import Case, CaseRole, Member, OpenCaseForm
+from concerns.cases import Case, CaseRole, CaseStatus, Member, OpenCaseForm
 from concerns.clock import UK, Clock, uk_today
 from concerns.errors import Conflict, NotFound
 from concerns.model import Actor, AuditEvent, Concern, Conversation, Provider
-from concerns.packs import ProcedurePack
+from concerns.packs import LevelAction, ProcedurePack
 from concerns.patterns import ConcernFact, PatternPrompt, find_patterns, longest_window
 from concerns.ports import UnitOfWork
 from concerns.references import CASE, CONCERN, Reference, parse_reference
 from concerns.screening import Screening, ScreeningDecision
 from concerns.validation import FormErrors, RaiseConcernForm, normalise_name
 from concerns.vocabulary import ScreeningOutcome
+from concerns.votes import (
+    BallotForm,
+    Confirmation,
+    NotAllowed,
+    Vote,
+    VoteClosed,
+    may_confirm,
+    may_start_vote,
+    may_vote,
+)
 
 
 @dataclass(frozen=True)
@@ -509,3 +519,143 @@ async def get_case(uow: UnitOfWork, tenant_id: str, reference: str) -> Case:
 async def open_case_for_provider(uow: UnitOfWork, tenant_id: str, provider_id: int) -> Case | None:
     async with uow:
         return await uow.cases.open_for_provider(tenant_id, provider_id)
+
+
+# -- the vote on the level -------------------------------------------------------------------------
+
+
+async def _open_case(uow: UnitOfWork, tenant_id: str, reference: str) -> Case:
+    parsed = parse_reference(reference)
+    case = await uow.cases.get_by_reference(tenant_id, str(parsed)) if parsed else None
+    if case is None:
+        raise NotFound(f"There is no case {reference.strip()[:20]}.")
+    if case.status is not CaseStatus.OPEN:
+        raise NotAllowed(f"Case {case.reference} is closed.")
+    return case
+
+
+async def _refused(uow: UnitOfWork, clock: Clock, actor: Actor, subject: str, action: str, why: str,
+                   conversation_id: str) -> None:
+    """Refusals are recorded too: who tried what, and why it was not allowed."""
+    async with uow:
+        await uow.audit.record(_event(clock, actor, "refused", "case", subject, conversation_id,
+                                      attempted=action, reason=why))
+        await uow.commit()
+
+
+async def start_vote(
+    uow: UnitOfWork, clock: Clock, actor: Actor, case_reference: str, *, conversation_id: str
+) -> tuple[Case, Vote]:
+    """Start a vote on the case's level (chair or coordinator); an open vote is returned as it is."""
+    async with uow:
+        case = await _open_case(uow, actor.tenant_id, case_reference)
+        try:
+            may_start_vote(case, actor.id)
+        except NotAllowed as refusal:
+            refused = refusal
+        else:
+            refused = None
+            existing = await uow.votes.open_for_case(case.id)
+            if existing is not None:
+                return case, existing
+            vote = await uow.votes.start(case, actor, clock.now())
+            await uow.audit.record(_event(clock, actor, "vote.started", "case", case.reference, conversation_id,
+                                          vote=vote.id, level_at_start=case.level))
+            await uow.commit()
+            return case, vote
+    await _refused(uow, clock, actor, case.reference, "vote.start", str(refused), conversation_id)
+    raise refused
+
+
+async def cast_ballot(
+    uow: UnitOfWork, clock: Clock, actor: Actor, vote_id: int, ballot: BallotForm, *, conversation_id: str
+) -> tuple[Case, Vote]:
+    """Count (or change) a member's vote. The voter is the activity's user; the role is the case's."""
+    async with uow:
+        case_id = await uow.votes.case_id_of(vote_id)
+        case = await uow.cases.get(actor.tenant_id, case_id) if case_id is not None else None
+        if case is None:
+            raise NotFound("That vote is not one I know.")
+        try:
+            may_vote(case, actor.id)
+        except NotAllowed as refusal:
+            refused: Exception | None = refusal
+        else:
+            refused = None
+            previous = await uow.votes.get(vote_id)
+            assert previous is not None
+            if not await uow.votes.cast(vote_id, actor, ballot, clock.now()):
+                refused = VoteClosed(f"The vote on {case.reference} has closed; your vote was not counted.")
+            else:
+                before = next((b for b in previous.ballots if b.user_id == actor.id), None)
+                unchanged = before is not None and (before.level, before.reason, before.dissent_reason) == (
+                    ballot.level, ballot.reason, ballot.dissent_reason)
+                if not unchanged:  # a double click is one vote and one record
+                    await uow.audit.record(_event(
+                        clock, actor, "vote.changed" if before else "vote.cast", "case", case.reference,
+                        conversation_id, vote=vote_id, level=ballot.level, reason=ballot.reason,
+                        dissent=ballot.dissent_reason, previous=before.level if before else None,
+                    ))
+                await uow.commit()
+                vote = await uow.votes.get(vote_id)
+                assert vote is not None
+                return case, vote
+    if isinstance(refused, NotAllowed):
+        await _refused(uow, clock, actor, case.reference, "vote.cast", str(refused), conversation_id)
+    assert refused is not None
+    raise refused
+
+
+@dataclass(frozen=True)
+class ConfirmedLevel:
+    case: Case
+    vote: Vote
+    actions: tuple[LevelAction, ...]
+
+
+async def confirm_level(
+    uow: UnitOfWork, clock: Clock, pack: ProcedurePack, actor: Actor, vote_id: int, confirmation: Confirmation,
+    *, conversation_id: str,
+) -> ConfirmedLevel:
+    """Close the vote and set the case's level (chair only); the level's required actions are added."""
+    async with uow:
+        case_id = await uow.votes.case_id_of(vote_id)
+        case = await uow.cases.get(actor.tenant_id, case_id) if case_id is not None else None
+        if case is None:
+            raise NotFound("That vote is not one I know.")
+        try:
+            may_confirm(case, actor.id)
+        except NotAllowed as refusal:
+            refused: Exception | None = refusal
+        else:
+            now = clock.now()
+            if not await uow.votes.close(vote_id, confirmation, actor, now):
+                raise VoteClosed(f"The vote on {case.reference} has already closed.")
+            level = pack.level(confirmation.level)
+            await uow.cases.set_level(case.id, level.id)
+            await uow.cases.add_actions(case.id, f"level:{level.id}", level.required_actions, now)
+            vote = await uow.votes.get(vote_id)
+            assert vote is not None
+            await uow.audit.record(_event(
+                clock, actor, "level.confirmed", "case", case.reference, conversation_id,
+                vote=vote_id, level=level.id, previous=case.level, majority=vote.majority(),
+                tally=dict(vote.tally()), rationale=confirmation.rationale, justification=confirmation.justification,
+                actions=[a.title for a in level.required_actions],
+            ))
+            await uow.commit()
+            updated = await uow.cases.get(actor.tenant_id, case.id)
+            assert updated is not None
+            return ConfirmedLevel(updated, vote, level.required_actions)
+    await _refused(uow, clock, actor, case.reference, "level.confirm", str(refused), conversation_id)
+    assert refused is not None
+    raise refused
+
+
+async def vote_with_case(uow: UnitOfWork, tenant_id: str, vote_id: int) -> tuple[Case, Vote]:
+    async with uow:
+        case_id = await uow.votes.case_id_of(vote_id)
+        case = await uow.cases.get(tenant_id, case_id) if case_id is not None else None
+        vote = await uow.votes.get(vote_id) if case is not None else None
+    if case is None or vote is None:
+        raise NotFound("That vote is not one I know.")
+    return case, vote

@@ -203,6 +203,58 @@ class CaseConcernRow(Base):
     concern_id: Mapped[int] = mapped_column(ForeignKey("concerns.id"), primary_key=True, unique=True)
 
 
+class VoteRow(Base):
+    __tablename__ = "votes"
+    __table_args__ = (
+        Index("uq_votes_one_open_per_case", "case_id", unique=True,
+              sqlite_where=text("status = 'open'"), postgresql_where=text("status = 'open'")),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    status: Mapped[str] = mapped_column(String(16))
+    level_at_start: Mapped[str | None] = mapped_column(String(64))
+    started_by_id: Mapped[str] = mapped_column(String(128))
+    started_by_name: Mapped[str] = mapped_column(String(200))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    confirmed_level: Mapped[str | None] = mapped_column(String(64))
+    rationale: Mapped[str | None] = mapped_column(Text)
+    justification: Mapped[str | None] = mapped_column(Text)
+    closed_by_name: Mapped[str | None] = mapped_column(String(200))
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    card_conversation_id: Mapped[str | None] = mapped_column(String(400))
+    card_activity_id: Mapped[str | None] = mapped_column(String(200))
+
+    case: Mapped[CaseRow] = relationship(lazy="joined")
+    ballots: Mapped[list[BallotRow]] = relationship(lazy="selectin", order_by="BallotRow.cast_at")
+
+
+class BallotRow(Base):
+    __tablename__ = "ballots"
+
+    vote_id: Mapped[int] = mapped_column(ForeignKey("votes.id"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    level: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(Text)
+    dissent_reason: Mapped[str | None] = mapped_column(Text)
+    cast_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CaseActionRow(Base):
+    """A task on a case. Owners and due dates arrive with the steps; here: what a level requires."""
+
+    __tablename__ = "case_actions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    source: Mapped[str] = mapped_column(String(128))
+    title: Mapped[str] = mapped_column(Text)
+    owner_role: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class ReferenceCounterRow(Base):
     __tablename__ = "reference_counters"
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from concerns.cases import Case, CaseRole, CaseStatus, LeadAgency, Member
 from concerns.model import Actor, AuditEvent, Concern, Conversation, ConversationKind, NewConcern, Provider
-from concerns.packs import ProcedurePack
+from concerns.packs import LevelAction, ProcedurePack
 from concerns.patterns import ConcernFact, PatternMatch, PatternPrompt
 from concerns.screening import Screening, ScreeningDecision
 from concerns.validation import normalise_name
@@ -24,8 +24,11 @@ from concerns.vocabulary import (
     ServiceType,
     SourceAgency,
 )
+from concerns.votes import Ballot, BallotForm, Confirmation, Vote
 from storage.models import (
     AuditEventRow,
+    BallotRow,
+    CaseActionRow,
     CaseConcernRow,
     CaseMemberRow,
     CaseRow,
@@ -35,6 +38,7 @@ from storage.models import (
     ProviderRow,
     ReferenceCounterRow,
     ScreeningRow,
+    VoteRow,
 )
 
 
@@ -567,8 +571,97 @@ class SqlCaseRepository(_Repository):
             ).order_by(ConcernRow.raised_at)
         )).all())
 
+    async def set_level(self, case_id: int, level: str) -> None:
+        await self.session.execute(update(CaseRow).where(CaseRow.id == case_id).values(level=level))
+
+    async def add_actions(self, case_id: int, source: str, actions: tuple[LevelAction, ...], at: datetime) -> None:
+        for action in actions:
+            self.session.add(CaseActionRow(case_id=case_id, source=source, title=action.title,
+                                           owner_role=action.owner_role, status="open", created_at=at))
+
+    async def actions(self, case_id: int) -> list[tuple[str, str, str]]:
+        """(title, owner role, status) of each action on the case, oldest first."""
+        rows = await self.session.execute(
+            select(CaseActionRow.title, CaseActionRow.owner_role, CaseActionRow.status)
+            .where(CaseActionRow.case_id == case_id).order_by(CaseActionRow.id))
+        return [tuple(r) for r in rows]  # type: ignore[misc]
+
+    async def get(self, tenant_id: str, case_id: int) -> Case | None:
+        row = await self.session.get(CaseRow, case_id, populate_existing=True)
+        return _case(row) if row is not None and row.tenant_id == tenant_id else None
+
     async def set_card(self, case_id: int, conversation_id: str, activity_id: str) -> None:
         await self.session.execute(
             update(CaseRow).where(CaseRow.id == case_id)
             .values(card_conversation_id=conversation_id, card_activity_id=activity_id)
         )
+
+
+def _vote(row: VoteRow) -> Vote:
+    return Vote(
+        id=row.id,
+        case_reference=row.case.reference,
+        status=row.status,
+        level_at_start=row.level_at_start,
+        started_by=row.started_by_name,
+        started_at=row.started_at,
+        ballots=tuple(Ballot(b.user_id, b.name, b.level, b.reason, b.dissent_reason, b.cast_at) for b in row.ballots),
+        confirmed_level=row.confirmed_level,
+        rationale=row.rationale,
+        justification=row.justification,
+        closed_by=row.closed_by_name,
+    )
+
+
+class SqlVoteRepository(_Repository):
+    async def start(self, case: Case, actor: Actor, at: datetime) -> Vote:
+        row = VoteRow(case_id=case.id, status="open", level_at_start=case.level, started_by_id=actor.id,
+                      started_by_name=actor.name, started_at=at)
+        self.session.add(row)
+        await self.session.flush()
+        return await self.get(row.id)  # type: ignore[return-value]
+
+    async def get(self, vote_id: int) -> Vote | None:
+        row = await self.session.scalar(
+            select(VoteRow).where(VoteRow.id == vote_id).execution_options(populate_existing=True)
+        )
+        return _vote(row) if row else None
+
+    async def case_id_of(self, vote_id: int) -> int | None:
+        return await self.session.scalar(select(VoteRow.case_id).where(VoteRow.id == vote_id))
+
+    async def open_for_case(self, case_id: int) -> Vote | None:
+        row = await self.session.scalar(select(VoteRow).where(VoteRow.case_id == case_id, VoteRow.status == "open"))
+        return _vote(row) if row else None
+
+    async def cast(self, vote_id: int, actor: Actor, ballot: BallotForm, at: datetime) -> bool:
+        """Record or change a ballot, only while the vote is open; False if it had closed."""
+        # Lock the vote row so a close cannot slip between the check and the write.
+        status = await self.session.scalar(select(VoteRow.status).where(VoteRow.id == vote_id).with_for_update())
+        if status != "open":
+            return False
+        insert = pg_insert if self.session.bind.dialect.name == "postgresql" else sqlite_insert
+        values = {"level": ballot.level, "reason": ballot.reason, "dissent_reason": ballot.dissent_reason,
+                  "cast_at": at, "name": actor.name}
+        await self.session.execute(
+            insert(BallotRow).values(vote_id=vote_id, user_id=actor.id, **values)
+            .on_conflict_do_update(index_elements=["vote_id", "user_id"], set_=values)
+        )
+        return True
+
+    async def close(self, vote_id: int, confirmation: Confirmation, actor: Actor, at: datetime) -> bool:
+        result = await self.session.execute(
+            update(VoteRow).where(VoteRow.id == vote_id, VoteRow.status == "open").values(
+                status="closed", confirmed_level=confirmation.level, rationale=confirmation.rationale,
+                justification=confirmation.justification, closed_by_name=actor.name, closed_at=at)
+        )
+        return result.rowcount == 1
+
+    async def set_card(self, vote_id: int, conversation_id: str, activity_id: str) -> None:
+        await self.session.execute(update(VoteRow).where(VoteRow.id == vote_id).values(
+            card_conversation_id=conversation_id, card_activity_id=activity_id))
+
+    async def card_of(self, vote_id: int) -> tuple[str | None, str | None]:
+        row = (await self.session.execute(
+            select(VoteRow.card_conversation_id, VoteRow.card_activity_id).where(VoteRow.id == vote_id))).one()
+        return row[0], row[1]

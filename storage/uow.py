@@ -18,6 +18,7 @@ from storage.repositories import (
     SqlProviderRepository,
     SqlReferenceCounter,
     SqlScreeningRepository,
+    SqlVoteRepository,
 )
 
 
@@ -32,6 +33,7 @@ class SqlUnitOfWork:
     screenings: SqlScreeningRepository
     patterns: SqlPatternRepository
     cases: SqlCaseRepository
+    votes: SqlVoteRepository
 
     def __init__(self, sessions: async_sessionmaker[Any]) -> None:
         self._sessions = sessions
@@ -50,6 +52,7 @@ class SqlUnitOfWork:
         self.screenings = SqlScreeningRepository(session)
         self.patterns = SqlPatternRepository(session)
         self.cases = SqlCaseRepository(session)
+        self.votes = SqlVoteRepository(session)
         return self
 
     async def __aexit__(
