@@ -10,7 +10,6 @@ from sqlalchemy import select
 
 from concerns import services
 from concerns.model import Actor
-from concerns.packs import default_packs_dir, load_packs
 from concerns.votes import NotAllowed, VoteClosed, parse_ballot, parse_confirmation
 from storage.models import AuditEventRow
 from tests.storage.test_cases import HELEN, TOM, open_one
