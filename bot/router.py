@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot import cases, commands, patterns, screening
+from bot import cases, commands, patterns, screening, votes
 from bot.turn import Turn
 
 CommandHandler = Callable[[Turn, str], Awaitable[None]]
@@ -29,6 +29,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("screen", "screen REFERENCE", "Screen a concern, e.g. screen C-2026-0001", screening.screen_command),
     Command("open case", "open case NAME", "Open a provider concerns case for a provider", cases.open_case_command),
     Command("case", "case REFERENCE", "A case's card, e.g. case PC-2026-0001", cases.show_case),
+    Command("vote", "vote REFERENCE", "Start a vote on a case's level (chair or coordinator)", votes.vote_command),
     Command("indicators", "indicators", "How often referrers were told the outcome in time",
             screening.indicators_command),
 )
@@ -45,6 +46,10 @@ VERBS: dict[str, VerbHandler] = {
     "pattern.decline": patterns.decline_verb,
     "case.offer": cases.offer_case_verb,
     "case.open": cases.submit_open_case,
+    "vote.start": votes.start_vote_verb,
+    "vote.cast": votes.cast_verb,
+    "vote.close": votes.close_verb,
+    "level.confirm": votes.confirm_verb,
 }
 
 

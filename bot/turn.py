@@ -122,7 +122,7 @@ class Turn:
         )
         return Posted(posted["conversation_id"], posted["activity_id"])
 
-    async def _in_conversation(self, conversation_id: str, logic: Callable[[TurnContext], Any]) -> None:
+    async def in_conversation(self, conversation_id: str, logic: Callable[[TurnContext], Any]) -> None:
         """Run `logic` in another conversation (a thread elsewhere), or in this one if it is the same."""
         if conversation_id == self.activity.conversation.id:
             await logic(self.context)
@@ -144,7 +144,7 @@ class Turn:
         async def update(context: TurnContext) -> None:
             await context.update_activity(activity)
 
-        await self._in_conversation(conversation_id, update)
+        await self.in_conversation(conversation_id, update)
 
     async def post_in(self, conversation_id: str, activity: Activity) -> None:
         """Post into a thread elsewhere (for example a concern's own thread)."""
@@ -152,4 +152,4 @@ class Turn:
         async def send(context: TurnContext) -> None:
             await context.send_activity(activity)
 
-        await self._in_conversation(conversation_id, send)
+        await self.in_conversation(conversation_id, send)

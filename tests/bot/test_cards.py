@@ -78,6 +78,12 @@ def samples(text: str) -> dict[str, dict[str, Any]]:
         "pattern_prompt": {"provider": short, "rule": text, "prompt_id": 4, "provider_id": 9,
                            "evidence": [{"reference": "C-2026-0001", "detail": short}], "decision": short,
                            "errors": {"reason": short or "x"}},
+        "vote": {"title": short, "provider": short, "current_level": short, "started_by": short, "status": short,
+                 "tally": [{"label": short, "count": "2"}], "ballots": [text], "outcome": None,
+                 "levels": [{"id": short or "x", "label": short, "summary": text}], "vote_id": 3},
+        "confirm_level": {"form_key": short, "reference": short, "summary": text,
+                          "levels": [{"id": short or "x", "label": short}], "values": {"rationale": text},
+                          "errors": {f: short or "x" for f in ("level", "rationale", "justification")}},
         "indicators": {"headline": short, "colour": "Good", "explanation": text, "screened": short,
                        "on_time": short, "late": short, "overdue": short, "not_due": short},
     }
@@ -137,7 +143,10 @@ def test_empty_states_render_valid_cards() -> None:
     values["pattern_prompt"] |= {"decision": None, "errors": {}}
     values["screened"] |= {"offer_case_for": None, "alert": None}
     values["open_case"] |= {"errors": {}, "people": []}
-    for name in ("raise_concern", "concern_list", "help", "concern_raised", "pattern_prompt", "screened", "open_case"):
+    values["vote"] |= {"outcome": "Closed: Major", "ballots": []}
+    values["confirm_level"] |= {"errors": {}}
+    for name in ("raise_concern", "concern_list", "help", "concern_raised", "pattern_prompt", "screened", "open_case",
+                 "vote", "confirm_level"):
         assert schema_errors(renderer.render(name, **values[name])) == [], name
 
 

@@ -1,0 +1,96 @@
+"""The level vote over real HTTP: three members vote, a stranger is refused privately, the chair confirms."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.bot.conftest import RunningBot
+from tests.bot.test_cases_http import prompt_for_a_case, thread_of
+from tests.bot.test_http import submit_data, texts
+from tests.support.activities import HELEN, PRIYA, TOM, User
+
+
+async def open_case_with_vote(bot: RunningBot) -> tuple[Any, Any]:
+    """A case chaired by Helen, coordinated by Tom, with Priya as member; Tom starts a vote."""
+    prompt = await prompt_for_a_case(bot)
+    thread = thread_of(prompt, bot.teams.tenant)
+    open_button = next(a for a in prompt.card["actions"] if a["title"] == "Open a case")
+    await bot.send(bot.teams.card_submit(PRIYA, open_button["data"], reply_to=prompt.activity_id, conversation=thread))
+    form = bot.connector.sent[-1]
+    await bot.send(bot.teams.card_submit(
+        PRIYA, submit_data(form.card) | {"chair": HELEN.aad, "coordinator": TOM.aad, "lead_agency": "council"},
+        reply_to=form.activity_id, conversation=thread))
+    case_post = next(s for s in bot.connector.sent if s.card and "Provider concerns case PC-2026-0001" in texts(s.card))
+    start = next(a for a in case_post.card["actions"] if a["title"] == "Start a vote on the level")
+    case_thread = thread_of(case_post, bot.teams.tenant)
+    await bot.send(bot.teams.card_submit(TOM, start["data"], reply_to=case_post.activity_id, conversation=case_thread))
+    vote_post = bot.connector.sent[-1]
+    assert "Vote on the level of PC-2026-0001" in texts(vote_post.card)
+    assert vote_post.conversation_id == case_post.conversation_id  # in the case's own thread
+    return case_post, vote_post
+
+
+async def press(bot: RunningBot, user: User, post: Any, data: dict[str, Any]) -> None:
+    await bot.send(bot.teams.card_submit(user, data, reply_to=post.activity_id,
+                                         conversation=thread_of(post, bot.teams.tenant)))
+
+
+def button(card: dict[str, Any], title: str) -> dict[str, Any]:
+    return next(a for a in card["actions"] if a["title"] == title)["data"]
+
+
+async def test_three_members_vote_and_the_chair_confirms(running_bot: RunningBot) -> None:
+    bot = running_bot
+    case_post, vote_post = await open_case_with_vote(bot)
+    cast = button(vote_post.card, "Cast my vote")
+    await press(bot, HELEN, vote_post, cast | {"level": "major"})
+    await press(bot, TOM, vote_post, cast | {"level": "moderate"})
+    await press(bot, PRIYA, vote_post, cast | {"level": "major", "reason": "CQC enforcement expected"})
+    update = [s for s in bot.connector.sent if s.method == "PUT" and s.activity_id == vote_post.activity_id][-1]
+    shown = texts(update.card)
+    assert "3 voted, majority Major" in shown
+    assert '"title": "Major", "value": "2"' in shown and '"title": "Moderate", "value": "1"' in shown
+    assert "Priya Shah: Major (CQC enforcement expected)" in shown
+
+    # The coordinator may not close the vote: told privately, nothing changes.
+    await press(bot, TOM, vote_post, button(vote_post.card, "Close vote (chair)"))
+    private = bot.connector.created[-1]
+    assert private["isGroup"] is False and private["members"][0]["id"] == TOM.id
+    assert "Only the chair" in private["activity"]["text"]
+
+    await press(bot, HELEN, vote_post, button(vote_post.card, "Close vote (chair)"))
+    confirm = bot.connector.sent[-1]
+    assert "Confirm the level of PC-2026-0001" in texts(confirm.card)
+    await press(bot, HELEN, confirm, submit_data(confirm.card) | {"level": "major"})
+    done = texts(bot.connector.sent[-3].card) + texts(bot.connector.sent[-2].card) + texts(bot.connector.sent[-1].card)
+    assert "level confirmed as Major" in done and "suspension" in done.lower()
+    case_update = [s for s in bot.connector.sent if s.method == "PUT" and s.activity_id == case_post.activity_id][-1]
+    assert '"title": "Level", "value": "Major"' in texts(case_update.card)
+
+    # After closing, a late vote is refused privately and not counted.
+    await press(bot, PRIYA, vote_post, cast | {"level": "minor"})
+    assert "has closed" in bot.connector.created[-1]["activity"]["text"]
+
+
+async def test_a_non_member_is_told_privately_and_nothing_is_counted(running_bot: RunningBot) -> None:
+    bot = running_bot
+    _, vote_post = await open_case_with_vote(bot)
+    stranger = User("Sam Reid", "a1f2c3d4-0009-4b5c-9d8e-000000000009")
+    await press(bot, stranger, vote_post, button(vote_post.card, "Cast my vote") | {"level": "major"})
+    assert "not a member of case PC-2026-0001" in bot.connector.created[-1]["activity"]["text"]
+    assert not [s for s in bot.connector.sent if s.method == "PUT" and s.activity_id == vote_post.activity_id]
+
+
+async def test_overriding_the_majority_needs_a_rationale(running_bot: RunningBot) -> None:
+    bot = running_bot
+    _, vote_post = await open_case_with_vote(bot)
+    cast = button(vote_post.card, "Cast my vote")
+    await press(bot, TOM, vote_post, cast | {"level": "minor"})
+    await press(bot, HELEN, vote_post, button(vote_post.card, "Close vote (chair)"))
+    confirm = bot.connector.sent[-1]
+    await press(bot, HELEN, confirm, submit_data(confirm.card) | {"level": "moderate"})
+    assert "record the rationale" in texts(bot.connector.sent[-1].card)
+    await press(bot, HELEN, confirm, submit_data(confirm.card) | {"level": "moderate",
+                                                                   "rationale": "Agency use rising."})
+    assert "level confirmed as Moderate" in texts(bot.connector.sent[-3].card) + texts(
+        bot.connector.sent[-2].card) + texts(bot.connector.sent[-1].card)
