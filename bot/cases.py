@@ -11,8 +11,10 @@ from bot.roster import team_roster
 from bot.turn import Turn
 from concerns import services
 from concerns.cases import Case, CaseRole, LeadAgency, parse_open_case_form
+from concerns.clock import UK
 from concerns.errors import NotFound
-from concerns.model import ConversationKind
+from concerns.model import AuditEvent, ConversationKind
+from concerns.packs import ProcedurePack
 from concerns.validation import FormErrors
 
 log = logging.getLogger(__name__)
@@ -151,10 +153,55 @@ async def submit_open_case(turn: Turn, data: dict[str, Any]) -> None:
 
 
 async def show_case(turn: Turn, args: str) -> None:
-    """`case PC-2026-0001`: the case card."""
+    """`case PC-2026-0001`: the case card and its timeline."""
     try:
-        case = await services.get_case(turn.uow(), turn.actor.tenant_id, args.split()[0] if args else "")
+        case, events = await services.case_timeline(turn.uow(), turn.actor.tenant_id,
+                                                    args.split()[0] if args else "")
     except NotFound as missing:
         await turn.reply_text(str(missing))
         return
     await turn.reply_card("case", **case_card_values(turn, case))
+    pack = turn.services.packs.get(case.pack_id, turn.services.pack)
+    await turn.reply_card(
+        "timeline",
+        title=f"Timeline of {case.reference}",
+        subtitle=f"{case.provider.name}: the case and its linked concerns, latest {len(events)} events.",
+        entries=[{"when": f"{e.occurred_at.astimezone(UK):%-d %b %Y %H:%M}", "what": describe(e, pack)}
+                 for e in events],
+    )
+
+
+def describe(event: AuditEvent, pack: ProcedurePack) -> str:
+    """One line of the timeline, in the procedure's words."""
+    d = event.details
+
+    def level(level_id: Any) -> str:
+        try:
+            return pack.level(str(level_id)).label
+        except KeyError:
+            return str(level_id)
+
+    who = event.actor_name
+    ref = event.subject_ref
+    text = {
+        "concern.raised": lambda: f"{who} raised {ref}.",
+        "concern.screened": lambda: f"{who} screened {ref}: {d.get('outcome', '').replace('_', ' ')}, "
+                                    f"threshold {level(d.get('threshold'))}. Rationale: {d.get('rationale')}",
+        "concern.rescreened": lambda: f"{who} screened {ref} again ({d.get('rescreen_reason')}): "
+                                      f"{d.get('outcome', '').replace('_', ' ')}, "
+                                      f"threshold {level(d.get('threshold'))}.",
+        "concern.s42_enquiry_started": lambda: f"{who} started a Care Act s42 enquiry from {ref}.",
+        "concern.referrer_told": lambda: f"{who} recorded that the referrer of {ref} was told the outcome.",
+        "case.opened": lambda: f"{who} opened the case.",
+        "vote.started": lambda: f"{who} started a vote on the level.",
+        "vote.cast": lambda: f"{who} voted {level(d.get('level'))}"
+                             + (f" ({d['reason']})" if d.get("reason") else "")
+                             + (f", dissenting: {d['dissent']}" if d.get("dissent") else "") + ".",
+        "vote.changed": lambda: f"{who} changed their vote from {level(d.get('previous'))} to {level(d.get('level'))}.",
+        "level.confirmed": lambda: f"{who} closed the vote and confirmed the level as {level(d.get('level'))}"
+                                   + (f". Rationale: {d['rationale']}" if d.get("rationale") else "")
+                                   + (f". Justification: {d['justification']}" if d.get("justification") else "")
+                                   + ".",
+        "refused": lambda: f"{who} was refused ({d.get('attempted')}): {d.get('reason')}",
+    }.get(event.action)
+    return text() if text else f"{who}: {event.action.replace('.', ' ').replace('_', ' ')} ({ref})."

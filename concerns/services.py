@@ -659,3 +659,16 @@ async def vote_with_case(uow: UnitOfWork, tenant_id: str, vote_id: int) -> tuple
     if case is None or vote is None:
         raise NotFound("That vote is not one I know.")
     return case, vote
+
+
+async def case_timeline(
+    uow: UnitOfWork, tenant_id: str, reference: str, limit: int = 40
+) -> tuple[Case, list[AuditEvent]]:
+    """The case and the latest events about it and its linked concerns, oldest first."""
+    async with uow:
+        parsed = parse_reference(reference)
+        case = await uow.cases.get_by_reference(tenant_id, str(parsed)) if parsed else None
+        if case is None:
+            raise NotFound(f"There is no case {reference.strip()[:20]}.")
+        subjects = [("case", case.reference), *(("concern", ref) for ref in case.concerns)]
+        return case, await uow.audit.for_subjects(subjects, limit)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, date, datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -288,12 +288,20 @@ class SqlAuditLog(_Repository):
         )
 
     async def for_subject(self, subject_type: str, subject_ref: str) -> list[AuditEvent]:
+        return await self.for_subjects([(subject_type, subject_ref)])
+
+    async def for_subjects(self, subjects: list[tuple[str, str]], limit: int | None = None) -> list[AuditEvent]:
+        """The events about any of `subjects`, oldest first (the newest `limit` of them if given)."""
         await self.session.flush()
-        rows = await self.session.scalars(
-            select(AuditEventRow)
-            .where(AuditEventRow.subject_type == subject_type, AuditEventRow.subject_ref == subject_ref)
-            .order_by(AuditEventRow.id)
-        )
+        if not subjects:
+            return []
+        condition = or_(*(
+            (AuditEventRow.subject_type == kind) & (AuditEventRow.subject_ref == ref) for kind, ref in subjects
+        ))
+        query = select(AuditEventRow).where(condition).order_by(AuditEventRow.id.desc())
+        if limit is not None:
+            query = query.limit(limit)
+        rows = list(reversed((await self.session.scalars(query)).all()))
         return [
             AuditEvent(
                 occurred_at=r.occurred_at,

@@ -84,6 +84,7 @@ def samples(text: str) -> dict[str, dict[str, Any]]:
         "confirm_level": {"form_key": short, "reference": short, "summary": text,
                           "levels": [{"id": short or "x", "label": short}], "values": {"rationale": text},
                           "errors": {f: short or "x" for f in ("level", "rationale", "justification")}},
+        "timeline": {"title": short, "subtitle": text, "entries": [{"when": "23 Nov 2026 10:30", "what": text}]},
         "indicators": {"headline": short, "colour": "Good", "explanation": text, "screened": short,
                        "on_time": short, "late": short, "overdue": short, "not_due": short},
     }

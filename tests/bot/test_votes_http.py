@@ -94,3 +94,23 @@ async def test_overriding_the_majority_needs_a_rationale(running_bot: RunningBot
                                                                    "rationale": "Agency use rising."})
     assert "level confirmed as Moderate" in texts(bot.connector.sent[-3].card) + texts(
         bot.connector.sent[-2].card) + texts(bot.connector.sent[-1].card)
+
+
+async def test_the_case_timeline_shows_the_votes_and_the_decision(running_bot: RunningBot) -> None:
+    bot = running_bot
+    _, vote_post = await open_case_with_vote(bot)
+    cast = button(vote_post.card, "Cast my vote")
+    await press(bot, HELEN, vote_post, cast | {"level": "moderate"})
+    await press(bot, PRIYA, vote_post, cast | {"level": "major", "dissent": "true", "dissent_reason": "Death linked"})
+    await press(bot, HELEN, vote_post, button(vote_post.card, "Close vote (chair)"))
+    confirm = bot.connector.sent[-1]
+    await press(bot, HELEN, confirm, submit_data(confirm.card) | {"level": "moderate",
+                                                                   "rationale": "Tied; the provider is engaging."})
+    await bot.send(bot.teams.channel_message(TOM, "case PC-2026-0001"))
+    timeline = texts(bot.connector.sent[-1].card)
+    for line in ("Priya Shah raised C-2026-0001.", "Priya Shah opened the case.",
+                 "Tom Okafor started a vote on the level.", "Helen Ward voted Moderate.",
+                 "Priya Shah voted Major, dissenting: Death linked.",
+                 "Helen Ward closed the vote and confirmed the level as Moderate. "
+                 "Rationale: Tied; the provider is engaging."):
+        assert line in timeline
