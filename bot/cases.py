@@ -10,12 +10,13 @@ from bot.commands import issue_form, submitted_form
 from bot.roster import team_roster
 from bot.turn import Turn
 from concerns import services
-from concerns.cases import Case, CaseRole, LeadAgency, parse_open_case_form
+from concerns.cases import REMOVE, Case, CaseRole, LeadAgency, RoleChangeRefused, parse_open_case_form
 from concerns.clock import UK
 from concerns.errors import NotFound
 from concerns.model import AuditEvent, ConversationKind
 from concerns.packs import ProcedurePack
 from concerns.validation import FormErrors
+from concerns.votes import NotAllowed
 
 log = logging.getLogger(__name__)
 
@@ -205,3 +206,76 @@ def describe(event: AuditEvent, pack: ProcedurePack) -> str:
         "refused": lambda: f"{who} was refused ({d.get('attempted')}): {d.get('reason')}",
     }.get(event.action)
     return text() if text else f"{who}: {event.action.replace('.', ' ').replace('_', ' ')} ({ref})."
+
+
+ROLES_FORM = "case_roles"
+
+
+async def _roles_card(turn: Turn, case: Case, record: Any, notice: str | None) -> dict[str, Any]:
+    return {
+        "form_key": record.key, "reference": case.reference, "notice": notice,
+        "members": [{"name": m.name, "role": m.role.label} for m in case.members],
+        "people": [{"user_id": p.user_id, "name": p.name} for p in await team_roster(turn.context)],
+        "roles": [*({"value": r.value, "title": r.label} for r in CaseRole),
+                  {"value": REMOVE, "title": "Remove from the case"}],
+    }
+
+
+async def show_roles(turn: Turn, reference: str) -> None:
+    """The case's members and a form for the chair to change them."""
+    try:
+        case = await services.get_case(turn.uow(), turn.actor.tenant_id, reference)
+    except NotFound as missing:
+        await turn.reply_text(str(missing))
+        return
+    if turn.conversation.kind is not ConversationKind.CHANNEL:
+        await turn.reply_text("Roles are changed in the team channel, where the team's members are.")
+        return
+    record = await issue_form(turn, ROLES_FORM, subject=case.reference)
+    await turn.reply_card("case_roles", **await _roles_card(turn, case, record, None))
+
+
+async def roles_command(turn: Turn, args: str) -> None:
+    if not args:
+        await turn.reply_text("Tell me which case: for example, roles PC-2026-0001.")
+        return
+    await show_roles(turn, args.split()[0])
+
+
+async def roles_verb(turn: Turn, data: dict[str, Any]) -> None:
+    reference = data.get("case")
+    await show_roles(turn, reference if isinstance(reference, str) else "")
+
+
+async def submit_role(turn: Turn, data: dict[str, Any]) -> None:
+    """Change one person's role (chair only, checked on the server); the case card updates in place."""
+    record, problem = await submitted_form(turn, data, ROLES_FORM)
+    if record is None or record.subject is None:
+        await turn.replace_card("notice", title="Nothing was saved", text=problem or "Unknown form.",
+                                color="Attention")
+        return
+    roster = {p.user_id: p for p in await team_roster(turn.context)}
+    person = roster.get(data.get("person")) if isinstance(data.get("person"), str) else None
+    role = data.get("role")
+    valid_roles = {r.value for r in CaseRole} | {REMOVE}
+    try:
+        if person is None or role not in valid_roles:
+            raise RoleChangeRefused("Choose a person from the team and a role.")
+        case = await services.change_role(turn.uow(), turn.services.clock, turn.actor, record.subject, person,
+                                          str(role), conversation_id=turn.conversation.id)
+    except NotAllowed as refusal:
+        from bot.votes import tell_privately
+
+        await tell_privately(turn, str(refusal))
+        return
+    except (RoleChangeRefused, NotFound) as refusal:
+        current = await services.get_case(turn.uow(), turn.actor.tenant_id, record.subject)
+        await turn.replace_card("case_roles", **await _roles_card(turn, current, record, str(refusal)))
+        return
+    await turn.replace_card("case_roles", **await _roles_card(turn, case, record, None))
+    if case.card_conversation_id and case.card_activity_id:
+        try:
+            await turn.update_card_in(case.card_conversation_id, case.card_activity_id, "case",
+                                      **case_card_values(turn, case))
+        except Exception:
+            log.warning("could not update the card of %s", case.reference, exc_info=True)

@@ -120,3 +120,46 @@ def parse_open_case_form(values: dict[str, Any], roster: list[Person]) -> OpenCa
         raise FormErrors(errors)
     assert chair is not None and coordinator is not None
     return OpenCaseForm(int(provider), chair, coordinator, lead)
+
+
+REMOVE = "remove"
+
+
+class RoleChangeRefused(Exception):
+    """The change would leave the case without its chair or coordinator; the message says what to do."""
+
+
+def may_change_roles(case: Case, user_id: str) -> None:
+    from concerns.votes import NotAllowed
+
+    if case.role_of(user_id) is not CaseRole.CHAIR:
+        raise NotAllowed(f"Only the chair of {case.reference} can change roles.")
+
+
+def plan_role_change(case: Case, person: Person, new_role: str) -> list[tuple[Member, CaseRole | None]]:
+    """The member changes that give `person` `new_role` (or remove them): (member, role or None).
+
+    A case always has one chair and one coordinator: handing over either role makes the previous
+    holder a member, and neither can simply be removed.
+    """
+    current = case.role_of(person.user_id)
+    if new_role == REMOVE:
+        if current is None:
+            return []
+        if current in (CaseRole.CHAIR, CaseRole.COORDINATOR):
+            raise RoleChangeRefused(f"{person.name} is the {current.label.lower()}: give that role to someone "
+                                    "else first.")
+        return [(Member(person.user_id, person.name, current), None)]
+    role = CaseRole(new_role)
+    if current is role:
+        return []
+    if current in (CaseRole.CHAIR, CaseRole.COORDINATOR) and role is not current:
+        raise RoleChangeRefused(f"{person.name} is the {current.label.lower()}: give that role to someone else, "
+                                "and they become a member.")
+    changes: list[tuple[Member, CaseRole | None]] = []
+    if role in (CaseRole.CHAIR, CaseRole.COORDINATOR):
+        holder = case.holder(role)
+        if holder is not None:
+            changes.append((holder, CaseRole.MEMBER))
+    changes.append((Member(person.user_id, person.name, role), role))
+    return changes

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from types import TracebackType
 from typing import Protocol
 
-from concerns.cases import Case, LeadAgency, Member
+from concerns.cases import Case, CaseRole, LeadAgency, Member
 from concerns.model import Actor, AuditEvent, Concern, Conversation, NewConcern, Provider
 from concerns.packs import LevelAction, ProcedurePack
 from concerns.patterns import ConcernFact, PatternMatch, PatternPrompt
@@ -132,6 +132,8 @@ class CaseRepository(Protocol):
     async def get(self, tenant_id: str, case_id: int) -> Case | None: ...
 
     async def set_level(self, case_id: int, level: str) -> None: ...
+
+    async def set_member(self, case_id: int, member: Member, role: CaseRole | None, at: datetime) -> None: ...
 
     async def add_actions(self, case_id: int, source: str, actions: tuple[LevelAction, ...], at: datetime) -> None: ...
 

@@ -10,7 +10,17 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from concerns.calendar import WorkingCalendar
-from concerns.cases import Case, CaseRole, CaseStatus, Member, OpenCaseForm
+from concerns.cases import (
+    Case,
+    CaseRole,
+    CaseStatus,
+    Member,
+    OpenCaseForm,
+    Person,
+    RoleChangeRefused,
+    may_change_roles,
+    plan_role_change,
+)
 from concerns.clock import UK, Clock, uk_today
 from concerns.errors import Conflict, NotFound
 from concerns.model import Actor, AuditEvent, Concern, Conversation, Provider
@@ -672,3 +682,34 @@ async def case_timeline(
             raise NotFound(f"There is no case {reference.strip()[:20]}.")
         subjects = [("case", case.reference), *(("concern", ref) for ref in case.concerns)]
         return case, await uow.audit.for_subjects(subjects, limit)
+
+
+async def change_role(
+    uow: UnitOfWork, clock: Clock, actor: Actor, case_reference: str, person: Person, role: str,
+    *, conversation_id: str,
+) -> Case:
+    """The chair gives someone a role on the case (or removes them); every change is audited."""
+    async with uow:
+        case = await _open_case(uow, actor.tenant_id, case_reference)
+        try:
+            may_change_roles(case, actor.id)
+            changes = plan_role_change(case, person, role)
+        except (NotAllowed, RoleChangeRefused) as refusal:
+            refused: Exception = refusal
+        else:
+            now = clock.now()
+            for member, new_role in changes:
+                await uow.cases.set_member(case.id, member, new_role, now)
+                await uow.audit.record(_event(
+                    clock, actor, "case.role_changed", "case", case.reference, conversation_id,
+                    user=member.user_id, name=member.name,
+                    previous=case.role_of(member.user_id).value if case.role_of(member.user_id) else None,
+                    role=new_role.value if new_role else None,
+                ))
+            await uow.commit()
+            updated = await uow.cases.get(actor.tenant_id, case.id)
+            assert updated is not None
+            return updated
+    if isinstance(refused, NotAllowed):
+        await _refused(uow, clock, actor, case.reference, "case.role_change", str(refused), conversation_id)
+    raise refused

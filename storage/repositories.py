@@ -579,6 +579,19 @@ class SqlCaseRepository(_Repository):
             ).order_by(ConcernRow.raised_at)
         )).all())
 
+    async def set_member(self, case_id: int, member: Member, role: CaseRole | None, at: datetime) -> None:
+        """Give a member a role, add them, or (role None) remove them."""
+        row = await self.session.get(CaseMemberRow, (case_id, member.user_id))
+        if role is None:
+            if row is not None:
+                await self.session.delete(row)
+        elif row is None:
+            self.session.add(CaseMemberRow(case_id=case_id, user_id=member.user_id, name=member.name,
+                                           role=role.value, added_at=at))
+        else:
+            row.role = role.value
+        await self.session.flush()
+
     async def set_level(self, case_id: int, level: str) -> None:
         await self.session.execute(update(CaseRow).where(CaseRow.id == case_id).values(level=level))
 

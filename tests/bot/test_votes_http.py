@@ -114,3 +114,19 @@ async def test_the_case_timeline_shows_the_votes_and_the_decision(running_bot: R
                  "Helen Ward closed the vote and confirmed the level as Moderate. "
                  "Rationale: Tied; the provider is engaging."):
         assert line in timeline
+
+
+async def test_the_chair_changes_roles_and_others_cannot(running_bot: RunningBot) -> None:
+    bot = running_bot
+    case_post, _ = await open_case_with_vote(bot)
+    await press(bot, HELEN, case_post, button(case_post.card, "Roles"))
+    roles = bot.connector.sent[-1]
+    assert "Roles on PC-2026-0001" in texts(roles.card)
+    await press(bot, TOM, roles, submit_data(roles.card) | {"person": PRIYA.aad, "role": "minute_taker"})
+    assert "Only the chair" in bot.connector.created[-1]["activity"]["text"]
+    await press(bot, HELEN, roles, submit_data(roles.card) | {"person": TOM.aad, "role": "remove"})
+    assert "give that role to someone else first" in texts(bot.connector.sent[-1].card)
+    await press(bot, HELEN, roles, submit_data(roles.card) | {"person": PRIYA.aad, "role": "coordinator"})
+    case_update = [s for s in bot.connector.sent if s.method == "PUT" and s.activity_id == case_post.activity_id][-1]
+    assert '"title": "Coordinator", "value": "Priya Shah"' in texts(case_update.card)
+    assert "Tom Okafor (member)" in texts(case_update.card)

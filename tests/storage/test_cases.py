@@ -81,3 +81,29 @@ async def test_the_chair_and_coordinator_must_be_on_the_roster() -> None:
     parsed = parse_open_case_form({"provider_id": "1", "chair": "aad-helen", "coordinator": "aad-helen",
                                    "lead_agency": "police"}, ROSTER)
     assert parsed.chair == parsed.coordinator == HELEN and parsed.lead_agency is LeadAgency.POLICE
+
+
+async def test_the_chair_hands_over_roles_and_the_previous_holder_stays_a_member(uow: Any, clock: FixedClock) -> None:
+    from concerns.model import Actor
+    from concerns.votes import NotAllowed
+
+    chair = Actor(HELEN.user_id, HELEN.name, TENANT)
+    raised = await raise_one(uow, clock, "k1")
+    case = await open_one(uow, clock, raised.concern.provider.id)
+    sam = Person("aad-sam", "Sam Reid")
+    case = await services.change_role(uow(), clock, chair, case.reference, sam, "observer", conversation_id="c")
+    assert case.role_of("aad-sam") is CaseRole.OBSERVER
+    case = await services.change_role(uow(), clock, chair, case.reference, Person(PRIYA.id, PRIYA.name), "chair",
+                                      conversation_id="c")
+    assert case.role_of(PRIYA.id) is CaseRole.CHAIR and case.role_of(HELEN.user_id) is CaseRole.MEMBER
+    with pytest.raises(NotAllowed):  # Helen is no longer the chair
+        await services.change_role(uow(), clock, chair, case.reference, sam, "member", conversation_id="c")
+    new_chair = Actor(PRIYA.id, PRIYA.name, TENANT)
+    with pytest.raises(Exception, match="give that role to someone else"):
+        await services.change_role(uow(), clock, new_chair, case.reference, TOM, "remove", conversation_id="c")
+    case = await services.change_role(uow(), clock, new_chair, case.reference, sam, "remove", conversation_id="c")
+    assert case.role_of("aad-sam") is None
+    async with uow() as tx:
+        changes = [e for e in await tx.audit.for_subject("case", case.reference) if e.action == "case.role_changed"]
+    assert [(e.details["name"], e.details["role"]) for e in changes] == [
+        ("Sam Reid", "observer"), ("Helen Ward", "member"), ("Priya Shah", "chair"), ("Sam Reid", None)]
