@@ -51,7 +51,8 @@ async def test_open_a_case_from_a_prompt(running_bot: RunningBot) -> None:
     await bot.send(bot.teams.channel_message(TOM, "open case oakwood"))
     assert "already has an open case, PC-2026-0001" in bot.connector.sent[-1].text
     await bot.send(bot.teams.channel_message(TOM, "case pc-2026-0001"))
-    assert "Provider concerns case PC-2026-0001" in texts(bot.connector.sent[-1].card)
+    assert "Provider concerns case PC-2026-0001" in texts(bot.connector.sent[-2].card)
+    assert "Timeline of PC-2026-0001" in texts(bot.connector.sent[-1].card)
 
 
 async def test_a_chair_who_is_not_in_the_team_is_refused(running_bot: RunningBot) -> None:

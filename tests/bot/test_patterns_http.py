@@ -25,7 +25,7 @@ async def test_a_repeat_source_prompts_with_evidence_and_a_decline_sticks(runnin
     assert prompt.method == "CREATE" and prompt.conversation_id.startswith(CHANNEL_ID + ";messageid=")
     shown = texts(prompt.card)
     assert "same source agency" in shown and "C-2026-0001" in shown and "C-2026-0002" in shown
-    show_card = prompt.card["actions"][0]
+    show_card = next(a for a in prompt.card["actions"] if a["title"] == "Not now")
     assert show_card["type"] == "Action.ShowCard"
     data = show_card["card"]["actions"][0]["data"]
 
