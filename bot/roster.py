@@ -19,7 +19,7 @@ async def team_roster(context: TurnContext) -> list[Person]:
         for member in page.members or []:
             user_id = member.aad_object_id or member.id
             if user_id:
-                people[user_id] = Person(user_id, member.name or member.given_name or "Unnamed member")
+                people[user_id] = Person(user_id, member.name or member.given_name or "Unnamed member", member.id or "")
         token = page.continuation_token
         if not token:
             break

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot import cases, commands, patterns, screening, votes
+from bot import cases, commands, patterns, screening, team_roles, votes
 from bot.turn import Turn
 
 CommandHandler = Callable[[Turn, str], Awaitable[None]]
@@ -31,6 +31,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("case", "case REFERENCE", "A case's card, e.g. case PC-2026-0001", cases.show_case),
     Command("roles", "roles REFERENCE", "A case's members; the chair changes roles", cases.roles_command),
     Command("vote", "vote REFERENCE", "Start a vote on a case's level (chair or coordinator)", votes.vote_command),
+    Command("team roles", "team roles", "Who holds the procedure's roles here (e.g. commissioning)",
+            team_roles.team_roles_command),
     Command("indicators", "indicators", "How often referrers were told the outcome in time",
             screening.indicators_command),
 )
@@ -49,6 +51,7 @@ VERBS: dict[str, VerbHandler] = {
     "case.open": cases.submit_open_case,
     "case.roles": cases.roles_verb,
     "case.role": cases.submit_role,
+    "team.role": team_roles.submit_team_role,
     "vote.start": votes.start_vote_verb,
     "vote.cast": votes.cast_verb,
     "vote.close": votes.close_verb,

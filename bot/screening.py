@@ -8,6 +8,7 @@ from typing import Any
 from bot.cards import renderer
 from bot.commands import _level_label, concern_card_values, issue_form, submitted_form
 from bot.patterns import prompt_patterns
+from bot.team_roles import mention_activity
 from bot.turn import Turn
 from concerns import services
 from concerns.clock import UK
@@ -129,10 +130,29 @@ async def submit_screening(turn: Turn, data: dict[str, Any]) -> None:
         offer_case_for=concern.provider.id if screening.outcome is ScreeningOutcome.PROVIDER_CONCERNS else None,
     )
     await _refresh_concern_card(turn, concern.reference)
-    await _post_in_concern_thread(turn, concern, renderer.card_activity(
-        "notice", title="For commissioning", text=alert, color="Accent"))
+    holder = await _role_holder(turn, concern, alert_role.id)
+    if holder is not None:
+        alert_activity = mention_activity(holder, f"for your information: {alert}")
+    else:
+        alert_activity = renderer.card_activity(
+            "notice", title="For commissioning",
+            text=f"{alert} Nobody is recorded as {alert_role.label} in this team yet: "
+                 "record them with 'team roles' so they are @mentioned.", color="Accent")
+    await _post_in_concern_thread(turn, concern, alert_activity)
     await prompt_patterns(turn, concern.provider.id, concern.provider.name,
                           concern.card_conversation_id or turn.conversation.id)
+
+
+async def _role_holder(turn: Turn, concern: Any, role_id: str) -> Any:
+    """The person recorded as holding `role_id` in the team whose channel has the concern's card."""
+    team_id = turn.conversation.team_id
+    if concern.card_conversation_id:
+        async with turn.uow() as uow:
+            channel = await uow.conversations.get(concern.card_conversation_id.split(";", 1)[0])
+        team_id = channel.team_id if channel and channel.team_id else team_id
+    if not team_id:
+        return None
+    return (await services.role_holders(turn.uow(), turn.actor.tenant_id, team_id)).get(role_id)
 
 
 async def _refresh_concern_card(turn: Turn, reference: str) -> None:

@@ -27,6 +27,9 @@ class CaseRole(StrEnum):
         return self.value.replace("_", " ").capitalize()
 
 
+CASE_ROLES = frozenset(role.value for role in CaseRole)
+
+
 class LeadAgency(StrEnum):
     COUNCIL = "council"
     ICB_NHS = "icb_nhs"
@@ -82,8 +85,17 @@ class Case:
 class Person:
     """Someone from the team roster, as Teams names them."""
 
-    user_id: str
+    user_id: str  # the AAD object id
     name: str
+    account_id: str = ""  # the Teams account id ("29:..."), needed to @mention them
+
+
+@dataclass(frozen=True)
+class RoleHolder:
+    """Who holds one of the pack's roles (not a case role) for a team."""
+
+    role_id: str
+    person: Person
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from types import TracebackType
 from typing import Protocol
 
-from concerns.cases import Case, CaseRole, LeadAgency, Member
+from concerns.cases import Case, CaseRole, LeadAgency, Member, Person, RoleHolder
 from concerns.model import Actor, AuditEvent, Concern, Conversation, NewConcern, Provider
 from concerns.packs import LevelAction, ProcedurePack
 from concerns.patterns import ConcernFact, PatternMatch, PatternPrompt
@@ -160,6 +160,14 @@ class VoteRepository(Protocol):
     async def card_of(self, vote_id: int) -> tuple[str | None, str | None]: ...
 
 
+class TeamRoleRepository(Protocol):
+    async def holders(self, tenant_id: str, team_id: str) -> list[RoleHolder]: ...
+
+    async def set(
+        self, tenant_id: str, team_id: str, role_id: str, person: Person, by: Actor, at: datetime
+    ) -> None: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: everything inside commits together or not at all."""
 
@@ -172,6 +180,7 @@ class UnitOfWork(Protocol):
     patterns: PatternRepository
     cases: CaseRepository
     votes: VoteRepository
+    team_roles: TeamRoleRepository
 
     async def __aenter__(self) -> UnitOfWork: ...
 

@@ -713,3 +713,27 @@ async def change_role(
     if isinstance(refused, NotAllowed):
         await _refused(uow, clock, actor, case.reference, "case.role_change", str(refused), conversation_id)
     raise refused
+
+
+# -- who holds the pack's roles in a team ------------------------------------------------------------
+
+
+async def role_holders(uow: UnitOfWork, tenant_id: str, team_id: str) -> dict[str, Person]:
+    async with uow:
+        return {h.role_id: h.person for h in await uow.team_roles.holders(tenant_id, team_id)}
+
+
+async def set_role_holder(
+    uow: UnitOfWork, clock: Clock, pack: ProcedurePack, actor: Actor, team_id: str, role_id: str, person: Person,
+    *, conversation_id: str,
+) -> None:
+    """Record who holds a pack role (for example commissioning) for a team, so alerts can @mention them."""
+    try:
+        role = pack.role(role_id)
+    except KeyError:
+        raise FormErrors({"role": "Choose one of the procedure's roles."}) from None
+    async with uow:
+        await uow.team_roles.set(actor.tenant_id, team_id, role.id, person, actor, clock.now())
+        await uow.audit.record(_event(clock, actor, "team.role_holder_set", "team", team_id, conversation_id,
+                                      role=role.id, user=person.user_id, name=person.name))
+        await uow.commit()

@@ -255,6 +255,21 @@ class CaseActionRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class TeamRoleRow(Base):
+    """Who holds a pack role (commissioning, head of service...) for a team, so the bot can @mention them."""
+
+    __tablename__ = "team_roles"
+
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(400), primary_key=True)
+    role_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(128))
+    account_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200))
+    set_by_name: Mapped[str] = mapped_column(String(200))
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class ReferenceCounterRow(Base):
     __tablename__ = "reference_counters"
 

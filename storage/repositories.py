@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from concerns.cases import Case, CaseRole, CaseStatus, LeadAgency, Member
+from concerns.cases import Case, CaseRole, CaseStatus, LeadAgency, Member, Person, RoleHolder
 from concerns.model import Actor, AuditEvent, Concern, Conversation, ConversationKind, NewConcern, Provider
 from concerns.packs import LevelAction, ProcedurePack
 from concerns.patterns import ConcernFact, PatternMatch, PatternPrompt
@@ -38,6 +38,7 @@ from storage.models import (
     ProviderRow,
     ReferenceCounterRow,
     ScreeningRow,
+    TeamRoleRow,
     VoteRow,
 )
 
@@ -686,3 +687,19 @@ class SqlVoteRepository(_Repository):
         row = (await self.session.execute(
             select(VoteRow.card_conversation_id, VoteRow.card_activity_id).where(VoteRow.id == vote_id))).one()
         return row[0], row[1]
+
+
+class SqlTeamRoleRepository(_Repository):
+    async def holders(self, tenant_id: str, team_id: str) -> list[RoleHolder]:
+        rows = await self.session.scalars(
+            select(TeamRoleRow).where(TeamRoleRow.tenant_id == tenant_id, TeamRoleRow.team_id == team_id)
+        )
+        return [RoleHolder(r.role_id, Person(r.user_id, r.name, r.account_id)) for r in rows]
+
+    async def set(self, tenant_id: str, team_id: str, role_id: str, person: Person, by: Actor, at: datetime) -> None:
+        row = await self.session.get(TeamRoleRow, (tenant_id, team_id, role_id))
+        if row is None:
+            row = TeamRoleRow(tenant_id=tenant_id, team_id=team_id, role_id=role_id)
+            self.session.add(row)
+        row.user_id, row.account_id, row.name = person.user_id, person.account_id, person.name
+        row.set_by_name, row.set_at = by.name, at

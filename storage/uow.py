@@ -18,6 +18,7 @@ from storage.repositories import (
     SqlProviderRepository,
     SqlReferenceCounter,
     SqlScreeningRepository,
+    SqlTeamRoleRepository,
     SqlVoteRepository,
 )
 
@@ -34,6 +35,7 @@ class SqlUnitOfWork:
     patterns: SqlPatternRepository
     cases: SqlCaseRepository
     votes: SqlVoteRepository
+    team_roles: SqlTeamRoleRepository
 
     def __init__(self, sessions: async_sessionmaker[Any]) -> None:
         self._sessions = sessions
@@ -53,6 +55,7 @@ class SqlUnitOfWork:
         self.patterns = SqlPatternRepository(session)
         self.cases = SqlCaseRepository(session)
         self.votes = SqlVoteRepository(session)
+        self.team_roles = SqlTeamRoleRepository(session)
         return self
 
     async def __aexit__(

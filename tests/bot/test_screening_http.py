@@ -128,3 +128,33 @@ async def test_the_referrer_told_button_and_indicators(running_bot: RunningBot) 
 async def test_screening_an_unknown_reference_says_so(running_bot: RunningBot) -> None:
     await running_bot.send(running_bot.teams.channel_message(TOM, "screen C-2026-0404"))
     assert "There is no concern C-2026-0404" in running_bot.connector.sent[-1].text
+
+
+async def test_the_commissioning_role_holder_is_mentioned_at_screening(running_bot: RunningBot) -> None:
+    from tests.support.activities import roster_entry
+
+    bot = running_bot
+    bot.connector.roster = [roster_entry(u) for u in (PRIYA, TOM, HELEN)]
+    concern = await raise_concern(bot)
+    await bot.send(bot.teams.channel_message(PRIYA, "team roles"))
+    roles = bot.connector.sent[-1]
+    assert "Not recorded" in texts(roles.card)
+    await bot.send(bot.teams.card_submit(
+        PRIYA, submit_data(roles.card) | {"role": "commissioning_manager", "person": HELEN.aad},
+        reply_to=roles.activity_id, conversation=roles_thread(roles, bot)))
+    assert "Saved: Helen Ward is Head of Adult Placements" in texts(bot.connector.sent[-1].card)
+
+    card, card_id = await open_screening(bot, concern)
+    await bot.send(bot.teams.card_submit(TOM, submit_data(card) | SCREENING, reply_to=card_id,
+                                         conversation=concern["conversation"]))
+    alert = bot.connector.sent[-1]
+    assert alert.conversation_id == concern["conversation"]["id"]
+    assert alert.text.startswith("<at>Helen Ward</at>") and "C-2026-0001" in alert.text
+    assert alert.body["entities"][0]["mentioned"] == {"id": HELEN.id, "name": "Helen Ward"}
+    async with bot.uow() as uow:
+        events = await uow.audit.for_subject("team", "19:team-safeguarding@thread.tacv2")
+    assert [e.action for e in events] == ["team.role_holder_set"]
+
+
+def roles_thread(sent: Any, bot: RunningBot) -> dict[str, Any]:
+    return {"id": sent.conversation_id, "conversationType": "channel", "isGroup": True, "tenantId": bot.teams.tenant}
