@@ -46,8 +46,8 @@ async def _screen_card_values(turn: Turn, context: services.ScreeningContext, re
         "immediate_risk": concern.immediate_risk,
         "description": concern.description,
         "history": history,
-        # Cases arrive with the case issue; until then no provider has one.
-        "open_case": "No open provider concerns case.",
+        "open_case": (f"Open provider concerns case: {context.open_case.reference}" if context.open_case
+                      else "No open provider concerns case."),
         "previous": previous,
         "pack_name": pack.name,
         "levels": [

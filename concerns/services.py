@@ -99,6 +99,12 @@ async def raise_concern(
                 conversation_id=conversation_id,
                 submission_key=submission_key,
             )
+            case = await uow.cases.open_for_provider(tenant, provider.id)
+            if case is not None:
+                # A new concern about a provider already in the process belongs to its case.
+                await uow.cases.link_concern(case.id, concern.id)
+                await uow.audit.record(_event(clock, actor, "case.concern_linked", "case", case.reference,
+                                              conversation_id, concern=reference))
             # The audit trail names no individual: only whether one is involved.
             await uow.audit.record(_event(
                 clock, actor, "concern.raised", "concern", reference, conversation_id,
@@ -275,6 +281,7 @@ class ScreeningContext:
     concerns_last_12_months: int
     categories_last_12_months: Counter[str]
     screenings: list[Screening]
+    open_case: Case | None = None
 
 
 async def _concern(uow: UnitOfWork, tenant_id: str, reference: str) -> Concern:
@@ -292,7 +299,8 @@ async def screening_context(uow: UnitOfWork, clock: Clock, tenant_id: str, refer
         count, categories = await uow.concerns.categories_since(
             tenant_id, concern.provider.id, clock.now() - HISTORY_WINDOW
         )
-        return ScreeningContext(concern, count, categories, await uow.screenings.for_concern(concern.id))
+        return ScreeningContext(concern, count, categories, await uow.screenings.for_concern(concern.id),
+                                await uow.cases.open_for_provider(tenant_id, concern.provider.id))
 
 
 async def screen_concern(

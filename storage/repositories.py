@@ -580,6 +580,10 @@ class SqlCaseRepository(_Repository):
             ).order_by(ConcernRow.raised_at)
         )).all())
 
+    async def link_concern(self, case_id: int, concern_id: int) -> None:
+        self.session.add(CaseConcernRow(case_id=case_id, concern_id=concern_id))
+        await self.session.flush()
+
     async def set_member(self, case_id: int, member: Member, role: CaseRole | None, at: datetime) -> None:
         """Give a member a role, add them, or (role None) remove them."""
         row = await self.session.get(CaseMemberRow, (case_id, member.user_id))

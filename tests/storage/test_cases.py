@@ -107,3 +107,14 @@ async def test_the_chair_hands_over_roles_and_the_previous_holder_stays_a_member
         changes = [e for e in await tx.audit.for_subject("case", case.reference) if e.action == "case.role_changed"]
     assert [(e.details["name"], e.details["role"]) for e in changes] == [
         ("Sam Reid", "observer"), ("Helen Ward", "member"), ("Priya Shah", "chair"), ("Sam Reid", None)]
+
+
+async def test_a_new_concern_about_a_provider_with_an_open_case_joins_it(uow: Any, clock: FixedClock) -> None:
+    raised = await raise_one(uow, clock, "k1")
+    case = await open_one(uow, clock, raised.concern.provider.id)
+    await raise_one(uow, clock, "k2")
+    context = await services.screening_context(uow(), clock, TENANT, "C-2026-0002")
+    assert context.open_case is not None and context.open_case.concerns == ("C-2026-0001", "C-2026-0002")
+    async with uow() as tx:
+        actions = [e.action for e in await tx.audit.for_subject("case", case.reference)]
+    assert "case.concern_linked" in actions
