@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from bot.cards import renderer
-from bot.commands import issue_form, submitted_form
+from bot.commands import form_refused, issue_form, submitted_form
 from bot.roster import team_roster
 from bot.turn import Turn
 from concerns import services
@@ -111,8 +111,7 @@ async def submit_open_case(turn: Turn, data: dict[str, Any]) -> None:
     """Open the case, post its card as a new thread in this channel, and confirm on the form."""
     record, problem = await submitted_form(turn, data, OPEN_CASE_FORM)
     if record is None or record.subject is None:
-        await turn.replace_card("notice", title="Nothing was saved", text=problem or "Unknown form.",
-                                color="Attention")
+        await form_refused(turn, problem)
         return
     if record.result:
         await turn.reply_text(f"This form already opened {record.result}; nothing more was saved.")
@@ -251,8 +250,7 @@ async def submit_role(turn: Turn, data: dict[str, Any]) -> None:
     """Change one person's role (chair only, checked on the server); the case card updates in place."""
     record, problem = await submitted_form(turn, data, ROLES_FORM)
     if record is None or record.subject is None:
-        await turn.replace_card("notice", title="Nothing was saved", text=problem or "Unknown form.",
-                                color="Attention")
+        await form_refused(turn, problem)
         return
     roster = {p.user_id: p for p in await team_roster(turn.context)}
     person = roster.get(data.get("person")) if isinstance(data.get("person"), str) else None

@@ -140,6 +140,12 @@ async def submitted_form(turn: Turn, data: dict[str, Any], kind: str) -> tuple[F
     return record, None
 
 
+async def form_refused(turn: Turn, problem: str | None) -> None:
+    """Replace a card whose submission cannot be accepted with why; nothing was saved."""
+    await turn.replace_card("notice", title="Nothing was saved", text=problem or "I do not recognise this form.",
+                            color="Attention")
+
+
 async def _issue_raise_form(turn: Turn, values: dict[str, Any] | None = None) -> FormRecord:
     return await issue_form(turn, RAISE_FORM, values)
 

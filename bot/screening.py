@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from bot.cards import renderer
-from bot.commands import _level_label, concern_card_values, issue_form, submitted_form
+from bot.commands import _level_label, concern_card_values, form_refused, issue_form, submitted_form
 from bot.patterns import prompt_patterns
 from bot.team_roles import mention_activity
 from bot.turn import Turn
@@ -89,8 +89,7 @@ async def submit_screening(turn: Turn, data: dict[str, Any]) -> None:
     values = {k: data[k] for k in _FIELDS if isinstance(data.get(k), str)}
     record, problem = await submitted_form(turn, data, SCREEN_FORM)
     if record is None or record.subject is None:
-        await turn.replace_card("notice", title="Nothing was saved", text=problem or "Unknown form.",
-                                color="Attention")
+        await form_refused(turn, problem)
         return
     if record.result:
         await turn.reply_text(f"{record.subject} is already screened with this form; nothing more was saved.")

@@ -6,7 +6,7 @@ from typing import Any
 
 from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, Mention
 
-from bot.commands import issue_form, submitted_form
+from bot.commands import form_refused, issue_form, submitted_form
 from bot.roster import team_roster
 from bot.turn import Turn
 from concerns import services
@@ -40,8 +40,7 @@ async def team_roles_command(turn: Turn, args: str = "") -> None:
 async def submit_team_role(turn: Turn, data: dict[str, Any]) -> None:
     record, problem = await submitted_form(turn, data, TEAM_ROLES_FORM)
     if record is None or record.subject is None:
-        await turn.replace_card("notice", title="Nothing was saved", text=problem or "Unknown form.",
-                                color="Attention")
+        await form_refused(turn, problem)
         return
     people = {p.user_id: p for p in await team_roster(turn.context)}
     person = people.get(data.get("person")) if isinstance(data.get("person"), str) else None

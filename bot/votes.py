@@ -9,7 +9,7 @@ from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, Conversat
 
 from bot.cards import renderer
 from bot.cases import case_card_values
-from bot.commands import issue_form, submitted_form
+from bot.commands import form_refused, issue_form, submitted_form
 from bot.turn import Turn
 from concerns import services
 from concerns.cases import Case
@@ -201,8 +201,7 @@ async def confirm_verb(turn: Turn, data: dict[str, Any]) -> None:
     """Confirm the level: the vote closes, the case card updates, the level's actions are posted."""
     record, problem = await submitted_form(turn, data, CONFIRM_FORM)
     if record is None or record.subject is None:
-        await turn.replace_card("notice", title="Nothing was saved", text=problem or "Unknown form.",
-                                color="Attention")
+        await form_refused(turn, problem)
         return
     values = {k: data[k] for k in ("level", "rationale", "justification") if isinstance(data.get(k), str)}
     try:

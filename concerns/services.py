@@ -590,10 +590,7 @@ async def cast_ballot(
 ) -> tuple[Case, Vote]:
     """Count (or change) a member's vote. The voter is the activity's user; the role is the case's."""
     async with uow:
-        case_id = await uow.votes.case_id_of(vote_id)
-        case = await uow.cases.get(actor.tenant_id, case_id) if case_id is not None else None
-        if case is None:
-            raise NotFound("That vote is not one I know.")
+        case = await _case_of_vote(uow, actor.tenant_id, vote_id)
         try:
             may_vote(case, actor.id)
         except NotAllowed as refusal:
@@ -637,10 +634,7 @@ async def confirm_level(
 ) -> ConfirmedLevel:
     """Close the vote and set the case's level (chair only); the level's required actions are added."""
     async with uow:
-        case_id = await uow.votes.case_id_of(vote_id)
-        case = await uow.cases.get(actor.tenant_id, case_id) if case_id is not None else None
-        if case is None:
-            raise NotFound("That vote is not one I know.")
+        case = await _case_of_vote(uow, actor.tenant_id, vote_id)
         try:
             may_confirm(case, actor.id)
         except NotAllowed as refusal:
@@ -669,13 +663,20 @@ async def confirm_level(
     raise refused
 
 
+async def _case_of_vote(uow: UnitOfWork, tenant_id: str, vote_id: int) -> Case:
+    """The case a vote belongs to; another tenant's vote is as unknown as a made-up one."""
+    case_id = await uow.votes.case_id_of(vote_id)
+    case = await uow.cases.get(tenant_id, case_id) if case_id is not None else None
+    if case is None:
+        raise NotFound("That vote is not one I know.")
+    return case
+
+
 async def vote_with_case(uow: UnitOfWork, tenant_id: str, vote_id: int) -> tuple[Case, Vote]:
     async with uow:
-        case_id = await uow.votes.case_id_of(vote_id)
-        case = await uow.cases.get(tenant_id, case_id) if case_id is not None else None
-        vote = await uow.votes.get(vote_id) if case is not None else None
-    if case is None or vote is None:
-        raise NotFound("That vote is not one I know.")
+        case = await _case_of_vote(uow, tenant_id, vote_id)
+        vote = await uow.votes.get(vote_id)
+    assert vote is not None
     return case, vote
 
 
