@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import date
 from typing import Any
 
 from bot.cards import renderer
@@ -11,7 +12,7 @@ from bot.roster import team_roster
 from bot.turn import Turn
 from concerns import services
 from concerns.cases import REMOVE, Case, CaseRole, LeadAgency, RoleChangeRefused, parse_open_case_form
-from concerns.clock import UK
+from concerns.clock import UK, uk_today
 from concerns.errors import NotFound
 from concerns.model import AuditEvent, ConversationKind
 from concerns.packs import ProcedurePack
@@ -23,7 +24,7 @@ log = logging.getLogger(__name__)
 OPEN_CASE_FORM = "open_case"
 
 
-def case_card_values(turn: Turn, case: Case) -> dict[str, Any]:
+def case_card_values(turn: Turn, case: Case, next_due: date | None = None) -> dict[str, Any]:
     pack = turn.services.packs.get(case.pack_id, turn.services.pack)
 
     def holder(role: CaseRole) -> str:
@@ -43,7 +44,7 @@ def case_card_values(turn: Turn, case: Case) -> dict[str, Any]:
         "coordinator": holder(CaseRole.COORDINATOR),
         "lead_agency": case.lead_agency.label,
         "commissioning": case.provider.commissioning_status.value.replace("_", " ").capitalize(),
-        "next_deadline": "None yet",
+        "next_deadline": f"{next_due:%A %-d %B %Y}" if next_due else "None open",
         "concerns": ", ".join(case.concerns) or "None linked",
         "members": ", ".join(f"{m.name} ({m.role.label.lower()})" for m in case.members),
     }
@@ -127,7 +128,7 @@ async def submit_open_case(turn: Turn, data: dict[str, Any]) -> None:
         case = await services.open_case(
             turn.uow(), turn.services.clock, turn.services.pack, turn.actor, form,
             channel_id=turn.conversation.id, conversation_id=turn.conversation.id,
-            prompt_id=int(prompt) if prompt.isdigit() else None,
+            calendar=turn.services.calendar, prompt_id=int(prompt) if prompt.isdigit() else None,
         )
     except FormErrors as invalid:
         record.values = values | {"prompt": prompt}
@@ -136,7 +137,8 @@ async def submit_open_case(turn: Turn, data: dict[str, Any]) -> None:
         return
     record.result = case.reference
     await turn.services.forms.save(record)
-    activity = renderer.card_activity("case", **case_card_values(turn, case))
+    next_due = await services.next_deadline(turn.uow(), case.id)
+    activity = renderer.card_activity("case", **case_card_values(turn, case, next_due))
     try:
         posted = await turn.post_new_thread(turn.conversation, activity)
         conversation_id, activity_id = posted.conversation_id, posted.activity_id
@@ -160,7 +162,7 @@ async def show_case(turn: Turn, args: str) -> None:
     except NotFound as missing:
         await turn.reply_text(str(missing))
         return
-    await turn.reply_card("case", **case_card_values(turn, case))
+    await turn.reply_card("case", **case_card_values(turn, case, await services.next_deadline(turn.uow(), case.id)))
     pack = turn.services.packs.get(case.pack_id, turn.services.pack)
     await turn.reply_card(
         "timeline",
@@ -274,6 +276,27 @@ async def submit_role(turn: Turn, data: dict[str, Any]) -> None:
     if case.card_conversation_id and case.card_activity_id:
         try:
             await turn.update_card_in(case.card_conversation_id, case.card_activity_id, "case",
-                                      **case_card_values(turn, case))
+                                      **case_card_values(turn, case, await services.next_deadline(turn.uow(), case.id)))
         except Exception:
             log.warning("could not update the card of %s", case.reference, exc_info=True)
+
+
+async def my_actions_command(turn: Turn, args: str = "") -> None:
+    """`actions`: my open actions across cases, soonest due first, overdue ones marked."""
+    actions = await services.my_actions(turn.uow(), turn.actor.tenant_id, turn.actor.id)
+    today = uk_today(turn.services.clock)
+    overdue = sum(a.overdue(today) for a in actions)
+    shown = actions[:25]
+    await turn.reply_card(
+        "action_list",
+        title=f"Actions for {turn.actor.name}",
+        summary=f"{len(actions)} open" + (f", {overdue} overdue" if overdue else "")
+        + (f" (first {len(shown)} shown)" if len(actions) > len(shown) else ""),
+        empty_text="You have no open actions.",
+        rows=[{
+            "title": a.title,
+            "due": ("OVERDUE " if a.overdue(today) else "") + (f"{a.due_on:%a %-d %b}" if a.due_on else "Now"),
+            "overdue": a.overdue(today),
+            "where": f"{a.case_reference} · {a.provider}" + (" · required" if a.required else ""),
+        } for a in shown],
+    )

@@ -29,6 +29,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("screen", "screen REFERENCE", "Screen a concern, e.g. screen C-2026-0001", screening.screen_command),
     Command("open case", "open case NAME", "Open a provider concerns case for a provider", cases.open_case_command),
     Command("case", "case REFERENCE", "A case's card, e.g. case PC-2026-0001", cases.show_case),
+    Command("actions", "actions", "My open actions across cases, soonest due first", cases.my_actions_command),
     Command("roles", "roles REFERENCE", "A case's members; the chair changes roles", cases.roles_command),
     Command("vote", "vote REFERENCE", "Start a vote on a case's level (chair or coordinator)", votes.vote_command),
     Command("team roles", "team roles", "Who holds the procedure's roles here (e.g. commissioning)",

@@ -98,8 +98,9 @@ async def _refresh(turn: Turn, case: Case, vote: Vote) -> None:
 async def _refresh_case(turn: Turn, case: Case) -> None:
     if case.card_conversation_id and case.card_activity_id:
         try:
+            next_due = await services.next_deadline(turn.uow(), case.id)
             await turn.update_card_in(case.card_conversation_id, case.card_activity_id, "case",
-                                      **case_card_values(turn, case))
+                                      **case_card_values(turn, case, next_due))
         except Exception:
             log.warning("could not update the card of %s", case.reference, exc_info=True)
 

@@ -7,9 +7,10 @@ from datetime import date, datetime
 from types import TracebackType
 from typing import Protocol
 
+from concerns.actions import CaseAction, PlannedAction
 from concerns.cases import Case, CaseRole, LeadAgency, Member, Person, RoleHolder
 from concerns.model import Actor, AuditEvent, Concern, Conversation, NewConcern, Provider
-from concerns.packs import LevelAction, ProcedurePack
+from concerns.packs import ProcedurePack
 from concerns.patterns import ConcernFact, PatternMatch, PatternPrompt
 from concerns.screening import Screening, ScreeningDecision
 from concerns.vocabulary import ServiceType
@@ -137,9 +138,13 @@ class CaseRepository(Protocol):
 
     async def set_member(self, case_id: int, member: Member, role: CaseRole | None, at: datetime) -> None: ...
 
-    async def add_actions(self, case_id: int, source: str, actions: tuple[LevelAction, ...], at: datetime) -> None: ...
+    async def add_actions(self, case_id: int, planned: list[PlannedAction], at: datetime) -> None: ...
 
-    async def actions(self, case_id: int) -> list[tuple[str, str, str]]: ...
+    async def actions(self, case_id: int) -> list[CaseAction]: ...
+
+    async def open_actions_of(self, tenant_id: str, user_id: str) -> list[CaseAction]: ...
+
+    async def next_due(self, case_id: int) -> date | None: ...
 
 
 class VoteRepository(Protocol):

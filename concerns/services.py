@@ -9,6 +9,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
+from concerns.actions import CaseAction, plan_level, plan_step
 from concerns.calendar import WorkingCalendar
 from concerns.cases import (
     Case,
@@ -452,6 +453,13 @@ async def decline_prompt(
 # -- cases ---------------------------------------------------------------------------------------
 
 
+async def _team_holders(uow: UnitOfWork, tenant_id: str, channel_id: str | None) -> dict[str, Person]:
+    channel = await uow.conversations.get(channel_id) if channel_id else None
+    if channel is None or not channel.team_id:
+        return {}
+    return {h.role_id: h.person for h in await uow.team_roles.holders(tenant_id, channel.team_id)}
+
+
 async def open_case(
     uow: UnitOfWork,
     clock: Clock,
@@ -461,6 +469,7 @@ async def open_case(
     *,
     channel_id: str | None,
     conversation_id: str,
+    calendar: WorkingCalendar | None = None,
     prompt_id: int | None = None,
 ) -> Case:
     """Open the provider concerns case for a provider, with its chair, coordinator and concerns.
@@ -490,12 +499,18 @@ async def open_case(
                 lead_agency=form.lead_agency, opened_by=actor, at=now, channel_id=channel_id, members=members,
                 concern_ids=await uow.cases.unlinked_concerns(tenant, provider.id, now - HISTORY_WINDOW),
             )
+            # The first step starts today: its checklist becomes the case's first actions.
+            planned = plan_step(pack, case.step, uk_today(clock), calendar or WorkingCalendar(pack.nation), case,
+                                await _team_holders(uow, tenant, channel_id))
+            await uow.cases.add_actions(case.id, planned, now)
             await uow.audit.record(_event(
                 clock, actor, "case.opened", "case", reference, conversation_id,
                 provider_id=provider.id, provider=provider.name, pack=f"{pack.id}@{pack.version}",
                 step=case.step, lead_agency=form.lead_agency.value,
                 members={m.user_id: m.role.value for m in case.members}, concerns=list(case.concerns),
                 prompt=prompt_id,
+                actions=[{"title": a.title, "owner": a.owner.name if a.owner else None,
+                          "due_on": a.due_on.isoformat() if a.due_on else None} for a in planned],
             ))
             if prompt_id is not None and await uow.patterns.decide(prompt_id, "case_opened", actor, now, reference):
                 await uow.audit.record(_event(
@@ -645,7 +660,9 @@ async def confirm_level(
                 raise VoteClosed(f"The vote on {case.reference} has already closed.")
             level = pack.level(confirmation.level)
             await uow.cases.set_level(case.id, level.id)
-            await uow.cases.add_actions(case.id, f"level:{level.id}", level.required_actions, now)
+            await uow.cases.add_actions(
+                case.id, plan_level(level.id, level.required_actions, case,
+                                    await _team_holders(uow, actor.tenant_id, case.channel_id)), now)
             vote = await uow.votes.get(vote_id)
             assert vote is not None
             await uow.audit.record(_event(
@@ -746,3 +763,17 @@ async def set_role_holder(
         await uow.audit.record(_event(clock, actor, "team.role_holder_set", "team", team_id, conversation_id,
                                       role=role.id, user=person.user_id, name=person.name))
         await uow.commit()
+
+
+# -- actions ---------------------------------------------------------------------------------------
+
+
+async def my_actions(uow: UnitOfWork, tenant_id: str, user_id: str) -> list[CaseAction]:
+    """The person's open actions across open cases, soonest due first."""
+    async with uow:
+        return await uow.cases.open_actions_of(tenant_id, user_id)
+
+
+async def next_deadline(uow: UnitOfWork, case_id: int) -> date | None:
+    async with uow:
+        return await uow.cases.next_due(case_id)

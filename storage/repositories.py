@@ -10,9 +10,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from concerns.actions import CaseAction, PlannedAction
 from concerns.cases import Case, CaseRole, CaseStatus, LeadAgency, Member, Person, RoleHolder
 from concerns.model import Actor, AuditEvent, Concern, Conversation, ConversationKind, NewConcern, Provider
-from concerns.packs import LevelAction, ProcedurePack
+from concerns.packs import ProcedurePack
 from concerns.patterns import ConcernFact, PatternMatch, PatternPrompt
 from concerns.screening import Screening, ScreeningDecision
 from concerns.validation import normalise_name
@@ -507,6 +508,15 @@ class SqlPatternRepository(_Repository):
         return result.rowcount == 1
 
 
+def _action(row: CaseActionRow, case_reference: str, provider: str) -> CaseAction:
+    return CaseAction(
+        id=row.id, case_reference=case_reference, provider=provider, source=row.source, title=row.title,
+        owner_role=row.owner_role,
+        owner=Person(row.owner_user_id, row.owner_name or "") if row.owner_user_id else None,
+        due_on=row.due_on, required=row.required, status=row.status,
+    )
+
+
 def _case(row: CaseRow) -> Case:
     return Case(
         id=row.id,
@@ -600,17 +610,37 @@ class SqlCaseRepository(_Repository):
     async def set_level(self, case_id: int, level: str) -> None:
         await self.session.execute(update(CaseRow).where(CaseRow.id == case_id).values(level=level))
 
-    async def add_actions(self, case_id: int, source: str, actions: tuple[LevelAction, ...], at: datetime) -> None:
-        for action in actions:
-            self.session.add(CaseActionRow(case_id=case_id, source=source, title=action.title,
-                                           owner_role=action.owner_role, status="open", created_at=at))
+    async def add_actions(self, case_id: int, planned: list[PlannedAction], at: datetime) -> None:
+        for action in planned:
+            self.session.add(CaseActionRow(
+                case_id=case_id, source=action.source, action_id=action.action_id, title=action.title,
+                owner_role=action.owner_role, owner_user_id=action.owner.user_id if action.owner else None,
+                owner_name=action.owner.name if action.owner else None, due_on=action.due_on,
+                original_due_on=action.due_on, required=action.required, status="open", created_at=at))
+        await self.session.flush()
 
-    async def actions(self, case_id: int) -> list[tuple[str, str, str]]:
-        """(title, owner role, status) of each action on the case, oldest first."""
+    async def actions(self, case_id: int) -> list[CaseAction]:
+        """Every action on the case, in the order they were created."""
         rows = await self.session.execute(
-            select(CaseActionRow.title, CaseActionRow.owner_role, CaseActionRow.status)
+            select(CaseActionRow, CaseRow.reference, ProviderRow.name)
+            .join(CaseRow, CaseRow.id == CaseActionRow.case_id).join(ProviderRow, ProviderRow.id == CaseRow.provider_id)
             .where(CaseActionRow.case_id == case_id).order_by(CaseActionRow.id))
-        return [tuple(r) for r in rows]  # type: ignore[misc]
+        return [_action(*r) for r in rows]
+
+    async def open_actions_of(self, tenant_id: str, user_id: str) -> list[CaseAction]:
+        """A person's open actions across the tenant's open cases, soonest due first (undated last)."""
+        rows = await self.session.execute(
+            select(CaseActionRow, CaseRow.reference, ProviderRow.name)
+            .join(CaseRow, CaseRow.id == CaseActionRow.case_id).join(ProviderRow, ProviderRow.id == CaseRow.provider_id)
+            .where(CaseRow.tenant_id == tenant_id, CaseRow.status == CaseStatus.OPEN.value,
+                   CaseActionRow.owner_user_id == user_id, CaseActionRow.status == "open")
+            .order_by(CaseActionRow.due_on.is_(None), CaseActionRow.due_on, CaseActionRow.id))
+        return [_action(*r) for r in rows]
+
+    async def next_due(self, case_id: int) -> date | None:
+        return await self.session.scalar(
+            select(func.min(CaseActionRow.due_on)).where(CaseActionRow.case_id == case_id,
+                                                         CaseActionRow.status == "open"))
 
     async def get(self, tenant_id: str, case_id: int) -> Case | None:
         row = await self.session.get(CaseRow, case_id, populate_existing=True)

@@ -91,6 +91,8 @@ def samples(text: str) -> dict[str, dict[str, Any]]:
         "team_roles": {"form_key": short, "notice": text,
                        "rows": [{"id": short or "x", "role": short, "holder": short}],
                        "people": [{"user_id": short or "u", "name": short}]},
+        "action_list": {"title": short, "summary": short, "empty_text": short,
+                        "rows": [{"title": text, "due": short, "overdue": True, "where": short}]},
         "timeline": {"title": short, "subtitle": text, "entries": [{"when": "23 Nov 2026 10:30", "what": text}]},
         "indicators": {"headline": short, "colour": "Good", "explanation": text, "screened": short,
                        "on_time": short, "late": short, "overdue": short, "not_due": short},
@@ -153,8 +155,9 @@ def test_empty_states_render_valid_cards() -> None:
     values["open_case"] |= {"errors": {}, "people": []}
     values["vote"] |= {"outcome": "Closed: Major", "ballots": []}
     values["confirm_level"] |= {"errors": {}}
+    values["action_list"] |= {"rows": []}
     for name in ("raise_concern", "concern_list", "help", "concern_raised", "pattern_prompt", "screened", "open_case",
-                 "vote", "confirm_level"):
+                 "vote", "confirm_level", "action_list"):
         assert schema_errors(renderer.render(name, **values[name])) == [], name
 
 

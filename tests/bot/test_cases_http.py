@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.app import SERVICES
 from tests.bot.conftest import RunningBot
 from tests.bot.test_http import inputs, submit_data, texts
 from tests.bot.test_screening_http import raise_concern
@@ -74,3 +75,27 @@ async def test_cases_are_opened_in_a_channel_not_in_personal_chat(running_bot: R
     await raise_concern(bot)
     await bot.send(bot.teams.personal_message(PRIYA, "open case oakwood"))
     assert "open it there" in bot.connector.sent[-1].text
+
+
+async def test_actions_lists_mine_soonest_first_and_marks_overdue(running_bot: RunningBot) -> None:
+    bot = running_bot
+    prompt = await prompt_for_a_case(bot)
+    thread = thread_of(prompt, bot.teams.tenant)
+    open_button = next(a for a in prompt.card["actions"] if a["title"] == "Open a case")
+    await bot.send(bot.teams.card_submit(PRIYA, open_button["data"], reply_to=prompt.activity_id, conversation=thread))
+    form = bot.connector.sent[-1]
+    await bot.send(bot.teams.card_submit(
+        PRIYA, submit_data(form.card) | {"chair": HELEN.aad, "coordinator": TOM.aad, "lead_agency": "council"},
+        reply_to=form.activity_id, conversation=thread))
+    case_post = next(s for s in bot.connector.sent if s.card and "Provider concerns case PC-2026-0001" in texts(s.card))
+    assert "Tuesday 24 November 2026" in texts(case_post.card)  # the first step's earliest deadline
+
+    await bot.send(bot.teams.personal_message(TOM, "actions"))
+    shown = texts(bot.connector.sent[-1].card)
+    assert "Actions for Tom Okafor" in shown and "PC-2026-0001" in shown and "OVERDUE" not in shown
+    bot.app[SERVICES].clock.advance(days=10)  # Thursday 3 December: the decision step's deadlines have passed
+    await bot.send(bot.teams.personal_message(TOM, "actions"))
+    shown = texts(bot.connector.sent[-1].card)
+    assert "OVERDUE" in shown and "overdue" in shown
+    await bot.send(bot.teams.personal_message(PRIYA, "actions"))
+    assert "You have no open actions." in texts(bot.connector.sent[-1].card)

@@ -118,3 +118,53 @@ async def test_a_new_concern_about_a_provider_with_an_open_case_joins_it(uow: An
     async with uow() as tx:
         actions = [e.action for e in await tx.audit.for_subject("case", case.reference)]
     assert "case.concern_linked" in actions
+
+
+
+async def test_opening_a_case_creates_the_first_steps_actions_with_working_day_deadlines(
+    uow: Any, clock: FixedClock
+) -> None:
+    from datetime import date
+
+    raised = await raise_one(uow, clock, "k1")
+    case = await open_one(uow, clock, raised.concern.provider.id)  # Monday 23 November 2026
+    async with uow() as tx:
+        actions = await tx.cases.actions(case.id)
+        next_due = await tx.cases.next_due(case.id)
+    decision = CROYDON.step("decision")
+    assert [a.title for a in actions] == [a.title for a in decision.actions]
+    by_id = {a.title: a for a in actions}
+    welfare = by_id[decision.action("welfare_checks").title]
+    assert welfare.due_on == date(2026, 11, 24) and welfare.required  # 1 working day
+    provider_meeting = by_id[decision.action("set_up_provider_meeting").title]
+    assert provider_meeting.due_on == date(2026, 11, 30)  # 5 working days
+    # Coordinator's actions go to Tom; roles nobody holds in the team stay unassigned.
+    assert provider_meeting.owner == Person(TOM.user_id, TOM.name)
+    assert welfare.owner is None
+    assert next_due == date(2026, 11, 24)
+
+
+async def test_my_actions_lists_a_persons_open_actions_soonest_first(uow: Any, clock: FixedClock) -> None:
+    raised = await raise_one(uow, clock, "k1")
+    await open_one(uow, clock, raised.concern.provider.id)
+    mine = await services.my_actions(uow(), TENANT, TOM.user_id)
+    assert mine and all(a.owner == Person(TOM.user_id, TOM.name) for a in mine)
+    assert [a.due_on for a in mine] == sorted(a.due_on for a in mine)
+    assert await services.my_actions(uow(), "other-tenant", TOM.user_id) == []
+
+
+async def test_team_role_holders_receive_the_actions_for_their_role(uow: Any, clock: FixedClock) -> None:
+    from concerns.model import Conversation, ConversationKind
+
+    channel = Conversation(id="19:general", tenant_id=TENANT, kind=ConversationKind.CHANNEL, reference={},
+                           team_id="19:team")
+    await services.note_conversation(uow(), clock, PRIYA, channel, installing=True)
+    priya = Person(PRIYA.id, PRIYA.name)
+    await services.set_role_holder(uow(), clock, CROYDON, PRIYA, "19:team", "safeguarding_manager", priya,
+                                   conversation_id="c")
+    raised = await raise_one(uow, clock, "k1")
+    case = await open_one(uow, clock, raised.concern.provider.id)
+    async with uow() as tx:
+        actions = await tx.cases.actions(case.id)
+    welfare = next(a for a in actions if a.title == CROYDON.step("decision").action("welfare_checks").title)
+    assert welfare.owner == priya
