@@ -38,6 +38,8 @@ class CaseAction:
     due_on: date | None
     required: bool
     status: str  # open, done, not_applicable
+    case_id: int = 0
+    note: str | None = None
 
     def overdue(self, today: date) -> bool:
         return self.status == "open" and self.due_on is not None and self.due_on < today
@@ -79,3 +81,36 @@ def plan_level(level_id: str, actions: tuple[LevelAction, ...], case: Case,
                       owner_for(action.owner_role, case, team_holders), None, True)
         for action in actions
     ]
+
+
+DONE = "done"
+NOT_APPLICABLE = "not_applicable"
+MAX_NOTE = 2000
+
+
+def may_complete(case: Case, action: CaseAction, user_id: str) -> None:
+    """Owners complete their own actions (PROCEDURE.md, Roles)."""
+    from concerns.votes import NotAllowed
+
+    if action.status != "open":
+        raise NotAllowed(f"That action is already {action.status.replace('_', ' ')}.")
+    if action.owner is None:
+        raise NotAllowed("That action has no owner yet: the chair assigns it first.")
+    if action.owner.user_id != user_id:
+        raise NotAllowed(f"That action is {action.owner.name}'s to confirm.")
+
+
+def may_mark_not_applicable(case: Case, action: CaseAction, user_id: str) -> None:
+    from concerns.votes import NotAllowed
+
+    if action.status != "open":
+        raise NotAllowed(f"That action is already {action.status.replace('_', ' ')}.")
+    if not (action.owner and action.owner.user_id == user_id) and case.role_of(user_id) is not CaseRole.CHAIR:
+        raise NotAllowed("Only the action's owner or the chair can mark it not applicable.")
+
+
+def may_reassign(case: Case, user_id: str) -> None:
+    from concerns.votes import NotAllowed
+
+    if case.role_of(user_id) not in (CaseRole.CHAIR, CaseRole.COORDINATOR):
+        raise NotAllowed(f"Only the chair or the coordinator of {case.reference} can reassign actions.")

@@ -9,7 +9,17 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
-from concerns.actions import CaseAction, plan_level, plan_step
+from concerns.actions import (
+    DONE,
+    MAX_NOTE,
+    NOT_APPLICABLE,
+    CaseAction,
+    may_complete,
+    may_mark_not_applicable,
+    may_reassign,
+    plan_level,
+    plan_step,
+)
 from concerns.calendar import WorkingCalendar
 from concerns.cases import (
     Case,
@@ -777,3 +787,80 @@ async def my_actions(uow: UnitOfWork, tenant_id: str, user_id: str) -> list[Case
 async def next_deadline(uow: UnitOfWork, case_id: int) -> date | None:
     async with uow:
         return await uow.cases.next_due(case_id)
+
+
+async def _case_action(uow: UnitOfWork, tenant_id: str, action_id: int) -> tuple[Case, CaseAction]:
+    action = await uow.cases.action(tenant_id, action_id)
+    case = await uow.cases.get(tenant_id, action.case_id) if action else None
+    if action is None or case is None:
+        raise NotFound("That action is not one I know.")
+    return case, action
+
+
+async def close_action(
+    uow: UnitOfWork, clock: Clock, actor: Actor, action_id: int, status: str, note: str,
+    *, conversation_id: str,
+) -> tuple[Case, CaseAction]:
+    """Mark an action done (its owner; an optional note or link as evidence) or not applicable
+    (its owner or the chair; a reason is required)."""
+    note = note.strip()
+    if status not in (DONE, NOT_APPLICABLE):
+        raise FormErrors({"status": "Choose done or not applicable."})
+    if status == NOT_APPLICABLE and not note:
+        raise FormErrors({"note": "Say why the action does not apply: it is the record of the decision."})
+    if len(note) > MAX_NOTE:
+        raise FormErrors({"note": f"Keep it under {MAX_NOTE} characters; link longer evidence."})
+    async with uow:
+        case, action = await _case_action(uow, actor.tenant_id, action_id)
+        try:
+            (may_complete if status == DONE else may_mark_not_applicable)(case, action, actor.id)
+        except NotAllowed as refusal:
+            refused: Exception = refusal
+        else:
+            if not await uow.cases.close_action(action_id, status, note or None, actor, clock.now()):
+                raise NotAllowed("That action was closed a moment ago by someone else.")
+            await uow.audit.record(_event(
+                clock, actor, f"action.{status}", "case", case.reference, conversation_id,
+                action_id=action_id, title=action.title, note=note or None,
+                due_on=action.due_on.isoformat() if action.due_on else None,
+            ))
+            await uow.commit()
+            updated = await uow.cases.action(actor.tenant_id, action_id)
+            assert updated is not None
+            return case, updated
+    await _refused(uow, clock, actor, case.reference, f"action.{status}", str(refused), conversation_id)
+    raise refused
+
+
+async def reassign_action(
+    uow: UnitOfWork, clock: Clock, actor: Actor, action_id: int, owner: Person, *, conversation_id: str
+) -> tuple[Case, CaseAction]:
+    """Give an action to someone else (chair or coordinator)."""
+    async with uow:
+        case, action = await _case_action(uow, actor.tenant_id, action_id)
+        try:
+            may_reassign(case, actor.id)
+        except NotAllowed as refusal:
+            refused: Exception = refusal
+        else:
+            await uow.cases.assign_action(action_id, owner)
+            await uow.audit.record(_event(
+                clock, actor, "action.reassigned", "case", case.reference, conversation_id,
+                action_id=action_id, title=action.title, previous=action.owner.name if action.owner else None,
+                owner=owner.name, owner_id=owner.user_id,
+            ))
+            await uow.commit()
+            updated = await uow.cases.action(actor.tenant_id, action_id)
+            assert updated is not None
+            return case, updated
+    await _refused(uow, clock, actor, case.reference, "action.reassign", str(refused), conversation_id)
+    raise refused
+
+
+async def case_actions(uow: UnitOfWork, tenant_id: str, reference: str) -> tuple[Case, list[CaseAction]]:
+    async with uow:
+        parsed = parse_reference(reference)
+        case = await uow.cases.get_by_reference(tenant_id, str(parsed)) if parsed else None
+        if case is None:
+            raise NotFound(f"There is no case {reference.strip()[:20]}.")
+        return case, await uow.cases.actions(case.id)

@@ -259,6 +259,9 @@ class CaseActionRow(Base):
     required: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    note: Mapped[str | None] = mapped_column(Text)  # evidence when done, the reason when not applicable
+    closed_by_name: Mapped[str | None] = mapped_column(String(200))
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class TeamRoleRow(Base):

@@ -513,7 +513,7 @@ def _action(row: CaseActionRow, case_reference: str, provider: str) -> CaseActio
         id=row.id, case_reference=case_reference, provider=provider, source=row.source, title=row.title,
         owner_role=row.owner_role,
         owner=Person(row.owner_user_id, row.owner_name or "") if row.owner_user_id else None,
-        due_on=row.due_on, required=row.required, status=row.status,
+        due_on=row.due_on, required=row.required, status=row.status, case_id=row.case_id, note=row.note,
     )
 
 
@@ -636,6 +636,25 @@ class SqlCaseRepository(_Repository):
                    CaseActionRow.owner_user_id == user_id, CaseActionRow.status == "open")
             .order_by(CaseActionRow.due_on.is_(None), CaseActionRow.due_on, CaseActionRow.id))
         return [_action(*r) for r in rows]
+
+    async def action(self, tenant_id: str, action_id: int) -> CaseAction | None:
+        row = (await self.session.execute(
+            select(CaseActionRow, CaseRow.reference, ProviderRow.name)
+            .join(CaseRow, CaseRow.id == CaseActionRow.case_id).join(ProviderRow, ProviderRow.id == CaseRow.provider_id)
+            .where(CaseActionRow.id == action_id, CaseRow.tenant_id == tenant_id)
+            .execution_options(populate_existing=True))).first()
+        return _action(*row) if row else None
+
+    async def close_action(self, action_id: int, status: str, note: str | None, by: Actor, at: datetime) -> bool:
+        """Mark an open action done or not applicable; False if it was no longer open."""
+        result = await self.session.execute(
+            update(CaseActionRow).where(CaseActionRow.id == action_id, CaseActionRow.status == "open")
+            .values(status=status, note=note, closed_by_name=by.name, closed_at=at))
+        return result.rowcount == 1
+
+    async def assign_action(self, action_id: int, owner: Person) -> None:
+        await self.session.execute(update(CaseActionRow).where(CaseActionRow.id == action_id)
+                                   .values(owner_user_id=owner.user_id, owner_name=owner.name))
 
     async def next_due(self, case_id: int) -> date | None:
         return await self.session.scalar(

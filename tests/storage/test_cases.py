@@ -168,3 +168,47 @@ async def test_team_role_holders_receive_the_actions_for_their_role(uow: Any, cl
         actions = await tx.cases.actions(case.id)
     welfare = next(a for a in actions if a.title == CROYDON.step("decision").action("welfare_checks").title)
     assert welfare.owner == priya
+
+
+async def test_owners_complete_their_own_actions_and_others_are_refused(uow: Any, clock: FixedClock) -> None:
+    from concerns.actions import DONE, NOT_APPLICABLE
+    from concerns.model import Actor
+    from concerns.votes import NotAllowed
+
+    raised = await raise_one(uow, clock, "k1")
+    case = await open_one(uow, clock, raised.concern.provider.id)
+    tom = Actor(TOM.user_id, TOM.name, TENANT)
+    helen = Actor(HELEN.user_id, HELEN.name, TENANT)
+    async with uow() as tx:
+        actions = await tx.cases.actions(case.id)
+    toms = next(a for a in actions if a.owner and a.owner.user_id == TOM.user_id)
+    unassigned = next(a for a in actions if a.owner is None)
+
+    with pytest.raises(NotAllowed, match="Tom Okafor's to confirm"):
+        await services.close_action(uow(), clock, PRIYA, toms.id, DONE, "", conversation_id="c")
+    _, done = await services.close_action(uow(), clock, tom, toms.id, DONE, "Letter sent, see SharePoint link",
+                                          conversation_id="c")
+    assert done.status == "done" and done.note == "Letter sent, see SharePoint link"
+    with pytest.raises(NotAllowed, match="already done"):
+        await services.close_action(uow(), clock, tom, toms.id, DONE, "", conversation_id="c")
+
+    with pytest.raises(NotAllowed, match="no owner yet"):
+        await services.close_action(uow(), clock, tom, unassigned.id, DONE, "", conversation_id="c")
+    with pytest.raises(FormErrors):
+        await services.close_action(uow(), clock, helen, unassigned.id, NOT_APPLICABLE, " ", conversation_id="c")
+    _, na = await services.close_action(uow(), clock, helen, unassigned.id, NOT_APPLICABLE,
+                                        "No criminal matters: police consulted at the strategy meeting.",
+                                        conversation_id="c")
+    assert na.status == "not_applicable"
+
+    other = next(a for a in actions if a.owner is None and a.id != unassigned.id)
+    with pytest.raises(NotAllowed, match="Only the chair or the coordinator"):
+        await services.reassign_action(uow(), clock, PRIYA, other.id, Person(PRIYA.id, PRIYA.name),
+                                       conversation_id="c")
+    _, reassigned = await services.reassign_action(uow(), clock, tom, other.id, Person(PRIYA.id, PRIYA.name),
+                                                   conversation_id="c")
+    assert reassigned.owner == Person(PRIYA.id, PRIYA.name)
+    async with uow() as tx:
+        log = [e.action for e in await tx.audit.for_subject("case", case.reference)]
+    assert {"action.done", "action.not_applicable", "action.reassigned"} <= set(log)
+    assert log.count("refused") == 4  # every refusal above is recorded
