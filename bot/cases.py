@@ -149,6 +149,9 @@ async def submit_open_case(turn: Turn, data: dict[str, Any]) -> None:
     if activity_id:
         await services.record_case_card(turn.uow(), turn.services.clock, turn.actor, case, conversation_id,
                                         activity_id)
+        from bot.actions import post_checklist
+
+        await post_checklist(turn, case, conversation_id)
     await turn.replace_card("notice", title=f"Case {case.reference} opened",
                             text=f"{case.provider.name}: its card starts a new thread in this channel. "
                                  f"Chair {case.holder(CaseRole.CHAIR).name}.", color="Good")

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot import cases, commands, patterns, screening, team_roles, votes
+from bot import actions, cases, commands, patterns, screening, team_roles, votes
 from bot.turn import Turn
 
 CommandHandler = Callable[[Turn, str], Awaitable[None]]
@@ -53,6 +53,9 @@ VERBS: dict[str, VerbHandler] = {
     "case.roles": cases.roles_verb,
     "case.role": cases.submit_role,
     "team.role": team_roles.submit_team_role,
+    "action.done": actions.done_verb,
+    "action.na": actions.not_applicable_verb,
+    "action.assign": actions.assign_verb,
     "vote.start": votes.start_vote_verb,
     "vote.cast": votes.cast_verb,
     "vote.close": votes.close_verb,

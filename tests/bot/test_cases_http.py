@@ -99,3 +99,49 @@ async def test_actions_lists_mine_soonest_first_and_marks_overdue(running_bot: R
     assert "OVERDUE" in shown and "overdue" in shown
     await bot.send(bot.teams.personal_message(PRIYA, "actions"))
     assert "You have no open actions." in texts(bot.connector.sent[-1].card)
+
+
+async def test_owners_confirm_actions_on_the_checklist_in_the_case_thread(running_bot: RunningBot) -> None:
+    bot = running_bot
+    prompt = await prompt_for_a_case(bot)
+    thread = thread_of(prompt, bot.teams.tenant)
+    open_button = next(a for a in prompt.card["actions"] if a["title"] == "Open a case")
+    await bot.send(bot.teams.card_submit(PRIYA, open_button["data"], reply_to=prompt.activity_id, conversation=thread))
+    form = bot.connector.sent[-1]
+    await bot.send(bot.teams.card_submit(
+        PRIYA, submit_data(form.card) | {"chair": HELEN.aad, "coordinator": TOM.aad, "lead_agency": "council"},
+        reply_to=form.activity_id, conversation=thread))
+    case_post = next(s for s in bot.connector.sent if s.card and "Provider concerns case PC-2026-0001" in texts(s.card))
+    checklist = next(s for s in bot.connector.sent if s.card and "PC-2026-0001 actions" in texts(s.card))
+    assert checklist.conversation_id == case_post.conversation_id  # in the case's own thread
+    assert "Unassigned" in texts(checklist.card) and "Tom Okafor" in texts(checklist.card)
+
+    def row_action(card: dict[str, Any], who: str, title: str) -> dict[str, Any]:
+        for container in card["body"]:
+            # The row's detail line names the owner (the Assign list names everyone, so look only there).
+            detail = next((i for i in container.get("items", []) if i.get("type") == "TextBlock"), {})
+            if container.get("type") == "Container" and who in detail.get("text", ""):
+                action_set = next(i for i in container["items"] if i.get("type") == "ActionSet")
+                show = next(a for a in action_set["actions"] if a["title"] == title)
+                return show["card"]["actions"][0]["data"]
+        raise AssertionError(f"no open action for {who}")
+
+    checklist_thread = thread_of(checklist, bot.teams.tenant)
+    toms = row_action(checklist.card, "Tom Okafor", "Done")
+    await bot.send(bot.teams.card_submit(PRIYA, toms, reply_to=checklist.activity_id, conversation=checklist_thread))
+    assert "Tom Okafor's to confirm" in bot.connector.created[-1]["activity"]["text"]
+
+    evidence = {f"note_{toms['action']}": "Meeting booked for 30 Nov, invite sent"}
+    await bot.send(bot.teams.card_submit(TOM, toms | evidence, reply_to=checklist.activity_id,
+                                         conversation=checklist_thread))
+    updated = [s for s in bot.connector.sent if s.method == "PUT" and s.activity_id == checklist.activity_id][-1]
+    assert "done · Meeting booked for 30 Nov, invite sent" in texts(updated.card)
+
+    assign = row_action(updated.card, "Unassigned", "Assign")
+    await bot.send(bot.teams.card_submit(HELEN, assign | {f"owner_{assign['action']}": PRIYA.aad},
+                                         reply_to=checklist.activity_id, conversation=checklist_thread))
+    latest = [s for s in bot.connector.sent if s.method == "PUT" and s.activity_id == checklist.activity_id][-1]
+    assert texts(latest.card).count("Priya Shah") >= 1
+    async with bot.uow() as uow:
+        events = [e.action for e in await uow.audit.for_subject("case", "PC-2026-0001")]
+    assert {"action.done", "action.reassigned", "refused"} <= set(events)

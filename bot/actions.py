@@ -1,0 +1,122 @@
+"""The step checklist card in a case's thread, where owners confirm their actions."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from bot.roster import team_roster
+from bot.turn import Turn
+from concerns import services
+from concerns.actions import DONE, NOT_APPLICABLE, CaseAction
+from concerns.cases import Case
+from concerns.clock import uk_today
+from concerns.errors import NotFound
+from concerns.validation import FormErrors
+from concerns.votes import NotAllowed
+
+log = logging.getLogger(__name__)
+
+
+async def checklist_values(turn: Turn, case: Case, actions: list[CaseAction],
+                           notice: str | None = None) -> dict[str, Any]:
+    pack = turn.services.packs.get(case.pack_id, turn.services.pack)
+    today = uk_today(turn.services.clock)
+    rows = []
+    for action in actions:
+        owner = action.owner.name if action.owner else f"Unassigned ({pack.role(action.owner_role).label}): " \
+                                                        "the chair assigns it"
+        due = f"due {action.due_on:%a %-d %b}" if action.due_on else "due now"
+        state = {"open": "OVERDUE, " + due if action.overdue(today) else due,
+                 "done": "done", "not_applicable": "not applicable"}[action.status]
+        note = f" · {action.note}" if action.note else ""
+        rows.append({
+            "id": action.id, "title": action.title, "required": action.required, "open": action.status == "open",
+            "detail": f"{owner} · {state}{note}",
+            "colour": "Attention" if action.overdue(today) else ("Good" if action.status != "open" else "Default"),
+        })
+    people = await team_roster(turn.context)
+    step = pack.step(case.step).name
+    return {
+        "title": f"{case.reference} actions",
+        "subtitle": f"{case.provider.name} · step: {step} · required actions in bold",
+        "notice": notice, "rows": rows, "people": [{"user_id": p.user_id, "name": p.name} for p in people],
+    }
+
+
+async def post_checklist(turn: Turn, case: Case, conversation_id: str) -> None:
+    """Post the case's actions into its thread (after the case card)."""
+    _, actions = await services.case_actions(turn.uow(), turn.actor.tenant_id, case.reference)
+    from bot.cards import renderer
+
+    activity = renderer.card_activity("checklist", **await checklist_values(turn, case, actions))
+    try:
+        await turn.post_in(conversation_id, activity)
+    except Exception:
+        log.warning("could not post the checklist of %s", case.reference, exc_info=True)
+
+
+def _action_id(data: dict[str, Any]) -> int | None:
+    raw = data.get("action")
+    return int(raw) if isinstance(raw, str) and raw.isdigit() and len(raw) < 12 else None
+
+
+async def _after(turn: Turn, case: Case, notice: str | None) -> None:
+    """Show the checklist again in place, and keep the case card's next deadline current."""
+    _, actions = await services.case_actions(turn.uow(), turn.actor.tenant_id, case.reference)
+    await turn.replace_card("checklist", **await checklist_values(turn, case, actions, notice))
+    if notice is None and case.card_conversation_id and case.card_activity_id:
+        from bot.cases import case_card_values
+
+        try:
+            next_due = await services.next_deadline(turn.uow(), case.id)
+            await turn.update_card_in(case.card_conversation_id, case.card_activity_id, "case",
+                                      **case_card_values(turn, case, next_due))
+        except Exception:
+            log.warning("could not update the card of %s", case.reference, exc_info=True)
+
+
+async def _close(turn: Turn, data: dict[str, Any], status: str, field: str) -> None:
+    from bot.votes import tell_privately
+
+    action_id = _action_id(data)
+    note = data.get(f"{field}_{action_id}") if action_id is not None else None
+    try:
+        if action_id is None:
+            raise NotFound("That action button is not valid.")
+        case, _ = await services.close_action(turn.uow(), turn.services.clock, turn.actor, action_id, status,
+                                              note if isinstance(note, str) else "",
+                                              conversation_id=turn.conversation.id)
+    except (NotFound, NotAllowed) as refusal:
+        await tell_privately(turn, str(refusal))
+        return
+    except FormErrors as invalid:
+        await tell_privately(turn, " ".join(invalid.errors.values()))
+        return
+    await _after(turn, case, None)
+
+
+async def done_verb(turn: Turn, data: dict[str, Any]) -> None:
+    await _close(turn, data, DONE, "note")
+
+
+async def not_applicable_verb(turn: Turn, data: dict[str, Any]) -> None:
+    await _close(turn, data, NOT_APPLICABLE, "reason")
+
+
+async def assign_verb(turn: Turn, data: dict[str, Any]) -> None:
+    from bot.votes import tell_privately
+
+    action_id = _action_id(data)
+    chosen = data.get(f"owner_{action_id}")
+    roster = {p.user_id: p for p in await team_roster(turn.context)}
+    person = roster.get(chosen) if isinstance(chosen, str) else None
+    try:
+        if action_id is None or person is None:
+            raise NotFound("Choose a person from the team to assign the action to.")
+        case, _ = await services.reassign_action(turn.uow(), turn.services.clock, turn.actor, action_id, person,
+                                                 conversation_id=turn.conversation.id)
+    except (NotFound, NotAllowed) as refusal:
+        await tell_privately(turn, str(refusal))
+        return
+    await _after(turn, case, None)
