@@ -8,8 +8,8 @@ from typing import Any
 from bot.roster import team_roster
 from bot.turn import Turn
 from concerns import services
-from concerns.actions import DONE, NOT_APPLICABLE, CaseAction
-from concerns.cases import Case
+from concerns.actions import DONE, NOT_APPLICABLE, CaseAction, step_targets, unresolved_required
+from concerns.cases import Case, CaseRole
 from concerns.clock import uk_today
 from concerns.errors import NotFound
 from concerns.validation import FormErrors
@@ -66,12 +66,11 @@ async def _after(turn: Turn, case: Case, notice: str | None) -> None:
     _, actions = await services.case_actions(turn.uow(), turn.actor.tenant_id, case.reference)
     await turn.replace_card("checklist", **await checklist_values(turn, case, actions, notice))
     if notice is None and case.card_conversation_id and case.card_activity_id:
-        from bot.cases import case_card_values
+        from bot.cases import case_card
 
         try:
-            next_due = await services.next_deadline(turn.uow(), case.id)
             await turn.update_card_in(case.card_conversation_id, case.card_activity_id, "case",
-                                      **case_card_values(turn, case, next_due))
+                                      **await case_card(turn, case))
         except Exception:
             log.warning("could not update the card of %s", case.reference, exc_info=True)
 
@@ -120,3 +119,75 @@ async def assign_verb(turn: Turn, data: dict[str, Any]) -> None:
         await tell_privately(turn, str(refusal))
         return
     await _after(turn, case, None)
+
+
+STEP_FORM = "step_move"
+
+
+async def _step_values(turn: Turn, case: Case, record: Any, errors: dict[str, str]) -> dict[str, Any]:
+    pack = turn.services.packs.get(case.pack_id, turn.services.pack)
+    _, actions = await services.case_actions(turn.uow(), turn.actor.tenant_id, case.reference)
+    targets = step_targets(pack, case.step)
+    return {
+        "form_key": record.key, "reference": case.reference, "current": pack.step(case.step).name,
+        "pending": [a.title for a in unresolved_required(actions, case.step)],
+        "targets": [{"id": t, "title": ("Another " if t == case.step else "") + pack.step(t).name} for t in targets],
+        "values": {k: v for k, v in record.values.items() if isinstance(v, str)}, "errors": errors,
+    }
+
+
+async def offer_step_verb(turn: Turn, data: dict[str, Any]) -> None:
+    """The chair's card for moving the case on (others are told privately)."""
+    from bot.commands import issue_form
+    from bot.votes import tell_privately
+
+    reference = data.get("case") if isinstance(data.get("case"), str) else ""
+    try:
+        case = await services.get_case(turn.uow(), turn.actor.tenant_id, reference)
+        if case.role_of(turn.actor.id) is not CaseRole.CHAIR:
+            raise NotAllowed(f"Only the chair of {case.reference} can move it to another step.")
+    except (NotFound, NotAllowed) as refusal:
+        await tell_privately(turn, str(refusal))
+        return
+    record = await issue_form(turn, STEP_FORM, subject=case.reference)
+    await turn.reply_card("step_move", **await _step_values(turn, case, record, {}))
+
+
+async def move_step_verb(turn: Turn, data: dict[str, Any]) -> None:
+    from bot.commands import form_refused, submitted_form
+    from bot.votes import tell_privately
+
+    record, problem = await submitted_form(turn, data, STEP_FORM)
+    if record is None or record.subject is None:
+        await form_refused(turn, problem)
+        return
+    values = {k: data[k] for k in ("step", "override_reason") if isinstance(data.get(k), str)}
+    case = await services.get_case(turn.uow(), turn.actor.tenant_id, record.subject)
+    pack = turn.services.packs.get(case.pack_id, turn.services.pack)
+    try:
+        moved = await services.move_step(turn.uow(), turn.services.clock, turn.services.calendar, pack, turn.actor,
+                                         case.reference, values.get("step", ""), values.get("override_reason", ""),
+                                         conversation_id=turn.conversation.id)
+    except FormErrors as invalid:
+        record.values = values
+        await turn.services.forms.save(record)
+        await turn.replace_card("step_move", **await _step_values(turn, case, record, invalid.errors))
+        return
+    except (NotFound, NotAllowed) as refusal:
+        await tell_privately(turn, str(refusal))
+        return
+    record.result = moved.step
+    await turn.services.forms.save(record)
+    await turn.replace_card("notice", title=f"{moved.reference} moved to {pack.step(moved.step).name}",
+                            text=f"By {turn.actor.name}. The step's checklist follows in the case thread.",
+                            color="Good")
+    if moved.card_conversation_id:
+        await post_checklist(turn, moved, moved.card_conversation_id)
+        from bot.cases import case_card
+
+        if moved.card_activity_id:
+            try:
+                await turn.update_card_in(moved.card_conversation_id, moved.card_activity_id, "case",
+                                          **await case_card(turn, moved))
+            except Exception:
+                log.warning("could not update the card of %s", moved.reference, exc_info=True)

@@ -11,6 +11,7 @@ from bot.commands import form_refused, issue_form, submitted_form
 from bot.roster import team_roster
 from bot.turn import Turn
 from concerns import services
+from concerns.actions import rag_status
 from concerns.cases import REMOVE, Case, CaseRole, LeadAgency, RoleChangeRefused, parse_open_case_form
 from concerns.clock import UK, uk_today
 from concerns.errors import NotFound
@@ -24,7 +25,15 @@ log = logging.getLogger(__name__)
 OPEN_CASE_FORM = "open_case"
 
 
-def case_card_values(turn: Turn, case: Case, next_due: date | None = None) -> dict[str, Any]:
+async def case_card(turn: Turn, case: Case) -> dict[str, Any]:
+    """The case card's values, with the next deadline and the red/amber/green status from its actions."""
+    _, actions = await services.case_actions(turn.uow(), turn.actor.tenant_id, case.reference)
+    open_dates = [a.due_on for a in actions if a.status == "open" and a.due_on is not None]
+    status = rag_status(actions, uk_today(turn.services.clock), turn.services.calendar)
+    return case_card_values(turn, case, min(open_dates) if open_dates else None, status)
+
+
+def case_card_values(turn: Turn, case: Case, next_due: date | None = None, rag: str = "Green") -> dict[str, Any]:
     pack = turn.services.packs.get(case.pack_id, turn.services.pack)
 
     def holder(role: CaseRole) -> str:
@@ -36,7 +45,8 @@ def case_card_values(turn: Turn, case: Case, next_due: date | None = None) -> di
         level = pack.level(case.level).label
     return {
         "reference": case.reference,
-        "status": case.status.value.capitalize(),
+        "status": f"{case.status.value.capitalize()} · {rag}" if case.status.value == "open" else "Closed",
+        "rag": rag,
         "provider": case.provider.name,
         "level": level,
         "step": pack.step(case.step).name,
@@ -137,8 +147,7 @@ async def submit_open_case(turn: Turn, data: dict[str, Any]) -> None:
         return
     record.result = case.reference
     await turn.services.forms.save(record)
-    next_due = await services.next_deadline(turn.uow(), case.id)
-    activity = renderer.card_activity("case", **case_card_values(turn, case, next_due))
+    activity = renderer.card_activity("case", **await case_card(turn, case))
     try:
         posted = await turn.post_new_thread(turn.conversation, activity)
         conversation_id, activity_id = posted.conversation_id, posted.activity_id
@@ -165,7 +174,7 @@ async def show_case(turn: Turn, args: str) -> None:
     except NotFound as missing:
         await turn.reply_text(str(missing))
         return
-    await turn.reply_card("case", **case_card_values(turn, case, await services.next_deadline(turn.uow(), case.id)))
+    await turn.reply_card("case", **await case_card(turn, case))
     pack = turn.services.packs.get(case.pack_id, turn.services.pack)
     await turn.reply_card(
         "timeline",
@@ -279,7 +288,7 @@ async def submit_role(turn: Turn, data: dict[str, Any]) -> None:
     if case.card_conversation_id and case.card_activity_id:
         try:
             await turn.update_card_in(case.card_conversation_id, case.card_activity_id, "case",
-                                      **case_card_values(turn, case, await services.next_deadline(turn.uow(), case.id)))
+                                      **await case_card(turn, case))
         except Exception:
             log.warning("could not update the card of %s", case.reference, exc_info=True)
 

@@ -8,7 +8,7 @@ from typing import Any
 from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, ConversationParameters
 
 from bot.cards import renderer
-from bot.cases import case_card_values
+from bot.cases import case_card
 from bot.commands import form_refused, issue_form, submitted_form
 from bot.turn import Turn
 from concerns import services
@@ -98,9 +98,8 @@ async def _refresh(turn: Turn, case: Case, vote: Vote) -> None:
 async def _refresh_case(turn: Turn, case: Case) -> None:
     if case.card_conversation_id and case.card_activity_id:
         try:
-            next_due = await services.next_deadline(turn.uow(), case.id)
             await turn.update_card_in(case.card_conversation_id, case.card_activity_id, "case",
-                                      **case_card_values(turn, case, next_due))
+                                      **await case_card(turn, case))
         except Exception:
             log.warning("could not update the card of %s", case.reference, exc_info=True)
 

@@ -114,3 +114,33 @@ def may_reassign(case: Case, user_id: str) -> None:
 
     if case.role_of(user_id) not in (CaseRole.CHAIR, CaseRole.COORDINATOR):
         raise NotAllowed(f"Only the chair or the coordinator of {case.reference} can reassign actions.")
+
+
+def step_targets(pack: ProcedurePack, current: str) -> list[str]:
+    """Where the chair may move a case from `current`: the next step, past optional steps, or the
+    same step again when it repeats (Croydon's update meetings)."""
+    targets: list[str] = []
+    if pack.step(current).repeatable:
+        targets.append(current)
+    following = pack.next_step(current)
+    while following is not None:
+        targets.append(following.id)
+        if not following.optional:
+            break
+        following = pack.next_step(following.id)
+    return targets
+
+
+def unresolved_required(actions: list[CaseAction], step_id: str) -> list[CaseAction]:
+    """The step's required actions that are still open."""
+    return [a for a in actions if a.source == f"step:{step_id}" and a.required and a.status == "open"]
+
+
+def rag_status(actions: list[CaseAction], today: date, calendar: WorkingCalendar) -> str:
+    """Red if anything is overdue, amber if something falls due within two working days, else green."""
+    open_dated = [a.due_on for a in actions if a.status == "open" and a.due_on is not None]
+    if any(due < today for due in open_dated):
+        return "Red"
+    if any(due <= calendar.add_working_days(today, 2) for due in open_dated):
+        return "Amber"
+    return "Green"

@@ -19,6 +19,8 @@ from concerns.actions import (
     may_reassign,
     plan_level,
     plan_step,
+    step_targets,
+    unresolved_required,
 )
 from concerns.calendar import WorkingCalendar
 from concerns.cases import (
@@ -784,11 +786,6 @@ async def my_actions(uow: UnitOfWork, tenant_id: str, user_id: str) -> list[Case
         return await uow.cases.open_actions_of(tenant_id, user_id)
 
 
-async def next_deadline(uow: UnitOfWork, case_id: int) -> date | None:
-    async with uow:
-        return await uow.cases.next_due(case_id)
-
-
 async def _case_action(uow: UnitOfWork, tenant_id: str, action_id: int) -> tuple[Case, CaseAction]:
     action = await uow.cases.action(tenant_id, action_id)
     case = await uow.cases.get(tenant_id, action.case_id) if action else None
@@ -864,3 +861,45 @@ async def case_actions(uow: UnitOfWork, tenant_id: str, reference: str) -> tuple
         if case is None:
             raise NotFound(f"There is no case {reference.strip()[:20]}.")
         return case, await uow.cases.actions(case.id)
+
+
+async def move_step(
+    uow: UnitOfWork, clock: Clock, calendar: WorkingCalendar, pack: ProcedurePack, actor: Actor,
+    case_reference: str, target: str, override_reason: str, *, conversation_id: str,
+) -> Case:
+    """Move the case to its next step (chair only), creating that step's actions from today.
+
+    The step's required actions must be resolved first, unless the chair records why not.
+    """
+    override_reason = override_reason.strip()
+    async with uow:
+        case = await _open_case(uow, actor.tenant_id, case_reference)
+        if case.role_of(actor.id) is not CaseRole.CHAIR:
+            refused: Exception | None = NotAllowed(f"Only the chair of {case.reference} can move it to another step.")
+        else:
+            refused = None
+            if target not in step_targets(pack, case.step):
+                raise FormErrors({"step": "Choose one of the steps offered."})
+            pending = unresolved_required(await uow.cases.actions(case.id), case.step)
+            if pending and not override_reason:
+                raise FormErrors({"override_reason": f"{len(pending)} required action(s) of this step are still "
+                                                     "open: resolve them, or record why the case moves on anyway."})
+            if len(override_reason) > 2000:
+                raise FormErrors({"override_reason": "Keep it under 2000 characters."})
+            now = clock.now()
+            await uow.cases.set_step(case.id, target)
+            updated = await uow.cases.get(actor.tenant_id, case.id)
+            assert updated is not None
+            planned = plan_step(pack, target, uk_today(clock), calendar, updated,
+                                await _team_holders(uow, actor.tenant_id, case.channel_id))
+            await uow.cases.add_actions(case.id, planned, now)
+            await uow.audit.record(_event(
+                clock, actor, "step.changed", "case", case.reference, conversation_id,
+                previous=case.step, step=target, override_reason=override_reason or None,
+                open_required=[a.title for a in pending],
+            ))
+            await uow.commit()
+            return updated
+    await _refused(uow, clock, actor, case.reference, "step.change", str(refused), conversation_id)
+    assert refused is not None
+    raise refused

@@ -607,6 +607,9 @@ class SqlCaseRepository(_Repository):
             row.role = role.value
         await self.session.flush()
 
+    async def set_step(self, case_id: int, step: str) -> None:
+        await self.session.execute(update(CaseRow).where(CaseRow.id == case_id).values(step=step))
+
     async def set_level(self, case_id: int, level: str) -> None:
         await self.session.execute(update(CaseRow).where(CaseRow.id == case_id).values(level=level))
 

@@ -73,8 +73,12 @@ def samples(text: str) -> dict[str, dict[str, Any]]:
                       "people": [{"user_id": short or "u", "name": short}], "agencies": choice,
                       "values": {"chair": short}, "errors": {f: short or "x" for f in
                                                              ("form", "chair", "coordinator", "lead_agency")}},
-        "case": {k: short for k in ("reference", "status", "provider", "level", "step", "chair", "coordinator",
-                                    "lead_agency", "commissioning", "next_deadline", "concerns", "members")},
+        "case": {k: short for k in ("reference", "provider", "level", "step", "chair", "coordinator",
+                                    "lead_agency", "commissioning", "next_deadline", "concerns", "members")}
+        | {"status": "Open · " + short, "rag": "Amber"},
+        "step_move": {"form_key": short, "reference": short, "current": short, "pending": [text],
+                      "targets": [{"id": short or "x", "title": short}], "values": {"override_reason": text},
+                      "errors": {"step": short or "x", "override_reason": short or "x"}},
         "pattern_prompt": {"provider": short, "rule": text, "prompt_id": 4, "provider_id": 9,
                            "evidence": [{"reference": "C-2026-0001", "detail": short}], "decision": short,
                            "errors": {"reason": short or "x"}},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from bot.app import SERVICES
@@ -145,3 +146,34 @@ async def test_owners_confirm_actions_on_the_checklist_in_the_case_thread(runnin
     async with bot.uow() as uow:
         events = [e.action for e in await uow.audit.for_subject("case", "PC-2026-0001")]
     assert {"action.done", "action.reassigned", "refused"} <= set(events)
+
+
+async def test_the_chair_moves_the_case_to_the_next_step(running_bot: RunningBot) -> None:
+    bot = running_bot
+    prompt = await prompt_for_a_case(bot)
+    thread = thread_of(prompt, bot.teams.tenant)
+    open_button = next(a for a in prompt.card["actions"] if a["title"] == "Open a case")
+    await bot.send(bot.teams.card_submit(PRIYA, open_button["data"], reply_to=prompt.activity_id, conversation=thread))
+    form = bot.connector.sent[-1]
+    await bot.send(bot.teams.card_submit(
+        PRIYA, submit_data(form.card) | {"chair": HELEN.aad, "coordinator": TOM.aad, "lead_agency": "council"},
+        reply_to=form.activity_id, conversation=thread))
+    case_post = next(s for s in bot.connector.sent if s.card and "Provider concerns case PC-2026-0001" in texts(s.card))
+    assert "Open · Amber" in texts(case_post.card)  # the first action is due tomorrow
+    case_thread = thread_of(case_post, bot.teams.tenant)
+    next_step = next(a for a in case_post.card["actions"] if a["title"] == "Next step")["data"]
+    await bot.send(bot.teams.card_submit(TOM, next_step, reply_to=case_post.activity_id, conversation=case_thread))
+    assert "Only the chair" in bot.connector.created[-1]["activity"]["text"]
+    await bot.send(bot.teams.card_submit(HELEN, next_step, reply_to=case_post.activity_id, conversation=case_thread))
+    move = bot.connector.sent[-1]
+    assert "Required actions still open" in texts(move.card)
+    await bot.send(bot.teams.card_submit(HELEN, submit_data(move.card) | {"step": "initial_meeting"},
+                                         reply_to=move.activity_id, conversation=case_thread))
+    assert "resolve them, or record why" in texts(bot.connector.sent[-1].card)
+    await bot.send(bot.teams.card_submit(
+        HELEN, submit_data(move.card) | {"step": "initial_meeting", "override_reason": "Agreed at the meeting."},
+        reply_to=move.activity_id, conversation=case_thread))
+    case_update = [s for s in bot.connector.sent if s.method == "PUT" and s.activity_id == case_post.activity_id][-1]
+    assert "Initial" in json.dumps(case_update.card["body"][2])  # the Step fact
+    assert any(s.card and "PC-2026-0001 actions" in texts(s.card) and "step: Initial" in texts(s.card)
+               for s in bot.connector.sent)

@@ -212,3 +212,62 @@ async def test_owners_complete_their_own_actions_and_others_are_refused(uow: Any
         log = [e.action for e in await tx.audit.for_subject("case", case.reference)]
     assert {"action.done", "action.not_applicable", "action.reassigned"} <= set(log)
     assert log.count("refused") == 4  # every refusal above is recorded
+
+
+async def test_the_chair_moves_the_case_on_when_required_actions_are_resolved_or_says_why(
+    uow: Any, clock: FixedClock
+) -> None:
+    from concerns.actions import step_targets
+    from concerns.calendar import WorkingCalendar
+    from concerns.model import Actor
+    from concerns.votes import NotAllowed
+
+    england = WorkingCalendar("england")
+    chair = Actor(HELEN.user_id, HELEN.name, TENANT)
+    raised = await raise_one(uow, clock, "k1")
+    case = await open_one(uow, clock, raised.concern.provider.id)
+    assert step_targets(CROYDON, "decision") == ["initial_meeting"]
+    assert step_targets(CROYDON, "findings_meeting") == ["update_meeting", "quality_assurance"]  # optional step
+    assert step_targets(CROYDON, "update_meeting") == ["update_meeting", "quality_assurance"]  # repeatable
+
+    with pytest.raises(NotAllowed):
+        await services.move_step(uow(), clock, england, CROYDON, PRIYA, case.reference, "initial_meeting", "",
+                                 conversation_id="c")
+    with pytest.raises(FormErrors) as caught:
+        await services.move_step(uow(), clock, england, CROYDON, chair, case.reference, "initial_meeting", "",
+                                 conversation_id="c")
+    assert "still open" in caught.value.errors["override_reason"]
+    with pytest.raises(FormErrors):
+        await services.move_step(uow(), clock, england, CROYDON, chair, case.reference, "closure", "because",
+                                 conversation_id="c")
+
+    clock.advance(days=2)  # Wednesday 25 November
+    moved = await services.move_step(uow(), clock, england, CROYDON, chair, case.reference, "initial_meeting",
+                                     "Welfare checks done on the visit; recording follows.", conversation_id="c")
+    assert moved.step == "initial_meeting"
+    async with uow() as tx:
+        actions = await tx.cases.actions(case.id)
+        events = [e for e in await tx.audit.for_subject("case", case.reference) if e.action == "step.changed"]
+    initial = [a for a in actions if a.source == "step:initial_meeting"]
+    assert len(initial) == len(CROYDON.step("initial_meeting").actions)
+    first = CROYDON.step("initial_meeting").actions[0]
+    assert initial[0].due_on == england.add_working_days(clock.now().date(), first.due_working_days)
+    assert events[0].details["override_reason"].startswith("Welfare checks done")
+    assert events[0].details["open_required"]
+
+
+def test_red_amber_green() -> None:
+    from datetime import date
+
+    from concerns.actions import CaseAction, rag_status
+    from concerns.calendar import WorkingCalendar
+
+    def action(due: date, status: str = "open") -> CaseAction:
+        return CaseAction(1, "PC-2026-0001", "Oakwood", "step:decision", "t", "coordinator", None, due, True, status)
+
+    england = WorkingCalendar("england")
+    today = date(2026, 12, 23)  # Wednesday; the next two working days are 24 and 29 December
+    assert rag_status([action(date(2026, 12, 22))], today, england) == "Red"
+    assert rag_status([action(date(2026, 12, 22), "done")], today, england) == "Green"
+    assert rag_status([action(date(2026, 12, 29))], today, england) == "Amber"  # two working days over Christmas
+    assert rag_status([action(date(2026, 12, 30))], today, england) == "Green"
