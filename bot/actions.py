@@ -27,6 +27,8 @@ async def checklist_values(turn: Turn, case: Case, actions: list[CaseAction],
         owner = action.owner.name if action.owner else f"Unassigned ({pack.role(action.owner_role).label}): " \
                                                         "the chair assigns it"
         due = f"due {action.due_on:%a %-d %b}" if action.due_on else "due now"
+        if action.original_due_on and action.due_on != action.original_due_on:
+            due += f" (first due {action.original_due_on:%a %-d %b})"
         state = {"open": "OVERDUE, " + due if action.overdue(today) else due,
                  "done": "done", "not_applicable": "not applicable"}[action.status]
         note = f" · {action.note}" if action.note else ""
@@ -117,6 +119,27 @@ async def assign_verb(turn: Turn, data: dict[str, Any]) -> None:
                                                  conversation_id=turn.conversation.id)
     except (NotFound, NotAllowed) as refusal:
         await tell_privately(turn, str(refusal))
+        return
+    await _after(turn, case, None)
+
+
+async def redate_verb(turn: Turn, data: dict[str, Any]) -> None:
+    from bot.votes import tell_privately
+
+    action_id = _action_id(data)
+    due, why = data.get(f"due_{action_id}"), data.get(f"why_{action_id}")
+    try:
+        if action_id is None:
+            raise NotFound("That action button is not valid.")
+        case, _ = await services.redate_action(turn.uow(), turn.services.clock, turn.services.calendar, turn.actor,
+                                               action_id, due if isinstance(due, str) else "",
+                                               why if isinstance(why, str) else "",
+                                               conversation_id=turn.conversation.id)
+    except (NotFound, NotAllowed) as refusal:
+        await tell_privately(turn, str(refusal))
+        return
+    except FormErrors as invalid:
+        await tell_privately(turn, " ".join(invalid.errors.values()))
         return
     await _after(turn, case, None)
 

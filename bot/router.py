@@ -56,6 +56,7 @@ VERBS: dict[str, VerbHandler] = {
     "action.done": actions.done_verb,
     "action.na": actions.not_applicable_verb,
     "action.assign": actions.assign_verb,
+    "action.redate": actions.redate_verb,
     "step.offer": actions.offer_step_verb,
     "step.move": actions.move_step_verb,
     "vote.start": votes.start_vote_verb,

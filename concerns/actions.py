@@ -40,6 +40,7 @@ class CaseAction:
     status: str  # open, done, not_applicable
     case_id: int = 0
     note: str | None = None
+    original_due_on: date | None = None
 
     def overdue(self, today: date) -> bool:
         return self.status == "open" and self.due_on is not None and self.due_on < today
@@ -110,10 +111,11 @@ def may_mark_not_applicable(case: Case, action: CaseAction, user_id: str) -> Non
 
 
 def may_reassign(case: Case, user_id: str) -> None:
+    """The chair or coordinator reassigns and re-dates actions."""
     from concerns.votes import NotAllowed
 
     if case.role_of(user_id) not in (CaseRole.CHAIR, CaseRole.COORDINATOR):
-        raise NotAllowed(f"Only the chair or the coordinator of {case.reference} can reassign actions.")
+        raise NotAllowed(f"Only the chair or the coordinator of {case.reference} can reassign or re-date actions.")
 
 
 def step_targets(pack: ProcedurePack, current: str) -> list[str]:

@@ -854,6 +854,51 @@ async def reassign_action(
     raise refused
 
 
+async def redate_action(
+    uow: UnitOfWork, clock: Clock, calendar: WorkingCalendar, actor: Actor, action_id: int, due_text: str,
+    reason: str, *, conversation_id: str,
+) -> tuple[Case, CaseAction]:
+    """Move an action's due date (chair or coordinator) with a reason; the original date is kept."""
+    errors: dict[str, str] = {}
+    reason = reason.strip()
+    try:
+        due_on = date.fromisoformat(due_text.strip())
+    except ValueError:
+        errors["due_on"] = "Give the new date as YYYY-MM-DD."
+    else:
+        if due_on < uk_today(clock):
+            errors["due_on"] = "The new date cannot be in the past."
+        elif not calendar.is_working_day(due_on):
+            errors["due_on"] = f"{due_on:%A %-d %B %Y} is not a working day."
+    if not reason:
+        errors["reason"] = "Say why the date moves: it is the record of the change."
+    elif len(reason) > MAX_NOTE:
+        errors["reason"] = f"Keep it under {MAX_NOTE} characters."
+    if errors:
+        raise FormErrors(errors)
+    async with uow:
+        case, action = await _case_action(uow, actor.tenant_id, action_id)
+        try:
+            may_reassign(case, actor.id)
+            if action.status != "open":
+                raise NotAllowed(f"That action is already {action.status.replace('_', ' ')}.")
+        except NotAllowed as refusal:
+            refused: Exception = refusal
+        else:
+            await uow.cases.redate_action(action_id, due_on)
+            await uow.audit.record(_event(
+                clock, actor, "action.redated", "case", case.reference, conversation_id, action_id=action_id,
+                title=action.title, previous=action.due_on.isoformat() if action.due_on else None,
+                due_on=due_on.isoformat(), reason=reason,
+            ))
+            await uow.commit()
+            updated = await uow.cases.action(actor.tenant_id, action_id)
+            assert updated is not None
+            return case, updated
+    await _refused(uow, clock, actor, case.reference, "action.redate", str(refused), conversation_id)
+    raise refused
+
+
 async def case_actions(uow: UnitOfWork, tenant_id: str, reference: str) -> tuple[Case, list[CaseAction]]:
     async with uow:
         parsed = parse_reference(reference)

@@ -514,6 +514,7 @@ def _action(row: CaseActionRow, case_reference: str, provider: str) -> CaseActio
         owner_role=row.owner_role,
         owner=Person(row.owner_user_id, row.owner_name or "") if row.owner_user_id else None,
         due_on=row.due_on, required=row.required, status=row.status, case_id=row.case_id, note=row.note,
+        original_due_on=row.original_due_on,
     )
 
 
@@ -654,6 +655,10 @@ class SqlCaseRepository(_Repository):
             update(CaseActionRow).where(CaseActionRow.id == action_id, CaseActionRow.status == "open")
             .values(status=status, note=note, closed_by_name=by.name, closed_at=at))
         return result.rowcount == 1
+
+    async def redate_action(self, action_id: int, due_on: date) -> None:
+        # original_due_on keeps the first deadline, so timeliness is measured against what was agreed.
+        await self.session.execute(update(CaseActionRow).where(CaseActionRow.id == action_id).values(due_on=due_on))
 
     async def assign_action(self, action_id: int, owner: Person) -> None:
         await self.session.execute(update(CaseActionRow).where(CaseActionRow.id == action_id)

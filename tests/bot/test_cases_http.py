@@ -177,3 +177,32 @@ async def test_the_chair_moves_the_case_to_the_next_step(running_bot: RunningBot
     assert "Initial" in json.dumps(case_update.card["body"][2])  # the Step fact
     assert any(s.card and "PC-2026-0001 actions" in texts(s.card) and "step: Initial" in texts(s.card)
                for s in bot.connector.sent)
+
+
+async def open_case_via_prompt(bot: RunningBot) -> tuple[Any, Any]:
+    """Open PC-2026-0001 (chair Helen, coordinator Tom) from a pattern prompt; return its card and checklist."""
+    prompt = await prompt_for_a_case(bot)
+    thread = thread_of(prompt, bot.teams.tenant)
+    open_button = next(a for a in prompt.card["actions"] if a["title"] == "Open a case")
+    await bot.send(bot.teams.card_submit(PRIYA, open_button["data"], reply_to=prompt.activity_id, conversation=thread))
+    form = bot.connector.sent[-1]
+    await bot.send(bot.teams.card_submit(
+        PRIYA, submit_data(form.card) | {"chair": HELEN.aad, "coordinator": TOM.aad, "lead_agency": "council"},
+        reply_to=form.activity_id, conversation=thread))
+    case_post = next(s for s in bot.connector.sent if s.card and "Provider concerns case PC-2026-0001" in texts(s.card))
+    checklist = next(s for s in bot.connector.sent if s.card and "PC-2026-0001 actions" in texts(s.card))
+    return case_post, checklist
+
+
+async def test_the_coordinator_re_dates_an_action_from_the_checklist(running_bot: RunningBot) -> None:
+    bot = running_bot
+    _, checklist = await open_case_via_prompt(bot)
+    row = next(c for c in checklist.card["body"] if c.get("type") == "Container")
+    action_set = next(i for i in row["items"] if i.get("type") == "ActionSet")
+    redate = next(a for a in action_set["actions"] if a["title"] == "Re-date")["card"]["actions"][0]["data"]
+    number = redate["action"]
+    await bot.send(bot.teams.card_submit(
+        TOM, redate | {f"due_{number}": "2026-12-02", f"why_{number}": "Manager on leave until December"},
+        reply_to=checklist.activity_id, conversation=thread_of(checklist, bot.teams.tenant)))
+    updated = [s for s in bot.connector.sent if s.method == "PUT" and s.activity_id == checklist.activity_id][-1]
+    assert "due Wed 2 Dec (first due Tue 24 Nov)" in texts(updated.card)

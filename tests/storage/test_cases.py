@@ -271,3 +271,29 @@ def test_red_amber_green() -> None:
     assert rag_status([action(date(2026, 12, 22), "done")], today, england) == "Green"
     assert rag_status([action(date(2026, 12, 29))], today, england) == "Amber"  # two working days over Christmas
     assert rag_status([action(date(2026, 12, 30))], today, england) == "Green"
+
+
+async def test_re_dating_an_action_keeps_the_original_date_and_needs_a_reason(uow: Any, clock: FixedClock) -> None:
+    from datetime import date
+
+    from concerns.calendar import WorkingCalendar
+    from concerns.model import Actor
+    from concerns.votes import NotAllowed
+
+    england = WorkingCalendar("england")
+    coordinator = Actor(TOM.user_id, TOM.name, TENANT)
+    raised = await raise_one(uow, clock, "k1")
+    case = await open_one(uow, clock, raised.concern.provider.id)
+    async with uow() as tx:
+        action = (await tx.cases.actions(case.id))[0]
+    with pytest.raises(FormErrors) as caught:
+        await services.redate_action(uow(), clock, england, coordinator, action.id, "2026-12-25", "",
+                                     conversation_id="c")
+    assert set(caught.value.errors) == {"due_on", "reason"}  # Christmas Day, and no reason
+    with pytest.raises(NotAllowed):
+        await services.redate_action(uow(), clock, england, PRIYA, action.id, "2026-12-01", "Visit moved",
+                                     conversation_id="c")
+    _, moved = await services.redate_action(uow(), clock, england, coordinator, action.id, "2026-12-01",
+                                            "Provider asked for the visit after the manager returns",
+                                            conversation_id="c")
+    assert moved.due_on == date(2026, 12, 1) and moved.original_due_on == action.due_on
