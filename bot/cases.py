@@ -8,6 +8,7 @@ from typing import Any
 
 from bot.cards import renderer
 from bot.commands import form_refused, issue_form, submitted_form
+from bot.providers import status_label
 from bot.roster import team_roster
 from bot.turn import Turn
 from concerns import services
@@ -53,7 +54,7 @@ def case_card_values(turn: Turn, case: Case, next_due: date | None = None, rag: 
         "chair": holder(CaseRole.CHAIR),
         "coordinator": holder(CaseRole.COORDINATOR),
         "lead_agency": case.lead_agency.label,
-        "commissioning": case.provider.commissioning_status.value.replace("_", " ").capitalize(),
+        "commissioning": status_label(case.provider.commissioning_status),
         "next_deadline": f"{next_due:%A %-d %B %Y}" if next_due else "None open",
         "concerns": ", ".join(case.concerns) or "None linked",
         "members": ", ".join(f"{m.name} ({m.role.label.lower()})" for m in case.members),

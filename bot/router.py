@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot import actions, cases, commands, patterns, screening, team_roles, votes
+from bot import actions, cases, commands, patterns, providers, screening, team_roles, votes
 from bot.turn import Turn
 
 CommandHandler = Callable[[Turn, str], Awaitable[None]]
@@ -32,6 +32,10 @@ COMMANDS: tuple[Command, ...] = (
     Command("actions", "actions", "My open actions across cases, soonest due first", cases.my_actions_command),
     Command("roles", "roles REFERENCE", "A case's members; the chair changes roles", cases.roles_command),
     Command("vote", "vote REFERENCE", "Start a vote on a case's level (chair or coordinator)", votes.vote_command),
+    Command("status", "status NAME", "A provider's commissioning status; named roles change it",
+            providers.status_command),
+    Command("embargo list", "embargo list", "Providers not at normal commissioning status",
+            providers.embargo_list_command),
     Command("team roles", "team roles", "Who holds the procedure's roles here (e.g. commissioning)",
             team_roles.team_roles_command),
     Command("indicators", "indicators", "How often referrers were told the outcome in time",
@@ -57,6 +61,7 @@ VERBS: dict[str, VerbHandler] = {
     "action.na": actions.not_applicable_verb,
     "action.assign": actions.assign_verb,
     "action.redate": actions.redate_verb,
+    "provider.status": providers.submit_status,
     "step.offer": actions.offer_step_verb,
     "step.move": actions.move_step_verb,
     "vote.start": votes.start_vote_verb,

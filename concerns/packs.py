@@ -18,6 +18,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 __all__ = [
     "CASE_ROLE_IDS",
     "BusinessFailure",
+    "Commissioning",
     "CommunicationItem",
     "Level",
     "LevelAction",
@@ -119,6 +120,12 @@ class Notifications(_Model):
     escalation_role: Slug
 
 
+class Commissioning(_Model):
+    """Who may change a provider's commissioning status (suspending placements is a senior decision)."""
+
+    status_roles: tuple[Slug, ...] = Field(min_length=1)
+
+
 class PatternRule(_Model):
     id: Slug
     kind: PatternKind
@@ -150,6 +157,7 @@ class ProcedurePack(_Model):
     steps: tuple[Step, ...] = Field(min_length=1)
     timescales: Timescales
     notifications: Notifications
+    commissioning: Commissioning
     patterns: tuple[PatternRule, ...] = ()
     communication_checklist: tuple[CommunicationItem, ...] = Field(min_length=1)
     business_failure: BusinessFailure
@@ -304,6 +312,8 @@ def _pack_problems(pack: ProcedurePack) -> Iterable[tuple[Loc, str, Any]]:
 
     for field in ("screening_alert_role", "escalation_role"):
         yield from _role_ref(role_ids, getattr(pack.notifications, field), ("notifications", field))
+    for index, role_id in enumerate(pack.commissioning.status_roles):
+        yield from _role_ref(role_ids, role_id, ("commissioning", "status_roles", index))
 
     level_ids = {item.id for item in pack.levels.items}
     for index, rule in enumerate(pack.patterns):

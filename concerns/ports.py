@@ -13,7 +13,7 @@ from concerns.model import Actor, AuditEvent, Concern, Conversation, NewConcern,
 from concerns.packs import ProcedurePack
 from concerns.patterns import ConcernFact, PatternMatch, PatternPrompt
 from concerns.screening import Screening, ScreeningDecision
-from concerns.vocabulary import ServiceType
+from concerns.vocabulary import CommissioningStatus, ServiceType
 from concerns.votes import BallotForm, Confirmation, Vote
 
 
@@ -25,6 +25,12 @@ class ProviderRepository(Protocol):
     async def search(self, tenant_id: str, text: str, limit: int) -> list[Provider]: ...
 
     async def recent(self, tenant_id: str, limit: int) -> list[Provider]: ...
+
+    async def set_status(self, provider_id: int, status: CommissioningStatus) -> None: ...
+
+    async def not_normal(self, tenant_id: str) -> list[Provider]:
+        """Providers whose commissioning status is not normal (caution, suspended, embargoed)."""
+        ...
 
     async def add(self, tenant_id: str, name: str, service_type: ServiceType, at: datetime) -> tuple[Provider, bool]:
         """Add a provider, or return the one of that name added meanwhile; True if it is new."""

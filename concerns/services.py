@@ -43,7 +43,7 @@ from concerns.ports import UnitOfWork
 from concerns.references import CASE, CONCERN, Reference, parse_reference
 from concerns.screening import Screening, ScreeningDecision
 from concerns.validation import FormErrors, RaiseConcernForm, normalise_name
-from concerns.vocabulary import ScreeningOutcome
+from concerns.vocabulary import CommissioningStatus, ScreeningOutcome
 from concerns.votes import (
     BallotForm,
     Confirmation,
@@ -580,10 +580,10 @@ async def _open_case(uow: UnitOfWork, tenant_id: str, reference: str) -> Case:
 
 
 async def _refused(uow: UnitOfWork, clock: Clock, actor: Actor, subject: str, action: str, why: str,
-                   conversation_id: str) -> None:
+                   conversation_id: str, subject_type: str = "case") -> None:
     """Refusals are recorded too: who tried what, and why it was not allowed."""
     async with uow:
-        await uow.audit.record(_event(clock, actor, "refused", "case", subject, conversation_id,
+        await uow.audit.record(_event(clock, actor, "refused", subject_type, subject, conversation_id,
                                       attempted=action, reason=why))
         await uow.commit()
 
@@ -948,3 +948,55 @@ async def move_step(
     await _refused(uow, clock, actor, case.reference, "step.change", str(refused), conversation_id)
     assert refused is not None
     raise refused
+
+
+# -- commissioning status --------------------------------------------------------------------------
+
+
+async def set_commissioning_status(
+    uow: UnitOfWork, clock: Clock, pack: ProcedurePack, actor: Actor, provider_id: int, status_text: str,
+    reason: str, *, team_id: str, conversation_id: str,
+) -> Provider:
+    """Change a provider's commissioning status; only holders of the pack's named roles may, with a reason."""
+    reason = reason.strip()
+    errors: dict[str, str] = {}
+    try:
+        status = CommissioningStatus(status_text)
+    except ValueError:
+        errors["status"] = "Choose a commissioning status."
+    if not reason:
+        errors["reason"] = "Give the reason: suspensions and embargoes must be explained on the record."
+    elif len(reason) > 2000:
+        errors["reason"] = "Keep it under 2000 characters."
+    if errors:
+        raise FormErrors(errors)
+    async with uow:
+        provider = await uow.providers.get(actor.tenant_id, provider_id)
+        if provider is None:
+            raise NotFound("That provider is not one I know.")
+        holders = {h.role_id: h.person.user_id for h in await uow.team_roles.holders(actor.tenant_id, team_id)}
+        allowed = [r for r in pack.commissioning.status_roles if holders.get(r) == actor.id]
+        if not allowed:
+            labels = " or ".join(pack.role(r).label for r in pack.commissioning.status_roles)
+            refused = NotAllowed(f"Only the {labels} can change a provider's commissioning status "
+                                 "(recorded with 'team roles').")
+        else:
+            await uow.providers.set_status(provider.id, status)
+            case = await uow.cases.open_for_provider(actor.tenant_id, provider.id)
+            details = {"provider": provider.name, "previous": provider.commissioning_status.value,
+                       "status": status.value, "reason": reason, "as_role": allowed[0],
+                       "case": case.reference if case else None}
+            await uow.audit.record(_event(clock, actor, "provider.commissioning_status", "provider",
+                                          str(provider.id), conversation_id, **details))
+            if case is not None:
+                await uow.audit.record(_event(clock, actor, "provider.commissioning_status", "case",
+                                              case.reference, conversation_id, **details))
+            await uow.commit()
+            return replace(provider, commissioning_status=status)
+    await _refused(uow, clock, actor, str(provider_id), "provider.status", str(refused), conversation_id, "provider")
+    raise refused
+
+
+async def providers_not_normal(uow: UnitOfWork, tenant_id: str) -> list[Provider]:
+    async with uow:
+        return await uow.providers.not_normal(tenant_id)

@@ -149,6 +149,18 @@ class SqlProviderRepository(_Repository):
         return _provider(row), created_id is not None
 
 
+    async def set_status(self, provider_id: int, status: CommissioningStatus) -> None:
+        await self.session.execute(
+            update(ProviderRow).where(ProviderRow.id == provider_id).values(commissioning_status=status.value))
+
+    async def not_normal(self, tenant_id: str) -> list[Provider]:
+        rows = await self.session.scalars(
+            select(ProviderRow).where(ProviderRow.tenant_id == tenant_id,
+                                      ProviderRow.commissioning_status != CommissioningStatus.NORMAL.value)
+            .order_by(ProviderRow.name_key))
+        return [_provider(r) for r in rows]
+
+
 class SqlConcernRepository(_Repository):
     async def add(
         self,

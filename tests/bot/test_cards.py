@@ -101,6 +101,8 @@ def samples(text: str) -> dict[str, dict[str, Any]]:
                                                                                      "name": short}],
                       "rows": [{"id": 5, "title": text, "required": True, "open": True, "detail": text,
                                 "colour": "Attention"}]},
+        "provider_status": {"form_key": short, "provider": short, "current": short, "who": text, "statuses": choice,
+                            "values": {"reason": text}, "errors": {"status": short or "x", "reason": short or "x"}},
         "timeline": {"title": short, "subtitle": text, "entries": [{"when": "23 Nov 2026 10:30", "what": text}]},
         "indicators": {"headline": short, "colour": "Good", "explanation": text, "screened": short,
                        "on_time": short, "late": short, "overdue": short, "not_due": short},

@@ -206,3 +206,28 @@ async def test_the_coordinator_re_dates_an_action_from_the_checklist(running_bot
         reply_to=checklist.activity_id, conversation=thread_of(checklist, bot.teams.tenant)))
     updated = [s for s in bot.connector.sent if s.method == "PUT" and s.activity_id == checklist.activity_id][-1]
     assert "due Wed 2 Dec (first due Tue 24 Nov)" in texts(updated.card)
+
+
+async def test_commissioning_status_by_the_head_of_service_and_the_embargo_list(running_bot: RunningBot) -> None:
+    bot = running_bot
+    case_post, _ = await open_case_via_prompt(bot)
+    await bot.send(bot.teams.channel_message(PRIYA, "team roles"))  # Helen becomes Head of Service
+    roles = bot.connector.sent[-1]
+    await bot.send(bot.teams.card_submit(PRIYA, submit_data(roles.card) | {"role": "head_of_service",
+                                                                            "person": HELEN.aad},
+                                         reply_to=roles.activity_id, conversation=thread_of(roles, bot.teams.tenant)))
+    await bot.send(bot.teams.channel_message(TOM, "status oakwood"))
+    form = bot.connector.sent[-1]
+    assert "Only the Head of Service" in texts(form.card)
+    change = {"status": "new_placements_suspended", "reason": "Major threshold confirmed"}
+    await bot.send(bot.teams.card_submit(TOM, submit_data(form.card) | change, reply_to=form.activity_id,
+                                         conversation=thread_of(form, bot.teams.tenant)))
+    assert "Only the Head of Service" in bot.connector.created[-1]["activity"]["text"]
+    await bot.send(bot.teams.card_submit(HELEN, submit_data(form.card) | change, reply_to=form.activity_id,
+                                         conversation=thread_of(form, bot.teams.tenant)))
+    assert "New placements suspended" in texts(bot.connector.sent[-1].card)
+    case_update = [s for s in bot.connector.sent if s.method == "PUT" and s.activity_id == case_post.activity_id][-1]
+    assert '"title": "Commissioning", "value": "New placements suspended"' in texts(case_update.card)
+    await bot.send(bot.teams.channel_message(TOM, "embargo list"))
+    listing = texts(bot.connector.sent[-1].card)
+    assert "Oakwood Lodge Nursing Home" in listing and "New placements suspended" in listing
