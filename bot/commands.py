@@ -224,6 +224,10 @@ async def submit_raise_form(turn: Turn, data: dict[str, Any]) -> None:
     if raised.created:
         from bot.patterns import prompt_patterns
 
+        if concern.immediate_risk and Category.FINANCE in concern.categories:
+            await post_business_failure(turn, channel, concern.provider.name,
+                                        f"Raised with {concern.reference}: immediate risk, financial management "
+                                        "or business failure.")
         await prompt_patterns(turn, concern.provider.id, concern.provider.name, channel.id)
 
 
@@ -379,3 +383,17 @@ def _level_label(pack: ProcedurePack | None, level_id: str) -> str:
             if level.id == level_id:
                 return level.label
     return level_id
+
+
+async def post_business_failure(turn: Turn, channel: Any, provider: str, why: str) -> None:
+    """Post the pack's business-failure prompt prominently, as its own channel thread."""
+    from bot.cards import renderer
+
+    pack = turn.services.pack
+    activity = renderer.card_activity("business_failure", provider=provider, prompt=pack.business_failure.prompt,
+                                      instructions=list(pack.business_failure.instructions), why=why)
+    try:
+        await turn.post_new_thread(channel, activity)
+    except Exception:
+        log.warning("could not start a business failure thread; replying here", exc_info=True)
+        await turn.context.send_activity(activity)

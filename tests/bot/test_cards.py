@@ -103,6 +103,7 @@ def samples(text: str) -> dict[str, dict[str, Any]]:
                                 "colour": "Attention"}]},
         "provider_status": {"form_key": short, "provider": short, "current": short, "who": text, "statuses": choice,
                             "values": {"reason": text}, "errors": {"status": short or "x", "reason": short or "x"}},
+        "business_failure": {"provider": short, "prompt": text, "instructions": [text, short], "why": text},
         "timeline": {"title": short, "subtitle": text, "entries": [{"when": "23 Nov 2026 10:30", "what": text}]},
         "indicators": {"headline": short, "colour": "Good", "explanation": text, "screened": short,
                        "on_time": short, "late": short, "overdue": short, "not_due": short},

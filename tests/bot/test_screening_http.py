@@ -158,3 +158,14 @@ async def test_the_commissioning_role_holder_is_mentioned_at_screening(running_b
 
 def roles_thread(sent: Any, bot: RunningBot) -> dict[str, Any]:
     return {"id": sent.conversation_id, "conversationType": "channel", "isGroup": True, "tenantId": bot.teams.tenant}
+
+
+async def test_business_failure_with_immediate_risk_posts_the_packs_prompt_prominently(running_bot: RunningBot) -> None:
+    bot = running_bot
+    await raise_concern(bot, categories="finance", immediate_risk="true",
+                        description="Staff unpaid for two months; agency refuses further shifts from Friday.")
+    posted = [s for s in bot.connector.sent if s.card and "BUSINESS FAILURE" in texts(s.card)]
+    assert len(posted) == 1 and posted[0].method == "CREATE"
+    assert "Business Failure Continuity Plan" in texts(posted[0].card)
+    await raise_concern(bot, categories="finance", description="Finance query, no immediate risk.")
+    assert len([s for s in bot.connector.sent if s.card and "BUSINESS FAILURE" in texts(s.card)]) == 1
