@@ -214,3 +214,55 @@ async def move_step_verb(turn: Turn, data: dict[str, Any]) -> None:
                                           **await case_card(turn, moved))
             except Exception:
                 log.warning("could not update the card of %s", moved.reference, exc_info=True)
+
+
+ADD_FORM = "add_action"
+
+
+async def _add_values(turn: Turn, reference: str, record: Any, errors: dict[str, str]) -> dict[str, Any]:
+    return {"form_key": record.key, "reference": reference, "errors": errors,
+            "values": {k: v for k, v in record.values.items() if isinstance(v, str)},
+            "people": [{"user_id": p.user_id, "name": p.name} for p in await team_roster(turn.context)]}
+
+
+async def add_action_command(turn: Turn, args: str) -> None:
+    """`add action PC-2026-0001`: the card for an ad hoc action."""
+    from bot.commands import issue_form
+
+    try:
+        case = await services.get_case(turn.uow(), turn.actor.tenant_id, args.split()[0] if args else "")
+    except NotFound as missing:
+        await turn.reply_text(f"{missing} For example: add action PC-2026-0001.")
+        return
+    record = await issue_form(turn, ADD_FORM, subject=case.reference)
+    await turn.reply_card("add_action", **await _add_values(turn, case.reference, record, {}))
+
+
+async def submit_add_action(turn: Turn, data: dict[str, Any]) -> None:
+    from bot.commands import form_refused, submitted_form
+    from bot.votes import tell_privately
+
+    record, problem = await submitted_form(turn, data, ADD_FORM)
+    if record is None or record.subject is None:
+        await form_refused(turn, problem)
+        return
+    values = {k: data[k] for k in ("title", "owner", "due_on") if isinstance(data.get(k), str)}
+    roster = {p.user_id: p for p in await team_roster(turn.context)}
+    owner = roster.get(values.get("owner", ""))
+    try:
+        case, action = await services.add_action(
+            turn.uow(), turn.services.clock, turn.services.calendar, turn.actor, record.subject,
+            values.get("title", ""), owner, values.get("due_on", ""), conversation_id=turn.conversation.id)
+    except FormErrors as invalid:
+        record.values = values
+        await turn.services.forms.save(record)
+        await turn.replace_card("add_action", **await _add_values(turn, record.subject, record, invalid.errors))
+        return
+    except (NotFound, NotAllowed) as refusal:
+        await tell_privately(turn, str(refusal))
+        return
+    record.result = str(action.id)
+    await turn.services.forms.save(record)
+    owner_text = action.owner.name if action.owner else "unassigned"
+    await turn.replace_card("notice", title=f"Action added to {case.reference}",
+                            text=f"{action.title} ({owner_text}, due {action.due_on:%A %-d %B %Y}).", color="Good")

@@ -146,3 +146,11 @@ def rag_status(actions: list[CaseAction], today: date, calendar: WorkingCalendar
     if any(due <= calendar.add_working_days(today, 2) for due in open_dated):
         return "Amber"
     return "Green"
+
+
+def may_add(case: Case, user_id: str) -> None:
+    """Ad hoc actions are added in a meeting by the chair, the coordinator or the minute taker."""
+    from concerns.votes import NotAllowed
+
+    if case.role_of(user_id) not in (CaseRole.CHAIR, CaseRole.COORDINATOR, CaseRole.MINUTE_TAKER):
+        raise NotAllowed(f"Only the chair, coordinator or minute taker of {case.reference} can add actions.")

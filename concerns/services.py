@@ -14,6 +14,8 @@ from concerns.actions import (
     MAX_NOTE,
     NOT_APPLICABLE,
     CaseAction,
+    PlannedAction,
+    may_add,
     may_complete,
     may_mark_not_applicable,
     may_reassign,
@@ -896,6 +898,49 @@ async def redate_action(
             assert updated is not None
             return case, updated
     await _refused(uow, clock, actor, case.reference, "action.redate", str(refused), conversation_id)
+    raise refused
+
+
+async def add_action(
+    uow: UnitOfWork, clock: Clock, calendar: WorkingCalendar, actor: Actor, case_reference: str, title: str,
+    owner: Person | None, due_text: str, *, conversation_id: str,
+) -> tuple[Case, CaseAction]:
+    """Add an ad hoc action (chair, coordinator or minute taker), for example from a meeting's decisions."""
+    title = " ".join(title.split())
+    errors: dict[str, str] = {}
+    if not title:
+        errors["title"] = "Say what needs doing."
+    elif len(title) > 500:
+        errors["title"] = "Keep the action under 500 characters."
+    due_on: date | None = None
+    try:
+        due_on = date.fromisoformat(due_text.strip())
+    except ValueError:
+        errors["due_on"] = "Give the due date as YYYY-MM-DD."
+    else:
+        if due_on < uk_today(clock):
+            errors["due_on"] = "The due date cannot be in the past."
+        elif not calendar.is_working_day(due_on):
+            errors["due_on"] = f"{due_on:%A %-d %B %Y} is not a working day."
+    if errors:
+        raise FormErrors(errors)
+    async with uow:
+        case = await _open_case(uow, actor.tenant_id, case_reference)
+        try:
+            may_add(case, actor.id)
+        except NotAllowed as refusal:
+            refused: Exception = refusal
+        else:
+            planned = PlannedAction(f"adhoc:{case.step}", "adhoc", title, "member", owner, due_on, False)
+            await uow.cases.add_actions(case.id, [planned], clock.now())
+            actions = await uow.cases.actions(case.id)
+            await uow.audit.record(_event(
+                clock, actor, "action.added", "case", case.reference, conversation_id, action_id=actions[-1].id,
+                title=title, owner=owner.name if owner else None, due_on=due_on.isoformat() if due_on else None,
+            ))
+            await uow.commit()
+            return case, actions[-1]
+    await _refused(uow, clock, actor, case.reference, "action.add", str(refused), conversation_id)
     raise refused
 
 

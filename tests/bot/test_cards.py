@@ -104,6 +104,8 @@ def samples(text: str) -> dict[str, dict[str, Any]]:
         "provider_status": {"form_key": short, "provider": short, "current": short, "who": text, "statuses": choice,
                             "values": {"reason": text}, "errors": {"status": short or "x", "reason": short or "x"}},
         "business_failure": {"provider": short, "prompt": text, "instructions": [text, short], "why": text},
+        "add_action": {"form_key": short, "reference": short, "values": {"title": short}, "errors": {
+            "title": short or "x", "due_on": short or "x"}, "people": [{"user_id": short or "u", "name": short}]},
         "timeline": {"title": short, "subtitle": text, "entries": [{"when": "23 Nov 2026 10:30", "what": text}]},
         "indicators": {"headline": short, "colour": "Good", "explanation": text, "screened": short,
                        "on_time": short, "late": short, "overdue": short, "not_due": short},

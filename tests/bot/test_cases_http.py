@@ -231,3 +231,18 @@ async def test_commissioning_status_by_the_head_of_service_and_the_embargo_list(
     await bot.send(bot.teams.channel_message(TOM, "embargo list"))
     listing = texts(bot.connector.sent[-1].card)
     assert "Oakwood Lodge Nursing Home" in listing and "New placements suspended" in listing
+
+
+async def test_the_minute_taker_adds_an_action_and_others_are_refused(running_bot: RunningBot) -> None:
+    bot = running_bot
+    await open_case_via_prompt(bot)
+    await bot.send(bot.teams.channel_message(PRIYA, "add action PC-2026-0001"))
+    form = bot.connector.sent[-1]
+    fields = {"title": "Ask the provider for four weeks of rotas", "owner": TOM.aad, "due_on": "2026-11-27"}
+    await bot.send(bot.teams.card_submit(PRIYA, submit_data(form.card) | fields, reply_to=form.activity_id,
+                                         conversation=thread_of(form, bot.teams.tenant)))
+    assert "Only the chair, coordinator or minute taker" in bot.connector.created[-1]["activity"]["text"]
+    await bot.send(bot.teams.card_submit(TOM, submit_data(form.card) | fields, reply_to=form.activity_id,
+                                         conversation=thread_of(form, bot.teams.tenant)))
+    assert "Ask the provider for four weeks of rotas (Tom Okafor, due Friday 27 November 2026)" in texts(
+        bot.connector.sent[-1].card)

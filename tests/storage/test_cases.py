@@ -297,3 +297,28 @@ async def test_re_dating_an_action_keeps_the_original_date_and_needs_a_reason(uo
                                             "Provider asked for the visit after the manager returns",
                                             conversation_id="c")
     assert moved.due_on == date(2026, 12, 1) and moved.original_due_on == action.due_on
+
+
+async def test_ad_hoc_actions_from_the_chair_coordinator_or_minute_taker(uow: Any, clock: FixedClock) -> None:
+    from datetime import date
+
+    from concerns.calendar import WorkingCalendar
+    from concerns.model import Actor
+    from concerns.votes import NotAllowed
+
+    england = WorkingCalendar("england")
+    raised = await raise_one(uow, clock, "k1")
+    case = await open_one(uow, clock, raised.concern.provider.id)
+    chair = Actor(HELEN.user_id, HELEN.name, TENANT)
+    with pytest.raises(NotAllowed):
+        await services.add_action(uow(), clock, england, PRIYA, case.reference, "Ask for rota", None, "2026-11-27",
+                                  conversation_id="c")
+    with pytest.raises(FormErrors) as caught:
+        await services.add_action(uow(), clock, england, chair, case.reference, " ", None, "2026-11-28",
+                                  conversation_id="c")
+    assert set(caught.value.errors) == {"title", "due_on"}  # and 28 November 2026 is a Saturday
+    _, added = await services.add_action(uow(), clock, england, chair, case.reference,
+                                         "Ask the provider for four weeks of staffing rotas", TOM, "2026-11-27",
+                                         conversation_id="c")
+    assert added.owner == TOM and added.due_on == date(2026, 11, 27) and added.source == "adhoc:decision"
+    assert added in await services.my_actions(uow(), TENANT, TOM.user_id)
