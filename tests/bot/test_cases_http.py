@@ -80,15 +80,7 @@ async def test_cases_are_opened_in_a_channel_not_in_personal_chat(running_bot: R
 
 async def test_actions_lists_mine_soonest_first_and_marks_overdue(running_bot: RunningBot) -> None:
     bot = running_bot
-    prompt = await prompt_for_a_case(bot)
-    thread = thread_of(prompt, bot.teams.tenant)
-    open_button = next(a for a in prompt.card["actions"] if a["title"] == "Open a case")
-    await bot.send(bot.teams.card_submit(PRIYA, open_button["data"], reply_to=prompt.activity_id, conversation=thread))
-    form = bot.connector.sent[-1]
-    await bot.send(bot.teams.card_submit(
-        PRIYA, submit_data(form.card) | {"chair": HELEN.aad, "coordinator": TOM.aad, "lead_agency": "council"},
-        reply_to=form.activity_id, conversation=thread))
-    case_post = next(s for s in bot.connector.sent if s.card and "Provider concerns case PC-2026-0001" in texts(s.card))
+    case_post, _ = await open_case_via_prompt(bot)
     assert "Tuesday 24 November 2026" in texts(case_post.card)  # the first step's earliest deadline
 
     await bot.send(bot.teams.personal_message(TOM, "actions"))
@@ -104,16 +96,7 @@ async def test_actions_lists_mine_soonest_first_and_marks_overdue(running_bot: R
 
 async def test_owners_confirm_actions_on_the_checklist_in_the_case_thread(running_bot: RunningBot) -> None:
     bot = running_bot
-    prompt = await prompt_for_a_case(bot)
-    thread = thread_of(prompt, bot.teams.tenant)
-    open_button = next(a for a in prompt.card["actions"] if a["title"] == "Open a case")
-    await bot.send(bot.teams.card_submit(PRIYA, open_button["data"], reply_to=prompt.activity_id, conversation=thread))
-    form = bot.connector.sent[-1]
-    await bot.send(bot.teams.card_submit(
-        PRIYA, submit_data(form.card) | {"chair": HELEN.aad, "coordinator": TOM.aad, "lead_agency": "council"},
-        reply_to=form.activity_id, conversation=thread))
-    case_post = next(s for s in bot.connector.sent if s.card and "Provider concerns case PC-2026-0001" in texts(s.card))
-    checklist = next(s for s in bot.connector.sent if s.card and "PC-2026-0001 actions" in texts(s.card))
+    case_post, checklist = await open_case_via_prompt(bot)
     assert checklist.conversation_id == case_post.conversation_id  # in the case's own thread
     assert "Unassigned" in texts(checklist.card) and "Tom Okafor" in texts(checklist.card)
 
@@ -150,15 +133,7 @@ async def test_owners_confirm_actions_on_the_checklist_in_the_case_thread(runnin
 
 async def test_the_chair_moves_the_case_to_the_next_step(running_bot: RunningBot) -> None:
     bot = running_bot
-    prompt = await prompt_for_a_case(bot)
-    thread = thread_of(prompt, bot.teams.tenant)
-    open_button = next(a for a in prompt.card["actions"] if a["title"] == "Open a case")
-    await bot.send(bot.teams.card_submit(PRIYA, open_button["data"], reply_to=prompt.activity_id, conversation=thread))
-    form = bot.connector.sent[-1]
-    await bot.send(bot.teams.card_submit(
-        PRIYA, submit_data(form.card) | {"chair": HELEN.aad, "coordinator": TOM.aad, "lead_agency": "council"},
-        reply_to=form.activity_id, conversation=thread))
-    case_post = next(s for s in bot.connector.sent if s.card and "Provider concerns case PC-2026-0001" in texts(s.card))
+    case_post, _ = await open_case_via_prompt(bot)
     assert "Open · Amber" in texts(case_post.card)  # the first action is due tomorrow
     case_thread = thread_of(case_post, bot.teams.tenant)
     next_step = next(a for a in case_post.card["actions"] if a["title"] == "Next step")["data"]

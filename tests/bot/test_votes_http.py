@@ -5,22 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from tests.bot.conftest import RunningBot
-from tests.bot.test_cases_http import prompt_for_a_case, thread_of
+from tests.bot.test_cases_http import open_case_via_prompt, thread_of
 from tests.bot.test_http import submit_data, texts
 from tests.support.activities import HELEN, PRIYA, TOM, User
 
 
 async def open_case_with_vote(bot: RunningBot) -> tuple[Any, Any]:
     """A case chaired by Helen, coordinated by Tom, with Priya as member; Tom starts a vote."""
-    prompt = await prompt_for_a_case(bot)
-    thread = thread_of(prompt, bot.teams.tenant)
-    open_button = next(a for a in prompt.card["actions"] if a["title"] == "Open a case")
-    await bot.send(bot.teams.card_submit(PRIYA, open_button["data"], reply_to=prompt.activity_id, conversation=thread))
-    form = bot.connector.sent[-1]
-    await bot.send(bot.teams.card_submit(
-        PRIYA, submit_data(form.card) | {"chair": HELEN.aad, "coordinator": TOM.aad, "lead_agency": "council"},
-        reply_to=form.activity_id, conversation=thread))
-    case_post = next(s for s in bot.connector.sent if s.card and "Provider concerns case PC-2026-0001" in texts(s.card))
+    case_post, _ = await open_case_via_prompt(bot)
     start = next(a for a in case_post.card["actions"] if a["title"] == "Start a vote on the level")
     case_thread = thread_of(case_post, bot.teams.tenant)
     await bot.send(bot.teams.card_submit(TOM, start["data"], reply_to=case_post.activity_id, conversation=case_thread))
