@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
+from typing import NoReturn
 
 from concerns.actions import (
     DONE,
@@ -32,7 +33,6 @@ from concerns.cases import (
     Member,
     OpenCaseForm,
     Person,
-    RoleChangeRefused,
     may_change_roles,
     plan_role_change,
 )
@@ -581,13 +581,16 @@ async def _open_case(uow: UnitOfWork, tenant_id: str, reference: str) -> Case:
     return case
 
 
-async def _refused(uow: UnitOfWork, clock: Clock, actor: Actor, subject: str, action: str, why: str,
-                   conversation_id: str, subject_type: str = "case") -> None:
-    """Refusals are recorded too: who tried what, and why it was not allowed."""
-    async with uow:
-        await uow.audit.record(_event(clock, actor, "refused", subject_type, subject, conversation_id,
-                                      attempted=action, reason=why))
-        await uow.commit()
+async def _refuse(uow: UnitOfWork, clock: Clock, actor: Actor, subject: str, attempted: str,
+                  refusal: Exception, conversation_id: str, subject_type: str = "case") -> NoReturn:
+    """Record who tried what and why it was not allowed, then refuse.
+
+    Called before the use case changes anything, so the refusal is all its transaction commits.
+    """
+    await uow.audit.record(_event(clock, actor, "refused", subject_type, subject, conversation_id,
+                                  attempted=attempted, reason=str(refusal)))
+    await uow.commit()
+    raise refusal
 
 
 async def start_vote(
@@ -599,19 +602,15 @@ async def start_vote(
         try:
             may_start_vote(case, actor.id)
         except NotAllowed as refusal:
-            refused = refusal
-        else:
-            refused = None
-            existing = await uow.votes.open_for_case(case.id)
-            if existing is not None:
-                return case, existing
-            vote = await uow.votes.start(case, actor, clock.now())
-            await uow.audit.record(_event(clock, actor, "vote.started", "case", case.reference, conversation_id,
-                                          vote=vote.id, level_at_start=case.level))
-            await uow.commit()
-            return case, vote
-    await _refused(uow, clock, actor, case.reference, "vote.start", str(refused), conversation_id)
-    raise refused
+            await _refuse(uow, clock, actor, case.reference, "vote.start", refusal, conversation_id)
+        existing = await uow.votes.open_for_case(case.id)
+        if existing is not None:
+            return case, existing
+        vote = await uow.votes.start(case, actor, clock.now())
+        await uow.audit.record(_event(clock, actor, "vote.started", "case", case.reference, conversation_id,
+                                      vote=vote.id, level_at_start=case.level))
+        await uow.commit()
+        return case, vote
 
 
 async def cast_ballot(
@@ -623,31 +622,24 @@ async def cast_ballot(
         try:
             may_vote(case, actor.id)
         except NotAllowed as refusal:
-            refused: Exception | None = refusal
-        else:
-            refused = None
-            previous = await uow.votes.get(vote_id)
-            assert previous is not None
-            if not await uow.votes.cast(vote_id, actor, ballot, clock.now()):
-                refused = VoteClosed(f"The vote on {case.reference} has closed; your vote was not counted.")
-            else:
-                before = next((b for b in previous.ballots if b.user_id == actor.id), None)
-                unchanged = before is not None and (before.level, before.reason, before.dissent_reason) == (
-                    ballot.level, ballot.reason, ballot.dissent_reason)
-                if not unchanged:  # a double click is one vote and one record
-                    await uow.audit.record(_event(
-                        clock, actor, "vote.changed" if before else "vote.cast", "case", case.reference,
-                        conversation_id, vote=vote_id, level=ballot.level, reason=ballot.reason,
-                        dissent=ballot.dissent_reason, previous=before.level if before else None,
-                    ))
-                await uow.commit()
-                vote = await uow.votes.get(vote_id)
-                assert vote is not None
-                return case, vote
-    if isinstance(refused, NotAllowed):
-        await _refused(uow, clock, actor, case.reference, "vote.cast", str(refused), conversation_id)
-    assert refused is not None
-    raise refused
+            await _refuse(uow, clock, actor, case.reference, "vote.cast", refusal, conversation_id)
+        previous = await uow.votes.get(vote_id)
+        assert previous is not None
+        if not await uow.votes.cast(vote_id, actor, ballot, clock.now()):
+            raise VoteClosed(f"The vote on {case.reference} has closed; your vote was not counted.")
+        before = next((b for b in previous.ballots if b.user_id == actor.id), None)
+        unchanged = before is not None and (before.level, before.reason, before.dissent_reason) == (
+            ballot.level, ballot.reason, ballot.dissent_reason)
+        if not unchanged:  # a double click is one vote and one record
+            await uow.audit.record(_event(
+                clock, actor, "vote.changed" if before else "vote.cast", "case", case.reference,
+                conversation_id, vote=vote_id, level=ballot.level, reason=ballot.reason,
+                dissent=ballot.dissent_reason, previous=before.level if before else None,
+            ))
+        await uow.commit()
+        vote = await uow.votes.get(vote_id)
+        assert vote is not None
+        return case, vote
 
 
 @dataclass(frozen=True)
@@ -667,31 +659,27 @@ async def confirm_level(
         try:
             may_confirm(case, actor.id)
         except NotAllowed as refusal:
-            refused: Exception | None = refusal
-        else:
-            now = clock.now()
-            if not await uow.votes.close(vote_id, confirmation, actor, now):
-                raise VoteClosed(f"The vote on {case.reference} has already closed.")
-            level = pack.level(confirmation.level)
-            await uow.cases.set_level(case.id, level.id)
-            await uow.cases.add_actions(
-                case.id, plan_level(level.id, level.required_actions, case,
-                                    await _team_holders(uow, actor.tenant_id, case.channel_id)), now)
-            vote = await uow.votes.get(vote_id)
-            assert vote is not None
-            await uow.audit.record(_event(
-                clock, actor, "level.confirmed", "case", case.reference, conversation_id,
-                vote=vote_id, level=level.id, previous=case.level, majority=vote.majority(),
-                tally=dict(vote.tally()), rationale=confirmation.rationale, justification=confirmation.justification,
-                actions=[a.title for a in level.required_actions],
-            ))
-            await uow.commit()
-            updated = await uow.cases.get(actor.tenant_id, case.id)
-            assert updated is not None
-            return ConfirmedLevel(updated, vote, level.required_actions)
-    await _refused(uow, clock, actor, case.reference, "level.confirm", str(refused), conversation_id)
-    assert refused is not None
-    raise refused
+            await _refuse(uow, clock, actor, case.reference, "level.confirm", refusal, conversation_id)
+        now = clock.now()
+        if not await uow.votes.close(vote_id, confirmation, actor, now):
+            raise VoteClosed(f"The vote on {case.reference} has already closed.")
+        level = pack.level(confirmation.level)
+        await uow.cases.set_level(case.id, level.id)
+        await uow.cases.add_actions(
+            case.id, plan_level(level.id, level.required_actions, case,
+                                await _team_holders(uow, actor.tenant_id, case.channel_id)), now)
+        vote = await uow.votes.get(vote_id)
+        assert vote is not None
+        await uow.audit.record(_event(
+            clock, actor, "level.confirmed", "case", case.reference, conversation_id,
+            vote=vote_id, level=level.id, previous=case.level, majority=vote.majority(),
+            tally=dict(vote.tally()), rationale=confirmation.rationale, justification=confirmation.justification,
+            actions=[a.title for a in level.required_actions],
+        ))
+        await uow.commit()
+        updated = await uow.cases.get(actor.tenant_id, case.id)
+        assert updated is not None
+        return ConfirmedLevel(updated, vote, level.required_actions)
 
 
 async def _case_of_vote(uow: UnitOfWork, tenant_id: str, vote_id: int) -> Case:
@@ -733,26 +721,22 @@ async def change_role(
         case = await _open_case(uow, actor.tenant_id, case_reference)
         try:
             may_change_roles(case, actor.id)
-            changes = plan_role_change(case, person, role)
-        except (NotAllowed, RoleChangeRefused) as refusal:
-            refused: Exception = refusal
-        else:
-            now = clock.now()
-            for member, new_role in changes:
-                await uow.cases.set_member(case.id, member, new_role, now)
-                await uow.audit.record(_event(
-                    clock, actor, "case.role_changed", "case", case.reference, conversation_id,
-                    user=member.user_id, name=member.name,
-                    previous=case.role_of(member.user_id).value if case.role_of(member.user_id) else None,
-                    role=new_role.value if new_role else None,
-                ))
-            await uow.commit()
-            updated = await uow.cases.get(actor.tenant_id, case.id)
-            assert updated is not None
-            return updated
-    if isinstance(refused, NotAllowed):
-        await _refused(uow, clock, actor, case.reference, "case.role_change", str(refused), conversation_id)
-    raise refused
+        except NotAllowed as refusal:
+            await _refuse(uow, clock, actor, case.reference, "case.role_change", refusal, conversation_id)
+        changes = plan_role_change(case, person, role)  # RoleChangeRefused: the chair fixes the request
+        now = clock.now()
+        for member, new_role in changes:
+            await uow.cases.set_member(case.id, member, new_role, now)
+            await uow.audit.record(_event(
+                clock, actor, "case.role_changed", "case", case.reference, conversation_id,
+                user=member.user_id, name=member.name,
+                previous=case.role_of(member.user_id).value if case.role_of(member.user_id) else None,
+                role=new_role.value if new_role else None,
+            ))
+        await uow.commit()
+        updated = await uow.cases.get(actor.tenant_id, case.id)
+        assert updated is not None
+        return updated
 
 
 # -- who holds the pack's roles in a team ------------------------------------------------------------
@@ -814,21 +798,18 @@ async def close_action(
         try:
             (may_complete if status == DONE else may_mark_not_applicable)(case, action, actor.id)
         except NotAllowed as refusal:
-            refused: Exception = refusal
-        else:
-            if not await uow.cases.close_action(action_id, status, note or None, actor, clock.now()):
-                raise NotAllowed("That action was closed a moment ago by someone else.")
-            await uow.audit.record(_event(
-                clock, actor, f"action.{status}", "case", case.reference, conversation_id,
-                action_id=action_id, title=action.title, note=note or None,
-                due_on=action.due_on.isoformat() if action.due_on else None,
-            ))
-            await uow.commit()
-            updated = await uow.cases.action(actor.tenant_id, action_id)
-            assert updated is not None
-            return case, updated
-    await _refused(uow, clock, actor, case.reference, f"action.{status}", str(refused), conversation_id)
-    raise refused
+            await _refuse(uow, clock, actor, case.reference, f"action.{status}", refusal, conversation_id)
+        if not await uow.cases.close_action(action_id, status, note or None, actor, clock.now()):
+            raise NotAllowed("That action was closed a moment ago by someone else.")
+        await uow.audit.record(_event(
+            clock, actor, f"action.{status}", "case", case.reference, conversation_id,
+            action_id=action_id, title=action.title, note=note or None,
+            due_on=action.due_on.isoformat() if action.due_on else None,
+        ))
+        await uow.commit()
+        updated = await uow.cases.action(actor.tenant_id, action_id)
+        assert updated is not None
+        return case, updated
 
 
 async def reassign_action(
@@ -840,20 +821,17 @@ async def reassign_action(
         try:
             may_reassign(case, actor.id)
         except NotAllowed as refusal:
-            refused: Exception = refusal
-        else:
-            await uow.cases.assign_action(action_id, owner)
-            await uow.audit.record(_event(
-                clock, actor, "action.reassigned", "case", case.reference, conversation_id,
-                action_id=action_id, title=action.title, previous=action.owner.name if action.owner else None,
-                owner=owner.name, owner_id=owner.user_id,
-            ))
-            await uow.commit()
-            updated = await uow.cases.action(actor.tenant_id, action_id)
-            assert updated is not None
-            return case, updated
-    await _refused(uow, clock, actor, case.reference, "action.reassign", str(refused), conversation_id)
-    raise refused
+            await _refuse(uow, clock, actor, case.reference, "action.reassign", refusal, conversation_id)
+        await uow.cases.assign_action(action_id, owner)
+        await uow.audit.record(_event(
+            clock, actor, "action.reassigned", "case", case.reference, conversation_id,
+            action_id=action_id, title=action.title, previous=action.owner.name if action.owner else None,
+            owner=owner.name, owner_id=owner.user_id,
+        ))
+        await uow.commit()
+        updated = await uow.cases.action(actor.tenant_id, action_id)
+        assert updated is not None
+        return case, updated
 
 
 async def redate_action(
@@ -885,20 +863,17 @@ async def redate_action(
             if action.status != "open":
                 raise NotAllowed(f"That action is already {action.status.replace('_', ' ')}.")
         except NotAllowed as refusal:
-            refused: Exception = refusal
-        else:
-            await uow.cases.redate_action(action_id, due_on)
-            await uow.audit.record(_event(
-                clock, actor, "action.redated", "case", case.reference, conversation_id, action_id=action_id,
-                title=action.title, previous=action.due_on.isoformat() if action.due_on else None,
-                due_on=due_on.isoformat(), reason=reason,
-            ))
-            await uow.commit()
-            updated = await uow.cases.action(actor.tenant_id, action_id)
-            assert updated is not None
-            return case, updated
-    await _refused(uow, clock, actor, case.reference, "action.redate", str(refused), conversation_id)
-    raise refused
+            await _refuse(uow, clock, actor, case.reference, "action.redate", refusal, conversation_id)
+        await uow.cases.redate_action(action_id, due_on)
+        await uow.audit.record(_event(
+            clock, actor, "action.redated", "case", case.reference, conversation_id, action_id=action_id,
+            title=action.title, previous=action.due_on.isoformat() if action.due_on else None,
+            due_on=due_on.isoformat(), reason=reason,
+        ))
+        await uow.commit()
+        updated = await uow.cases.action(actor.tenant_id, action_id)
+        assert updated is not None
+        return case, updated
 
 
 async def add_action(
@@ -929,19 +904,16 @@ async def add_action(
         try:
             may_add(case, actor.id)
         except NotAllowed as refusal:
-            refused: Exception = refusal
-        else:
-            planned = PlannedAction(f"adhoc:{case.step}", "adhoc", title, "member", owner, due_on, False)
-            await uow.cases.add_actions(case.id, [planned], clock.now())
-            actions = await uow.cases.actions(case.id)
-            await uow.audit.record(_event(
-                clock, actor, "action.added", "case", case.reference, conversation_id, action_id=actions[-1].id,
-                title=title, owner=owner.name if owner else None, due_on=due_on.isoformat() if due_on else None,
-            ))
-            await uow.commit()
-            return case, actions[-1]
-    await _refused(uow, clock, actor, case.reference, "action.add", str(refused), conversation_id)
-    raise refused
+            await _refuse(uow, clock, actor, case.reference, "action.add", refusal, conversation_id)
+        planned = PlannedAction(f"adhoc:{case.step}", "adhoc", title, "member", owner, due_on, False)
+        await uow.cases.add_actions(case.id, [planned], clock.now())
+        actions = await uow.cases.actions(case.id)
+        await uow.audit.record(_event(
+            clock, actor, "action.added", "case", case.reference, conversation_id, action_id=actions[-1].id,
+            title=title, owner=owner.name if owner else None, due_on=due_on.isoformat() if due_on else None,
+        ))
+        await uow.commit()
+        return case, actions[-1]
 
 
 async def case_actions(uow: UnitOfWork, tenant_id: str, reference: str) -> tuple[Case, list[CaseAction]]:
@@ -965,34 +937,31 @@ async def move_step(
     async with uow:
         case = await _open_case(uow, actor.tenant_id, case_reference)
         if case.role_of(actor.id) is not CaseRole.CHAIR:
-            refused: Exception | None = NotAllowed(f"Only the chair of {case.reference} can move it to another step.")
-        else:
-            refused = None
-            if target not in step_targets(pack, case.step):
-                raise FormErrors({"step": "Choose one of the steps offered."})
-            pending = unresolved_required(await uow.cases.actions(case.id), case.step)
-            if pending and not override_reason:
-                raise FormErrors({"override_reason": f"{len(pending)} required action(s) of this step are still "
-                                                     "open: resolve them, or record why the case moves on anyway."})
-            if len(override_reason) > 2000:
-                raise FormErrors({"override_reason": "Keep it under 2000 characters."})
-            now = clock.now()
-            await uow.cases.set_step(case.id, target)
-            updated = await uow.cases.get(actor.tenant_id, case.id)
-            assert updated is not None
-            planned = plan_step(pack, target, uk_today(clock), calendar, updated,
-                                await _team_holders(uow, actor.tenant_id, case.channel_id))
-            await uow.cases.add_actions(case.id, planned, now)
-            await uow.audit.record(_event(
-                clock, actor, "step.changed", "case", case.reference, conversation_id,
-                previous=case.step, step=target, override_reason=override_reason or None,
-                open_required=[a.title for a in pending],
-            ))
-            await uow.commit()
-            return updated
-    await _refused(uow, clock, actor, case.reference, "step.change", str(refused), conversation_id)
-    assert refused is not None
-    raise refused
+            await _refuse(uow, clock, actor, case.reference, "step.change",
+                          NotAllowed(f"Only the chair of {case.reference} can move it to another step."),
+                          conversation_id)
+        if target not in step_targets(pack, case.step):
+            raise FormErrors({"step": "Choose one of the steps offered."})
+        pending = unresolved_required(await uow.cases.actions(case.id), case.step)
+        if pending and not override_reason:
+            raise FormErrors({"override_reason": f"{len(pending)} required action(s) of this step are still "
+                                                 "open: resolve them, or record why the case moves on anyway."})
+        if len(override_reason) > 2000:
+            raise FormErrors({"override_reason": "Keep it under 2000 characters."})
+        now = clock.now()
+        await uow.cases.set_step(case.id, target)
+        updated = await uow.cases.get(actor.tenant_id, case.id)
+        assert updated is not None
+        planned = plan_step(pack, target, uk_today(clock), calendar, updated,
+                            await _team_holders(uow, actor.tenant_id, case.channel_id))
+        await uow.cases.add_actions(case.id, planned, now)
+        await uow.audit.record(_event(
+            clock, actor, "step.changed", "case", case.reference, conversation_id,
+            previous=case.step, step=target, override_reason=override_reason or None,
+            open_required=[a.title for a in pending],
+        ))
+        await uow.commit()
+        return updated
 
 
 # -- commissioning status --------------------------------------------------------------------------
@@ -1023,23 +992,21 @@ async def set_commissioning_status(
         allowed = [r for r in pack.commissioning.status_roles if holders.get(r) == actor.id]
         if not allowed:
             labels = " or ".join(pack.role(r).label for r in pack.commissioning.status_roles)
-            refused = NotAllowed(f"Only the {labels} can change a provider's commissioning status "
-                                 "(recorded with 'team roles').")
-        else:
-            await uow.providers.set_status(provider.id, status)
-            case = await uow.cases.open_for_provider(actor.tenant_id, provider.id)
-            details = {"provider": provider.name, "previous": provider.commissioning_status.value,
-                       "status": status.value, "reason": reason, "as_role": allowed[0],
-                       "case": case.reference if case else None}
-            await uow.audit.record(_event(clock, actor, "provider.commissioning_status", "provider",
-                                          str(provider.id), conversation_id, **details))
-            if case is not None:
-                await uow.audit.record(_event(clock, actor, "provider.commissioning_status", "case",
-                                              case.reference, conversation_id, **details))
-            await uow.commit()
-            return replace(provider, commissioning_status=status)
-    await _refused(uow, clock, actor, str(provider_id), "provider.status", str(refused), conversation_id, "provider")
-    raise refused
+            await _refuse(uow, clock, actor, str(provider.id), "provider.status",
+                          NotAllowed(f"Only the {labels} can change a provider's commissioning status "
+                                     "(recorded with 'team roles')."), conversation_id, "provider")
+        await uow.providers.set_status(provider.id, status)
+        case = await uow.cases.open_for_provider(actor.tenant_id, provider.id)
+        details = {"provider": provider.name, "previous": provider.commissioning_status.value,
+                   "status": status.value, "reason": reason, "as_role": allowed[0],
+                   "case": case.reference if case else None}
+        await uow.audit.record(_event(clock, actor, "provider.commissioning_status", "provider",
+                                      str(provider.id), conversation_id, **details))
+        if case is not None:
+            await uow.audit.record(_event(clock, actor, "provider.commissioning_status", "case",
+                                          case.reference, conversation_id, **details))
+        await uow.commit()
+        return replace(provider, commissioning_status=status)
 
 
 async def providers_not_normal(uow: UnitOfWork, tenant_id: str) -> list[Provider]:
