@@ -73,12 +73,27 @@ class Case:
     channel_id: str | None = None
     card_conversation_id: str | None = None
     card_activity_id: str | None = None
+    closed_at: datetime | None = None
+    closed_by: str | None = None
+    closure_override_reason: str | None = None
+    closure_outcome: str | None = None
 
     def role_of(self, user_id: str) -> CaseRole | None:
         return next((m.role for m in self.members if m.user_id == user_id), None)
 
     def holder(self, role: CaseRole) -> Member | None:
         return next((m for m in self.members if m.role is role), None)
+
+
+@dataclass(frozen=True)
+class StepEntry:
+    """A case entering a step. A repeatable step (update meetings) can be entered many times."""
+
+    id: int
+    step: str
+    entered_at: datetime
+    entered_by: str
+    override_reason: str | None = None
 
 
 @dataclass(frozen=True)

@@ -145,6 +145,31 @@ class BusinessFailure(_Model):
     instructions: tuple[Text, ...] = Field(min_length=1)
 
 
+class DocumentKind(_Model):
+    """An entry the documents register of every case starts with (files are linked, not stored)."""
+
+    id: Slug
+    title: Text
+    owner_role: Slug
+    request_at_start: StrictBool = False  # asked of the provider when the case opens
+    review_every_working_days: PositiveInt | None = None
+    multiple: StrictBool = False  # e.g. one enquiry report per enquiry
+
+
+class MeetingRules(_Model):
+    """The checks a scheduled meeting brings with it, each an action with a due date."""
+
+    provider_told_concerns_working_days_before: PositiveInt
+    papers_to_provider_working_days_before_findings: PositiveInt
+    minutes_due_working_days_after: PositiveInt
+
+
+class Closure(_Model):
+    requires_step: Slug  # its required actions resolved, or the chair records why the case closes anyway
+    notice_recipients: tuple[Text, ...] = Field(min_length=1)
+    safeguarding_adults_board: Text
+
+
 class ProcedurePack(_Model):
     id: Slug
     version: PositiveInt
@@ -161,6 +186,9 @@ class ProcedurePack(_Model):
     patterns: tuple[PatternRule, ...] = ()
     communication_checklist: tuple[CommunicationItem, ...] = Field(min_length=1)
     business_failure: BusinessFailure
+    documents: tuple[DocumentKind, ...] = Field(min_length=1)
+    meetings: MeetingRules
+    closure: Closure
 
     @model_validator(mode="after")
     def _check_cross_references(self) -> ProcedurePack:
@@ -210,6 +238,10 @@ class ProcedurePack(_Model):
         """Return the step after this one, or None after the last step."""
         order = self.step(step_id).order
         return next((item for item in self.steps if item.order == order + 1), None)
+
+    def document_kind(self, kind_id: str) -> DocumentKind:
+        """Return the documents register entry with this id."""
+        return _find(self.documents, kind_id, "document")
 
     def role(self, role_id: str) -> Role:
         """Return the role with this id."""
@@ -314,6 +346,12 @@ def _pack_problems(pack: ProcedurePack) -> Iterable[tuple[Loc, str, Any]]:
         yield from _role_ref(role_ids, getattr(pack.notifications, field), ("notifications", field))
     for index, role_id in enumerate(pack.commissioning.status_roles):
         yield from _role_ref(role_ids, role_id, ("commissioning", "status_roles", index))
+
+    yield from _duplicates(pack.documents, ("documents",))
+    for index, kind in enumerate(pack.documents):
+        yield from _role_ref(role_ids, kind.owner_role, ("documents", index, "owner_role"))
+    if pack.closure.requires_step not in {step.id for step in pack.steps}:
+        yield ("closure", "requires_step"), f"unknown step {pack.closure.requires_step!r}", pack.closure.requires_step
 
     level_ids = {item.id for item in pack.levels.items}
     for index, rule in enumerate(pack.patterns):

@@ -8,7 +8,7 @@ from types import TracebackType
 from typing import Protocol
 
 from concerns.actions import CaseAction, PlannedAction
-from concerns.cases import Case, CaseRole, LeadAgency, Member, Person, RoleHolder
+from concerns.cases import Case, CaseRole, LeadAgency, Member, Person, RoleHolder, StepEntry
 from concerns.model import Actor, AuditEvent, Concern, Conversation, NewConcern, Provider
 from concerns.packs import ProcedurePack
 from concerns.patterns import ConcernFact, PatternMatch, PatternPrompt
@@ -140,7 +140,14 @@ class CaseRepository(Protocol):
 
     async def set_level(self, case_id: int, level: str) -> None: ...
 
-    async def set_step(self, case_id: int, step: str) -> None: ...
+    async def enter_step(self, case_id: int, step: str, at: datetime, by: Actor,
+                         override_reason: str | None = None) -> StepEntry:
+        """Move the case to `step` and record the entry (a case's first step is recorded by `add`)."""
+        ...
+
+    async def step_entries(self, case_id: int) -> list[StepEntry]:
+        """Every step the case has entered, oldest first."""
+        ...
 
     async def link_concern(self, case_id: int, concern_id: int) -> None: ...
 
@@ -191,6 +198,14 @@ class TeamRoleRepository(Protocol):
     ) -> None: ...
 
 
+class MeetingRepository(Protocol):
+    """Meetings of a case (see concerns/meetings.py)."""
+
+
+class DocumentRepository(Protocol):
+    """A case's documents register and communication strategy checklist (see concerns/documents.py)."""
+
+
 class UnitOfWork(Protocol):
     """One transaction: everything inside commits together or not at all."""
 
@@ -204,6 +219,8 @@ class UnitOfWork(Protocol):
     cases: CaseRepository
     votes: VoteRepository
     team_roles: TeamRoleRepository
+    meetings: MeetingRepository
+    documents: DocumentRepository
 
     async def __aenter__(self) -> UnitOfWork: ...
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
-from typing import NoReturn
 
 from concerns.actions import (
     DONE,
@@ -29,13 +28,16 @@ from concerns.calendar import WorkingCalendar
 from concerns.cases import (
     Case,
     CaseRole,
-    CaseStatus,
     Member,
     OpenCaseForm,
     Person,
     may_change_roles,
     plan_role_change,
 )
+from concerns.casework import event as _event
+from concerns.casework import open_case as _open_case
+from concerns.casework import refuse as _refuse
+from concerns.casework import team_holders as _team_holders
 from concerns.clock import UK, Clock, uk_today
 from concerns.errors import Conflict, NotFound
 from concerns.model import Actor, AuditEvent, Concern, Conversation, Provider
@@ -62,21 +64,6 @@ from concerns.votes import (
 class RaisedConcern:
     concern: Concern
     created: bool  # False when the same submission had already been stored (a retried submit)
-
-
-def _event(clock: Clock, actor: Actor, action: str, subject_type: str, subject_ref: str,
-           conversation_id: str | None, **details: object) -> AuditEvent:
-    return AuditEvent(
-        occurred_at=clock.now(),
-        tenant_id=actor.tenant_id,
-        actor_id=actor.id,
-        actor_name=actor.name,
-        action=action,
-        subject_type=subject_type,
-        subject_ref=subject_ref,
-        conversation_id=conversation_id,
-        details=dict(details),
-    )
 
 
 async def raise_concern(
@@ -467,13 +454,6 @@ async def decline_prompt(
 # -- cases ---------------------------------------------------------------------------------------
 
 
-async def _team_holders(uow: UnitOfWork, tenant_id: str, channel_id: str | None) -> dict[str, Person]:
-    channel = await uow.conversations.get(channel_id) if channel_id else None
-    if channel is None or not channel.team_id:
-        return {}
-    return {h.role_id: h.person for h in await uow.team_roles.holders(tenant_id, channel.team_id)}
-
-
 async def open_case(
     uow: UnitOfWork,
     clock: Clock,
@@ -569,28 +549,6 @@ async def open_case_for_provider(uow: UnitOfWork, tenant_id: str, provider_id: i
 
 
 # -- the vote on the level -------------------------------------------------------------------------
-
-
-async def _open_case(uow: UnitOfWork, tenant_id: str, reference: str) -> Case:
-    parsed = parse_reference(reference)
-    case = await uow.cases.get_by_reference(tenant_id, str(parsed)) if parsed else None
-    if case is None:
-        raise NotFound(f"There is no case {reference.strip()[:20]}.")
-    if case.status is not CaseStatus.OPEN:
-        raise NotAllowed(f"Case {case.reference} is closed.")
-    return case
-
-
-async def _refuse(uow: UnitOfWork, clock: Clock, actor: Actor, subject: str, attempted: str,
-                  refusal: Exception, conversation_id: str, subject_type: str = "case") -> NoReturn:
-    """Record who tried what and why it was not allowed, then refuse.
-
-    Called before the use case changes anything, so the refusal is all its transaction commits.
-    """
-    await uow.audit.record(_event(clock, actor, "refused", subject_type, subject, conversation_id,
-                                  attempted=attempted, reason=str(refusal)))
-    await uow.commit()
-    raise refusal
 
 
 async def start_vote(
@@ -949,7 +907,7 @@ async def move_step(
         if len(override_reason) > 2000:
             raise FormErrors({"override_reason": "Keep it under 2000 characters."})
         now = clock.now()
-        await uow.cases.set_step(case.id, target)
+        await uow.cases.enter_step(case.id, target, now, actor, override_reason or None)
         updated = await uow.cases.get(actor.tenant_id, case.id)
         assert updated is not None
         planned = plan_step(pack, target, uk_today(clock), calendar, updated,

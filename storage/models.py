@@ -177,6 +177,10 @@ class CaseRow(Base):
     channel_id: Mapped[str | None] = mapped_column(String(400))
     card_conversation_id: Mapped[str | None] = mapped_column(String(400))
     card_activity_id: Mapped[str | None] = mapped_column(String(200))
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_by_name: Mapped[str | None] = mapped_column(String(200))
+    closure_override_reason: Mapped[str | None] = mapped_column(Text)
+    closure_outcome: Mapped[str | None] = mapped_column(Text)
 
     provider: Mapped[ProviderRow] = relationship(lazy="joined")
     members: Mapped[list[CaseMemberRow]] = relationship(lazy="selectin", order_by="CaseMemberRow.added_at")
@@ -262,6 +266,100 @@ class CaseActionRow(Base):
     note: Mapped[str | None] = mapped_column(Text)  # evidence when done, the reason when not applicable
     closed_by_name: Mapped[str | None] = mapped_column(String(200))
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class CaseStepRow(Base):
+    """Each time a case entered a step: the steps over time, and where a repeated step's answers begin."""
+
+    __tablename__ = "case_steps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    step: Mapped[str] = mapped_column(String(64))
+    entered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    entered_by_name: Mapped[str] = mapped_column(String(200))
+    override_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class MeetingRow(Base):
+    """A meeting of a case (decision, initial, findings, update, contingency, lessons learned)."""
+
+    __tablename__ = "meetings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))  # scheduled, held, cancelled
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    venue: Mapped[str | None] = mapped_column(Text)
+    online_link: Mapped[str | None] = mapped_column(Text)
+    chair_user_id: Mapped[str] = mapped_column(String(128))
+    chair_name: Mapped[str] = mapped_column(String(200))
+    minute_taker_user_id: Mapped[str | None] = mapped_column(String(128))
+    minute_taker_name: Mapped[str | None] = mapped_column(String(200))
+    attendees: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    provider_attends: Mapped[str] = mapped_column(String(32))  # no, whole, second_part
+    minutes_link: Mapped[str | None] = mapped_column(Text)
+    decisions: Mapped[list[str]] = mapped_column(JSON)
+    minutes_by_name: Mapped[str | None] = mapped_column(String(200))
+    minutes_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    graph_meeting_id: Mapped[str | None] = mapped_column(String(400))
+    created_by_name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    card_conversation_id: Mapped[str | None] = mapped_column(String(400))
+    card_activity_id: Mapped[str | None] = mapped_column(String(200))
+
+
+class CaseDocumentRow(Base):
+    """An entry in a case's documents register: files are linked, never stored."""
+
+    __tablename__ = "case_documents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(300))
+    owner_role: Mapped[str] = mapped_column(String(64))
+    owner_user_id: Mapped[str | None] = mapped_column(String(128))
+    owner_name: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))  # expected, requested, current
+    version: Mapped[str | None] = mapped_column(String(32))
+    link: Mapped[str | None] = mapped_column(Text)
+    last_reviewed_on: Mapped[date | None] = mapped_column(Date)
+    next_review_on: Mapped[date | None] = mapped_column(Date)
+    updated_by_name: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CommunicationCheckRow(Base):
+    """One answer to a communication strategy item at a step; later answers supersede earlier ones."""
+
+    __tablename__ = "communication_checks"
+    __table_args__ = (Index("ix_communication_checks_case_step", "case_id", "step_entry_id", "item_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    step_entry_id: Mapped[int] = mapped_column(ForeignKey("case_steps.id"))
+    item_id: Mapped[str] = mapped_column(String(64))
+    answer: Mapped[str] = mapped_column(String(16))  # yes, no, not_applicable
+    note: Mapped[str | None] = mapped_column(Text)
+    answered_by_id: Mapped[str] = mapped_column(String(128))
+    answered_by_name: Mapped[str] = mapped_column(String(200))
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class LessonsFeedbackRow(Base):
+    """A member's lessons-learned feedback after closure; one per member, which they may revise."""
+
+    __tablename__ = "lessons_feedback"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    went_well: Mapped[str | None] = mapped_column(Text)
+    do_differently: Mapped[str | None] = mapped_column(Text)
+    given_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class TeamRoleRow(Base):

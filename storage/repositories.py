@@ -11,7 +11,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from concerns.actions import CaseAction, PlannedAction
-from concerns.cases import Case, CaseRole, CaseStatus, LeadAgency, Member, Person, RoleHolder
+from concerns.cases import Case, CaseRole, CaseStatus, LeadAgency, Member, Person, RoleHolder, StepEntry
 from concerns.model import Actor, AuditEvent, Concern, Conversation, ConversationKind, NewConcern, Provider
 from concerns.packs import ProcedurePack
 from concerns.patterns import ConcernFact, PatternMatch, PatternPrompt
@@ -33,6 +33,7 @@ from storage.models import (
     CaseConcernRow,
     CaseMemberRow,
     CaseRow,
+    CaseStepRow,
     ConcernRow,
     ConversationRow,
     PatternPromptRow,
@@ -549,7 +550,15 @@ def _case(row: CaseRow) -> Case:
         channel_id=row.channel_id,
         card_conversation_id=row.card_conversation_id,
         card_activity_id=row.card_activity_id,
+        closed_at=row.closed_at,
+        closed_by=row.closed_by_name,
+        closure_override_reason=row.closure_override_reason,
+        closure_outcome=row.closure_outcome,
     )
+
+
+def _step_entry(row: CaseStepRow) -> StepEntry:
+    return StepEntry(row.id, row.step, row.entered_at, row.entered_by_name, row.override_reason)
 
 
 class SqlCaseRepository(_Repository):
@@ -571,6 +580,7 @@ class SqlCaseRepository(_Repository):
                                            role=member.role.value, added_at=at))
         for concern_id in concern_ids:
             self.session.add(CaseConcernRow(case_id=row.id, concern_id=concern_id))
+        self.session.add(CaseStepRow(case_id=row.id, step=step, entered_at=at, entered_by_name=opened_by.name))
         await self.session.flush()
         return await self._load(row.id)
 
@@ -620,8 +630,19 @@ class SqlCaseRepository(_Repository):
             row.role = role.value
         await self.session.flush()
 
-    async def set_step(self, case_id: int, step: str) -> None:
+    async def enter_step(self, case_id: int, step: str, at: datetime, by: Actor,
+                         override_reason: str | None = None) -> StepEntry:
         await self.session.execute(update(CaseRow).where(CaseRow.id == case_id).values(step=step))
+        row = CaseStepRow(case_id=case_id, step=step, entered_at=at, entered_by_name=by.name,
+                          override_reason=override_reason)
+        self.session.add(row)
+        await self.session.flush()
+        return _step_entry(row)
+
+    async def step_entries(self, case_id: int) -> list[StepEntry]:
+        rows = await self.session.scalars(
+            select(CaseStepRow).where(CaseStepRow.case_id == case_id).order_by(CaseStepRow.id))
+        return [_step_entry(row) for row in rows]
 
     async def set_level(self, case_id: int, level: str) -> None:
         await self.session.execute(update(CaseRow).where(CaseRow.id == case_id).values(level=level))

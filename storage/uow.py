@@ -9,6 +9,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from concerns.errors import Conflict
+from storage.documents import SqlDocumentRepository
+from storage.meetings import SqlMeetingRepository
 from storage.repositories import (
     SqlAuditLog,
     SqlCaseRepository,
@@ -36,6 +38,8 @@ class SqlUnitOfWork:
     cases: SqlCaseRepository
     votes: SqlVoteRepository
     team_roles: SqlTeamRoleRepository
+    meetings: SqlMeetingRepository
+    documents: SqlDocumentRepository
 
     def __init__(self, sessions: async_sessionmaker[Any]) -> None:
         self._sessions = sessions
@@ -56,6 +60,8 @@ class SqlUnitOfWork:
         self.cases = SqlCaseRepository(session)
         self.votes = SqlVoteRepository(session)
         self.team_roles = SqlTeamRoleRepository(session)
+        self.meetings = SqlMeetingRepository(session)
+        self.documents = SqlDocumentRepository(session)
         return self
 
     async def __aexit__(
