@@ -14,7 +14,9 @@ from botbuilder.schema import Activity, ActivityTypes
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot import devclock, files
 from bot.handler import ConcernsBot
+from bot.links import FileLinks
 from bot.settings import BotFrameworkConfig, ConfigurationError, Settings
 from bot.state import FormStore, SqlStorage
 from bot.turn import BotServices
@@ -28,7 +30,7 @@ from storage.uow import SqlUnitOfWork
 log = logging.getLogger(__name__)
 
 ENGINE = web.AppKey("engine", AsyncEngine)
-SERVICES = web.AppKey("services", BotServices)
+SERVICES = files.SERVICES
 ADAPTER = web.AppKey("adapter", CloudAdapter)
 BOT = web.AppKey("bot", ConcernsBot)
 METRICS = web.AppKey("metrics", dict)
@@ -46,12 +48,17 @@ def init_app(settings: Settings, *, clock: Clock | None = None, migrate: bool | 
         )
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[METRICS] = {"activities_total": 0, "activities_rejected_total": 0, "turn_errors_total": 0}
+    if clock is None and settings.dev and not settings.app_id:
+        app[devclock.CLOCK] = clock = devclock.AdjustableClock()
+        app.router.add_get("/dev/clock", devclock.get_clock)
+        app.router.add_post("/dev/clock", devclock.set_clock)
     app.cleanup_ctx.append(_lifecycle(settings, packs, clock or SystemClock(),
                                       settings.dev if migrate is None else migrate))
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
+    app.router.add_get("/files/{token}/{file}", files.serve)
     return app
 
 
@@ -70,6 +77,8 @@ def _lifecycle(settings: Settings, packs: dict[str, ProcedurePack], clock: Clock
             app_id=settings.app_id,
             bot_name=settings.bot_name,
             pack_id=settings.pack_id,
+            links=FileLinks(settings.link_secret, settings.public_url or f"http://{settings.host}:{settings.port}",
+                            settings.link_hours),
         )
         adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(BotFrameworkConfig(settings)))
         adapter.on_turn_error = _turn_error_handler(app)

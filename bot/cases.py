@@ -58,6 +58,7 @@ def case_card_values(turn: Turn, case: Case, next_due: date | None = None, rag: 
         "next_deadline": f"{next_due:%A %-d %B %Y}" if next_due else "None open",
         "concerns": ", ".join(case.concerns) or "None linked",
         "members": ", ".join(f"{m.name} ({m.role.label.lower()})" for m in case.members),
+        "closed": f"{case.closed_at.astimezone(UK):%A %-d %B %Y} by {case.closed_by}" if case.closed_at else None,
     }
 
 
@@ -168,12 +169,21 @@ async def submit_open_case(turn: Turn, data: dict[str, Any]) -> None:
 
 
 async def show_case(turn: Turn, args: str) -> None:
-    """`case PC-2026-0001`: the case card and its timeline."""
+    """`case PC-2026-0001`: the case card and its timeline; `... export` and `... report` send file links."""
+    words = args.split()
     try:
-        case, events = await services.case_timeline(turn.uow(), turn.actor.tenant_id,
-                                                    args.split()[0] if args else "")
+        case, events = await services.case_timeline(turn.uow(), turn.actor.tenant_id, words[0] if words else "")
     except NotFound as missing:
         await turn.reply_text(str(missing))
+        return
+    if len(words) > 1:
+        if words[1].lower() not in ("export", "report"):
+            await turn.reply_text(f"'case {case.reference}' can be followed by 'export' (the case file) or "
+                                  "'report' (the closure notices and the board report).")
+            return
+        from bot.closure import files_command
+
+        await files_command(turn, case, words[1].lower())
         return
     await turn.reply_card("case", **await case_card(turn, case))
     pack = turn.services.packs.get(case.pack_id, turn.services.pack)

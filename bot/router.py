@@ -6,7 +6,19 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot import actions, cases, commands, patterns, providers, screening, team_roles, votes
+from bot import (
+    actions,
+    cases,
+    closure,
+    commands,
+    documents,
+    meetings,
+    patterns,
+    providers,
+    screening,
+    team_roles,
+    votes,
+)
 from bot.turn import Turn
 
 CommandHandler = Callable[[Turn, str], Awaitable[None]]
@@ -28,10 +40,19 @@ COMMANDS: tuple[Command, ...] = (
     Command("provider", "provider NAME", "A provider's concerns, newest first", commands.provider_command),
     Command("screen", "screen REFERENCE", "Screen a concern, e.g. screen C-2026-0001", screening.screen_command),
     Command("open case", "open case NAME", "Open a provider concerns case for a provider", cases.open_case_command),
-    Command("case", "case REFERENCE", "A case's card, e.g. case PC-2026-0001", cases.show_case),
+    Command("case", "case REFERENCE [export|report]", "A case's card; 'export' sends the case file, 'report' the "
+            "closure notices and board report", cases.show_case),
+    Command("close case", "close case REFERENCE", "Close a case (chair)", closure.close_case_command),
     Command("add action", "add action REFERENCE", "Add an ad hoc action to a case (chair, coordinator, minute taker)",
             actions.add_action_command),
     Command("actions", "actions", "My open actions across cases, soonest due first", cases.my_actions_command),
+    Command("meeting", "meeting REFERENCE", "Schedule a meeting of a case (chair or coordinator)",
+            meetings.meeting_command),
+    Command("meetings", "meetings REFERENCE", "A case's meetings, those to come first", meetings.meetings_command),
+    Command("documents", "documents REFERENCE", "A case's documents register: owners, versions, links, reviews",
+            documents.documents_command),
+    Command("comms", "comms REFERENCE", "The communication strategy checklist at a case's current step",
+            documents.comms_command),
     Command("roles", "roles REFERENCE", "A case's members; the chair changes roles", cases.roles_command),
     Command("vote", "vote REFERENCE", "Start a vote on a case's level (chair or coordinator)", votes.vote_command),
     Command("status", "status NAME", "A provider's commissioning status; named roles change it",
@@ -71,6 +92,18 @@ VERBS: dict[str, VerbHandler] = {
     "vote.cast": votes.cast_verb,
     "vote.close": votes.close_verb,
     "level.confirm": votes.confirm_verb,
+    "meeting.offer": meetings.offer_schedule_verb,
+    "meeting.schedule": meetings.submit_schedule,
+    "minutes.open": meetings.offer_minutes_verb,
+    "minutes.record": meetings.submit_minutes,
+    "documents.show": documents.documents_verb,
+    "document.update": documents.update_verb,
+    "document.add": documents.add_verb,
+    "comms.show": documents.comms_verb,
+    "comms.save": documents.save_comms_verb,
+    "case.offer_close": closure.offer_close_verb,
+    "case.close": closure.submit_close,
+    "lessons.give": closure.lessons_verb,
 }
 
 

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.graph import GraphSettings
 from storage.db import default_database_url
 
 
@@ -26,6 +27,10 @@ class Settings:
     packs_dir: Path | None = None
     bot_name: str = "Concerns Bot"
     pack_id: str = "croydon-provider-concerns"
+    public_url: str = ""  # where people's browsers reach this app, for signed file links
+    link_secret: str = ""
+    link_hours: int = 24
+    graph: GraphSettings | None = None  # optional: online meetings through Microsoft Graph
 
     @classmethod
     def from_environment(cls, *, dev: bool = False, host: str | None = None, port: int | None = None,
@@ -33,6 +38,10 @@ class Settings:
         """Read the Bot Framework's usual variable names plus CONCERNS_*."""
         values = dict(os.environ if env is None else env)
         packs = values.get("CONCERNS_PACKS_DIR")
+        try:
+            graph = GraphSettings.from_environment(values)
+        except ValueError as partial:
+            raise ConfigurationError(str(partial)) from None
         return cls(
             database_url=values.get("CONCERNS_DATABASE_URL") or default_database_url(),
             app_id=values.get("MicrosoftAppId", ""),
@@ -45,6 +54,10 @@ class Settings:
             packs_dir=Path(packs) if packs else None,
             bot_name=values.get("CONCERNS_BOT_NAME", "Concerns Bot"),
             pack_id=values.get("CONCERNS_PACK", "croydon-provider-concerns"),
+            public_url=values.get("CONCERNS_PUBLIC_URL", "").rstrip("/"),
+            link_secret=values.get("CONCERNS_LINK_SECRET", ""),
+            link_hours=int(values.get("CONCERNS_LINK_HOURS", "24")),
+            graph=graph,
         )
 
     def check(self) -> None:
@@ -66,6 +79,12 @@ class Settings:
             raise ConfigurationError(f"MicrosoftAppType must be SingleTenant or MultiTenant, not {self.app_type}")
         if self.app_id and self.app_type == "SingleTenant" and not self.app_tenant_id:
             raise ConfigurationError("MicrosoftAppType=SingleTenant needs MicrosoftAppTenantId.")
+        if not self.dev and len(self.link_secret) < 32:
+            # Reports and case files are reached through signed links; a guessable key would open them to anyone.
+            raise ConfigurationError("CONCERNS_LINK_SECRET must be set to at least 32 random characters "
+                                     "(for example: python -c 'import secrets; print(secrets.token_urlsafe(32))').")
+        if not self.dev and not self.public_url.startswith("https://"):
+            raise ConfigurationError("CONCERNS_PUBLIC_URL must be the bot's https:// address, for file links.")
 
 
 class BotFrameworkConfig:

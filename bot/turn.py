@@ -17,6 +17,7 @@ from botbuilder.schema import (
 )
 
 from bot.cards import renderer
+from bot.links import FileLinks
 from bot.state import FormStore
 from bot.teams import actor_of, conversation_of
 from concerns.calendar import WorkingCalendar
@@ -44,6 +45,7 @@ class BotServices:
     app_id: str
     bot_name: str = "Concerns Bot"
     pack_id: str = "croydon-provider-concerns"
+    links: FileLinks | None = None
 
     @property
     def pack(self) -> ProcedurePack:

@@ -66,7 +66,11 @@ def vote_card_values(turn: Turn, case: Case, vote: Vote) -> dict[str, Any]:
 
 async def tell_privately(turn: Turn, text: str) -> None:
     """Answer only the person who pressed the button: in a 1:1 chat, not in the channel."""
-    activity = Activity(type=ActivityTypes.message, text=text)
+    await send_privately(turn, Activity(type=ActivityTypes.message, text=text))
+
+
+async def send_privately(turn: Turn, activity: Activity) -> None:
+    """Send `activity` to the acting user's 1:1 chat with the bot (falling back to the thread)."""
     sender = turn.activity.from_property
     parameters = ConversationParameters(
         is_group=False, bot=turn.activity.recipient, members=[ChannelAccount(id=sender.id)],

@@ -8,7 +8,7 @@ it the action is unassigned, and says so, until the chair assigns it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from concerns.calendar import WorkingCalendar
 from concerns.cases import CASE_ROLES, Case, CaseRole, Person
@@ -41,6 +41,8 @@ class CaseAction:
     case_id: int = 0
     note: str | None = None
     original_due_on: date | None = None
+    closed_at: datetime | None = None
+    closed_by: str | None = None
 
     def overdue(self, today: date) -> bool:
         return self.status == "open" and self.due_on is not None and self.due_on < today

@@ -84,6 +84,10 @@ class Case:
     def holder(self, role: CaseRole) -> Member | None:
         return next((m for m in self.members if m.role is role), None)
 
+    def holder_name(self, role: str) -> str:
+        member = self.holder(CaseRole(role))
+        return member.name if member else "-"
+
 
 @dataclass(frozen=True)
 class StepEntry:
@@ -94,6 +98,17 @@ class StepEntry:
     entered_at: datetime
     entered_by: str
     override_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class LessonsFeedback:
+    """One member's lessons-learned feedback after closure (seed 002 step 6)."""
+
+    user_id: str
+    name: str
+    went_well: str | None
+    do_differently: str | None
+    given_at: datetime
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,9 @@ from types import TracebackType
 from typing import Protocol
 
 from concerns.actions import CaseAction, PlannedAction
-from concerns.cases import Case, CaseRole, LeadAgency, Member, Person, RoleHolder, StepEntry
+from concerns.cases import Case, CaseRole, LeadAgency, LessonsFeedback, Member, Person, RoleHolder, StepEntry
+from concerns.documents import CaseDocument, CommunicationAnswer, CommunicationCheck, DocumentState, PlannedDocument
+from concerns.meetings import Meeting, MeetingForm
 from concerns.model import Actor, AuditEvent, Concern, Conversation, NewConcern, Provider
 from concerns.packs import ProcedurePack
 from concerns.patterns import ConcernFact, PatternMatch, PatternPrompt
@@ -138,6 +140,16 @@ class CaseRepository(Protocol):
 
     async def get(self, tenant_id: str, case_id: int) -> Case | None: ...
 
+    async def close(self, case_id: int, by: Actor, at: datetime, outcome: str, override_reason: str | None) -> bool:
+        """Close the case unless it closed meanwhile; False if someone else closed it first."""
+        ...
+
+    async def lessons(self, case_id: int) -> list[LessonsFeedback]: ...
+
+    async def give_lessons(self, case_id: int, feedback: LessonsFeedback) -> bool:
+        """Record or replace a member's feedback; True if it is their first."""
+        ...
+
     async def set_level(self, case_id: int, level: str) -> None: ...
 
     async def enter_step(self, case_id: int, step: str, at: datetime, by: Actor,
@@ -179,6 +191,10 @@ class VoteRepository(Protocol):
 
     async def open_for_case(self, case_id: int) -> Vote | None: ...
 
+    async def for_case(self, case_id: int) -> list[Vote]:
+        """Every vote on the case, oldest first: the levels over time."""
+        ...
+
     async def cast(self, vote_id: int, actor: Actor, ballot: BallotForm, at: datetime) -> bool:
         """Record or change `actor`'s ballot while the vote is open; False once it has closed."""
         ...
@@ -201,9 +217,46 @@ class TeamRoleRepository(Protocol):
 class MeetingRepository(Protocol):
     """Meetings of a case (see concerns/meetings.py)."""
 
+    async def add(self, case: Case, form: MeetingForm, by: Actor, at: datetime) -> Meeting: ...
+
+    async def get(self, tenant_id: str, meeting_id: int) -> Meeting | None:
+        """The meeting, if it belongs to a case of this tenant."""
+        ...
+
+    async def for_case(self, case_id: int) -> list[Meeting]: ...
+
+    async def record_minutes(self, meeting_id: int, link: str, decisions: list[str], by: Actor, at: datetime) -> bool:
+        """Store the minutes and mark the meeting held; False if it was no longer scheduled."""
+        ...
+
+    async def set_card(self, meeting_id: int, conversation_id: str, activity_id: str) -> None: ...
+
+    async def set_online_meeting(self, meeting_id: int, join_url: str, online_meeting_id: str) -> None: ...
+
 
 class DocumentRepository(Protocol):
     """A case's documents register and communication strategy checklist (see concerns/documents.py)."""
+
+    async def add(self, case_id: int, planned: list[PlannedDocument], by: Actor, at: datetime) -> list[CaseDocument]:
+        """Add entries to a case's register; return them as stored, in order."""
+        ...
+
+    async def for_case(self, case_id: int) -> list[CaseDocument]:
+        """The case's register in the order the entries were added."""
+        ...
+
+    async def get(self, tenant_id: str, document_id: int) -> CaseDocument | None: ...
+
+    async def update(self, document_id: int, state: DocumentState, by: Actor, at: datetime) -> None: ...
+
+    async def record_answers(self, case_id: int, step_entry_id: int, checks: list[CommunicationCheck], by: Actor,
+                             at: datetime) -> None:
+        """Append communication strategy answers at one step entry (earlier answers are kept)."""
+        ...
+
+    async def answers(self, case_id: int) -> list[CommunicationAnswer]:
+        """The latest answer per step entry and item, oldest step entry first."""
+        ...
 
 
 class UnitOfWork(Protocol):

@@ -506,6 +506,9 @@ async def open_case(
                 actions=[{"title": a.title, "owner": a.owner.name if a.owner else None,
                           "due_on": a.due_on.isoformat() if a.due_on else None} for a in planned],
             ))
+            from concerns.documents import seed_register
+
+            await seed_register(uow, clock, pack, actor, case, conversation_id=conversation_id)
             if prompt_id is not None and await uow.patterns.decide(prompt_id, "case_opened", actor, now, reference):
                 await uow.audit.record(_event(
                     clock, actor, "pattern.case_opened", "provider", str(provider.id), conversation_id,

@@ -53,6 +53,7 @@ class Vote:
     rationale: str | None = None
     justification: str | None = None
     closed_by: str | None = None
+    closed_at: datetime | None = None
 
     def tally(self) -> Counter[str]:
         return Counter(b.level for b in self.ballots)

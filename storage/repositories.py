@@ -11,7 +11,17 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from concerns.actions import CaseAction, PlannedAction
-from concerns.cases import Case, CaseRole, CaseStatus, LeadAgency, Member, Person, RoleHolder, StepEntry
+from concerns.cases import (
+    Case,
+    CaseRole,
+    CaseStatus,
+    LeadAgency,
+    LessonsFeedback,
+    Member,
+    Person,
+    RoleHolder,
+    StepEntry,
+)
 from concerns.model import Actor, AuditEvent, Concern, Conversation, ConversationKind, NewConcern, Provider
 from concerns.packs import ProcedurePack
 from concerns.patterns import ConcernFact, PatternMatch, PatternPrompt
@@ -36,6 +46,7 @@ from storage.models import (
     CaseStepRow,
     ConcernRow,
     ConversationRow,
+    LessonsFeedbackRow,
     PatternPromptRow,
     ProviderRow,
     ReferenceCounterRow,
@@ -527,7 +538,7 @@ def _action(row: CaseActionRow, case_reference: str, provider: str) -> CaseActio
         owner_role=row.owner_role,
         owner=Person(row.owner_user_id, row.owner_name or "") if row.owner_user_id else None,
         due_on=row.due_on, required=row.required, status=row.status, case_id=row.case_id, note=row.note,
-        original_due_on=row.original_due_on,
+        original_due_on=row.original_due_on, closed_at=row.closed_at, closed_by=row.closed_by_name,
     )
 
 
@@ -665,12 +676,12 @@ class SqlCaseRepository(_Repository):
         return [_action(*r) for r in rows]
 
     async def open_actions_of(self, tenant_id: str, user_id: str) -> list[CaseAction]:
-        """A person's open actions across the tenant's open cases, soonest due first (undated last)."""
+        """A person's open actions, soonest due first (undated last); a closed case's follow-ups count too."""
         rows = await self.session.execute(
             select(CaseActionRow, CaseRow.reference, ProviderRow.name)
             .join(CaseRow, CaseRow.id == CaseActionRow.case_id).join(ProviderRow, ProviderRow.id == CaseRow.provider_id)
-            .where(CaseRow.tenant_id == tenant_id, CaseRow.status == CaseStatus.OPEN.value,
-                   CaseActionRow.owner_user_id == user_id, CaseActionRow.status == "open")
+            .where(CaseRow.tenant_id == tenant_id, CaseActionRow.owner_user_id == user_id,
+                   CaseActionRow.status == "open")
             .order_by(CaseActionRow.due_on.is_(None), CaseActionRow.due_on, CaseActionRow.id))
         return [_action(*r) for r in rows]
 
@@ -706,6 +717,33 @@ class SqlCaseRepository(_Repository):
         row = await self.session.get(CaseRow, case_id, populate_existing=True)
         return _case(row) if row is not None and row.tenant_id == tenant_id else None
 
+    async def close(self, case_id: int, by: Actor, at: datetime, outcome: str, override_reason: str | None) -> bool:
+        """Close the case unless it closed meanwhile; False if someone else closed it first."""
+        result = await self.session.execute(
+            update(CaseRow).where(CaseRow.id == case_id, CaseRow.status == CaseStatus.OPEN.value).values(
+                status=CaseStatus.CLOSED.value, closed_at=at, closed_by_name=by.name, closure_outcome=outcome,
+                closure_override_reason=override_reason))
+        return bool(result.rowcount)
+
+    async def lessons(self, case_id: int) -> list[LessonsFeedback]:
+        rows = await self.session.scalars(
+            select(LessonsFeedbackRow).where(LessonsFeedbackRow.case_id == case_id)
+            .order_by(LessonsFeedbackRow.given_at))
+        return [LessonsFeedback(r.user_id, r.name, r.went_well, r.do_differently, r.given_at) for r in rows]
+
+    async def give_lessons(self, case_id: int, feedback: LessonsFeedback) -> bool:
+        """Record or replace a member's feedback; True if it is their first."""
+        row = await self.session.get(LessonsFeedbackRow, (case_id, feedback.user_id))
+        if row is None:
+            self.session.add(LessonsFeedbackRow(case_id=case_id, user_id=feedback.user_id, name=feedback.name,
+                                                went_well=feedback.went_well, do_differently=feedback.do_differently,
+                                                given_at=feedback.given_at))
+            await self.session.flush()
+            return True
+        row.went_well, row.do_differently, row.given_at = feedback.went_well, feedback.do_differently, feedback.given_at
+        await self.session.flush()
+        return False
+
     async def set_card(self, case_id: int, conversation_id: str, activity_id: str) -> None:
         await self.session.execute(
             update(CaseRow).where(CaseRow.id == case_id)
@@ -726,6 +764,7 @@ def _vote(row: VoteRow) -> Vote:
         rationale=row.rationale,
         justification=row.justification,
         closed_by=row.closed_by_name,
+        closed_at=row.closed_at,
     )
 
 
@@ -749,6 +788,10 @@ class SqlVoteRepository(_Repository):
     async def open_for_case(self, case_id: int) -> Vote | None:
         row = await self.session.scalar(select(VoteRow).where(VoteRow.case_id == case_id, VoteRow.status == "open"))
         return _vote(row) if row else None
+
+    async def for_case(self, case_id: int) -> list[Vote]:
+        rows = await self.session.scalars(select(VoteRow).where(VoteRow.case_id == case_id).order_by(VoteRow.id))
+        return [_vote(row) for row in rows]
 
     async def cast(self, vote_id: int, actor: Actor, ballot: BallotForm, at: datetime) -> bool:
         """Record or change a ballot, only while the vote is open; False if it had closed."""

@@ -75,7 +75,16 @@ def samples(text: str) -> dict[str, dict[str, Any]]:
                                                              ("form", "chair", "coordinator", "lead_agency")}},
         "case": {k: short for k in ("reference", "provider", "level", "step", "chair", "coordinator",
                                     "lead_agency", "commissioning", "next_deadline", "concerns", "members")}
-        | {"status": "Open · " + short, "rag": "Amber"},
+        | {"status": "Open · " + short, "rag": "Amber", "closed": short},
+        "close_case": {"form_key": short, "reference": short, "provider": short, "ready": False, "readiness": text,
+                       "open_required": [text], "recipients": short, "board": short,
+                       "values": {"outcome": text, "override_reason": text},
+                       "errors": {"outcome": short or "x", "override_reason": short or "x"}},
+        "case_closed": {"reference": short, "provider": short, "closed_by": short, "outcome": text, "override": text,
+                        "board": short},
+        "lessons": {"reference": short, "provider": short, "responses": 2, "members": 5, "errors": {}},
+        "file_links": {"title": short, "text": text, "note": short,
+                       "links": [{"title": short or "t", "url": "https://bot.example/files/abc/case-file.html"}]},
         "step_move": {"form_key": short, "reference": short, "current": short, "pending": [text],
                       "targets": [{"id": short or "x", "title": short}], "values": {"override_reason": text},
                       "errors": {"step": short or "x", "override_reason": short or "x"}},
@@ -107,8 +116,53 @@ def samples(text: str) -> dict[str, dict[str, Any]]:
         "add_action": {"form_key": short, "reference": short, "values": {"title": short}, "errors": {
             "title": short or "x", "due_on": short or "x"}, "people": [{"user_id": short or "u", "name": short}]},
         "timeline": {"title": short, "subtitle": text, "entries": [{"when": "23 Nov 2026 10:30", "what": text}]},
+        "meeting_form": {
+            "form_key": short, "reference": short, "provider": short, "kinds": choice, "attends": choice,
+            "people": [{"user_id": short or "u", "name": short}], "today": "2026-11-23", "rule_note": text,
+            "link_note": text, "values": {"venue": short, "late_reason": text, "attendees": short},
+            "errors": {f: short or "x" for f in ("form", "kind", "date", "starts", "ends", "venue", "online_link",
+                                                 "chair", "minute_taker", "attendees", "provider_attends",
+                                                 "late_reason")},
+        },
+        "meeting": {"title": short, "status": short, "status_colour": "Good", "provider": short, "when": short,
+                    "venue": text, "online_link": "https://teams.microsoft.com/l/meetup-join/" + short,
+                    "online_note": text, "online_note_colour": "Warning", "chair": short, "minute_taker": short,
+                    "attendees": text, "provider_attends": short, "checks_title": short, "checks": [text],
+                    "minutes_by": short, "decisions": [text, short], "minutes_link": "https://example.org/minutes",
+                    "can_minute": True, "meeting_id": 7},
+        "meeting_list": {"title": short, "subtitle": text, "reference": short, "can_schedule": True,
+                         "rows": [{"kind": short, "state": short, "colour": "Good", "when": short, "detail": text}]},
+        "minutes_form": {"form_key": short, "meeting_title": short, "subtitle": text, "slots": [1, 2],
+                         "people": [{"user_id": short or "u", "name": short}], "today": "2026-11-23",
+                         "values": {"decisions": text, "minutes_link": short, "act_1": "true"},
+                         "errors": {f: short or "x" for f in ("form", "minutes_link", "decisions", "act_1", "owner_1",
+                                                              "due_2")}},
         "indicators": {"headline": short, "colour": "Good", "explanation": text, "screened": short,
                        "on_time": short, "late": short, "overdue": short, "not_due": short},
+        "documents": {
+            "form_key": short, "title": short, "subtitle": text, "notice": text, "notice_colour": "Attention",
+            "open": True, "kinds": choice, "today": "2026-11-23",
+            "limits": {"title": 300, "version": 32, "link": 1000},
+            "rows": [{"id": 4, "title": short, "detail": text, "review": short, "overdue": True,
+                      "link": "https://council.sharepoint.com/sites/pc/Risk%20plan.docx",
+                      "link_text": "Linked file on council.sharepoint.com",
+                      "values": {"version": short[:32], "link": text, "reviewed_on": "", "next_review_on": ""},
+                      "errors": {f: short or "x" for f in ("version", "link", "reviewed_on", "next_review_on")}},
+                     {"id": 5, "title": short, "detail": short, "review": short, "overdue": False, "link": None,
+                      "link_text": "", "values": {}, "errors": {}}],
+            "add_values": {"kind": short, "title": short, "link": text},
+            "add_errors": {f: short or "x" for f in ("kind", "title", "version", "link", "reviewed_on",
+                                                     "next_review_on")},
+        },
+        "communication": {
+            "form_key": short, "entry": "12", "title": short, "step": short, "summary": short, "notice": text,
+            "notice_colour": "Good", "open": True, "max_note": 1000,
+            "choices": [{"value": "yes", "title": "Yes"}, {"value": "not_applicable", "title": "Not applicable"}],
+            "items": [{"id": "press_office", "text": short, "answer": "yes", "note": text},
+                      {"id": "record_and_document", "text": short, "answer": "", "note": ""}],
+            "earlier": [short, "Decision (23 Nov 2026): 8 of 8 considered"],
+            "errors": {"answer_press_office": short or "x", "note_press_office": short or "x"},
+        },
     }
 
 
@@ -169,9 +223,35 @@ def test_empty_states_render_valid_cards() -> None:
     values["vote"] |= {"outcome": "Closed: Major", "ballots": []}
     values["confirm_level"] |= {"errors": {}}
     values["action_list"] |= {"rows": []}
+    values["meeting_form"] |= {"errors": {}, "values": {}, "people": []}
+    values["meeting"] |= {"venue": None, "online_link": None, "online_note": None, "decisions": [], "checks": [],
+                          "minutes_link": None, "can_minute": False}
+    values["meeting_list"] |= {"rows": [], "can_schedule": False}
+    values["minutes_form"] |= {"errors": {}, "values": {}, "people": []}
+    values["close_case"] |= {"ready": True, "readiness": "", "open_required": [], "errors": {}}
+    values["case_closed"] |= {"override": ""}
+    values["case"] |= {"closed": None}
     for name in ("raise_concern", "concern_list", "help", "concern_raised", "pattern_prompt", "screened", "open_case",
-                 "vote", "confirm_level", "action_list"):
+                 "vote", "confirm_level", "action_list", "close_case", "case_closed", "case"):
         assert schema_errors(renderer.render(name, **values[name])) == [], name
+
+
+def test_an_empty_register_and_an_unanswered_checklist_render_valid_cards() -> None:
+    values = samples("x")
+    values["documents"] |= {"rows": [], "notice": None, "kinds": [], "add_errors": {}, "add_values": {}, "open": False}
+    values["communication"] |= {"earlier": [], "notice": None, "errors": {}, "open": False}
+    for name in ("documents", "communication"):
+        assert schema_errors(renderer.render(name, **values[name])) == [], name
+
+
+def test_register_links_and_titles_are_never_markdown() -> None:
+    hostile = "[click me](https://evil.example)"
+    values = samples("x")["documents"]
+    values["rows"][0] |= {"title": hostile, "detail": hostile, "values": {"link": hostile}, "errors": {}}
+    values |= {"subtitle": hostile, "notice": hostile, "add_values": {"title": hostile}, "add_errors": {}}
+    card = renderer.render("documents", **values)
+    assert not any("evil.example" in block["text"] for block in elements(card, "TextBlock"))
+    assert any("evil.example" in run["text"] for run in elements(card, "TextRun"))
 
 
 def test_the_schema_check_catches_a_broken_card() -> None:

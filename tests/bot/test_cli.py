@@ -90,3 +90,12 @@ def test_serve_dev_answers_health_checks_on_loopback(tmp_path: Path) -> None:
         output = process.communicate(timeout=20)[0]
     assert "NOT authenticated" in output  # the dev warning is logged at start
     assert (tmp_path / "dev.db").exists()  # migrations applied at start in dev
+
+
+def test_production_needs_a_link_secret_and_an_https_address(tmp_path: Path) -> None:
+    app = {"MicrosoftAppId": "00000000-0000-0000-0000-000000000001", "MicrosoftAppPassword": "secret",
+           "MicrosoftAppType": "MultiTenant", "CONCERNS_DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}
+    result = run("serve", env=app | {"CONCERNS_LINK_SECRET": "short"})
+    assert result.returncode == 2 and "CONCERNS_LINK_SECRET" in result.stderr
+    result = run("serve", env=app | {"CONCERNS_LINK_SECRET": "k" * 40, "CONCERNS_PUBLIC_URL": "http://bot.example"})
+    assert result.returncode == 2 and "CONCERNS_PUBLIC_URL" in result.stderr

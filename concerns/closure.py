@@ -1,0 +1,250 @@
+"""Closing a case (seed 002 step 6), the lessons-learned feedback, and the case file behind the
+closure notices, the Safeguarding Adults Board summary and the full export.
+
+Only the chair closes a case. Closing follows evidence that improvement is real, which is what the
+pack's `closure.requires_step` (Croydon: quality assurance) tests; closing before that step is done
+needs the chair's recorded reason. Closing enters the closure step, so its follow-ups (written notice,
+telling stakeholders, the lessons-learned exercise, the board report) stay on the case as actions.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+from concerns.actions import CaseAction, plan_step, unresolved_required
+from concerns.calendar import WorkingCalendar
+from concerns.cases import Case, CaseRole, CaseStatus, LessonsFeedback, StepEntry
+from concerns.casework import event, find_case, open_case, refuse, team_holders
+from concerns.clock import UK, Clock, uk_today
+from concerns.documents import CaseDocument, CommunicationAnswer
+from concerns.meetings import Meeting
+from concerns.model import Actor, AuditEvent, Concern
+from concerns.packs import ProcedurePack
+from concerns.validation import FormErrors
+from concerns.votes import NotAllowed, Vote
+
+if TYPE_CHECKING:
+    from concerns.ports import UnitOfWork
+
+MAX_TEXT = 4000
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """Whether the case may close without an override, and if not, what is missing."""
+
+    reached_required_step: bool
+    open_required: tuple[str, ...]  # titles of the required step's actions still open
+
+    @property
+    def ready(self) -> bool:
+        return self.reached_required_step and not self.open_required
+
+    def explain(self, pack: ProcedurePack) -> str:
+        step = pack.step(pack.closure.requires_step).name
+        if not self.reached_required_step:
+            return f"The case has not reached the {step} step."
+        return f"{len(self.open_required)} required action(s) of the {step} step are still open."
+
+
+def closure_readiness(pack: ProcedurePack, entries: list[StepEntry], actions: list[CaseAction]) -> Readiness:
+    required = pack.closure.requires_step
+    reached = any(entry.step == required for entry in entries)
+    return Readiness(reached, tuple(a.title for a in unresolved_required(actions, required)) if reached else ())
+
+
+def may_close(case: Case, user_id: str) -> None:
+    if case.role_of(user_id) is not CaseRole.CHAIR:
+        raise NotAllowed(f"Only the chair of {case.reference} can close it.")
+
+
+def _text(value: str, field_name: str, errors: dict[str, str], required: str | None) -> str:
+    value = value.strip()
+    if required and not value:
+        errors[field_name] = required
+    elif len(value) > MAX_TEXT:
+        errors[field_name] = f"Keep it under {MAX_TEXT} characters; link longer documents."
+    return value
+
+
+async def closure_check(uow: UnitOfWork, pack: ProcedurePack, tenant_id: str, reference: str
+                        ) -> tuple[Case, Readiness]:
+    async with uow:
+        case = await open_case(uow, tenant_id, reference)
+        return case, closure_readiness(pack, await uow.cases.step_entries(case.id), await uow.cases.actions(case.id))
+
+
+async def close_case(
+    uow: UnitOfWork, clock: Clock, calendar: WorkingCalendar, pack: ProcedurePack, actor: Actor, reference: str,
+    outcome: str, override_reason: str, *, conversation_id: str,
+) -> Case:
+    """Close the case (chair only) with the outcome that justifies it; the closure step's actions follow."""
+    errors: dict[str, str] = {}
+    outcome = _text(outcome, "outcome", errors,
+                    "Say what improvement was evidenced: it goes in the closure notices and the board report.")
+    override_reason = _text(override_reason, "override_reason", errors, None)
+    if errors:
+        raise FormErrors(errors)
+    async with uow:
+        case = await open_case(uow, actor.tenant_id, reference)
+        try:
+            may_close(case, actor.id)
+        except NotAllowed as refusal:
+            await refuse(uow, clock, actor, case.reference, "case.close", refusal, conversation_id)
+        readiness = closure_readiness(pack, await uow.cases.step_entries(case.id), await uow.cases.actions(case.id))
+        if not readiness.ready and not override_reason:
+            raise FormErrors({"override_reason": readiness.explain(pack) + " Finish it, or record why the case "
+                                                                          "closes anyway."})
+        now = clock.now()
+        closure_step = max(pack.steps, key=lambda step: step.order)
+        if case.step != closure_step.id:
+            await uow.cases.enter_step(case.id, closure_step.id, now, actor, override_reason or None)
+            moved = await uow.cases.get(actor.tenant_id, case.id)
+            assert moved is not None
+            await uow.cases.add_actions(case.id, plan_step(
+                pack, closure_step.id, uk_today(clock), calendar, moved,
+                await team_holders(uow, actor.tenant_id, case.channel_id)), now)
+        if not await uow.cases.close(case.id, actor, now, outcome, override_reason or None):
+            raise NotAllowed(f"Case {case.reference} was closed a moment ago by someone else.")
+        await uow.audit.record(event(
+            clock, actor, "case.closed", "case", case.reference, conversation_id,
+            outcome=outcome, override_reason=override_reason or None, previous_step=case.step,
+            open_required=list(readiness.open_required), reached_required_step=readiness.reached_required_step,
+            level=case.level,
+        ))
+        await uow.commit()
+        closed = await uow.cases.get(actor.tenant_id, case.id)
+        assert closed is not None
+        return closed
+
+
+async def give_lessons(
+    uow: UnitOfWork, clock: Clock, actor: Actor, reference: str, went_well: str, do_differently: str,
+    *, conversation_id: str,
+) -> tuple[Case, int]:
+    """Record a member's lessons-learned feedback on a closed case; returns how many members have given it."""
+    errors: dict[str, str] = {}
+    went_well = _text(went_well, "went_well", errors, None)
+    do_differently = _text(do_differently, "do_differently", errors, None)
+    if not went_well and not do_differently:
+        errors["went_well"] = "Say what went well, what to do differently, or both."
+    if errors:
+        raise FormErrors(errors)
+    async with uow:
+        case = await find_case(uow, actor.tenant_id, reference)
+        try:
+            if case.role_of(actor.id) is None:
+                raise NotAllowed(f"Only members of {case.reference} give its lessons-learned feedback.")
+            if case.status is not CaseStatus.CLOSED:
+                raise NotAllowed(f"Lessons-learned feedback on {case.reference} opens when it closes.")
+        except NotAllowed as refusal:
+            await refuse(uow, clock, actor, case.reference, "lessons.give", refusal, conversation_id)
+        first = await uow.cases.give_lessons(case.id, LessonsFeedback(
+            actor.id, actor.name, went_well or None, do_differently or None, clock.now()))
+        await uow.audit.record(event(clock, actor, "lessons.given" if first else "lessons.revised", "case",
+                                     case.reference, conversation_id, went_well=went_well or None,
+                                     do_differently=do_differently or None))
+        await uow.commit()
+        return case, len(await uow.cases.lessons(case.id))
+
+
+# -- the case file ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Timeliness:
+    on_time: int
+    late: int
+    not_applicable: int
+    open_overdue: int
+    open_in_time: int
+
+    @property
+    def resolved(self) -> int:
+        return self.on_time + self.late
+
+    @property
+    def share_on_time(self) -> float | None:
+        return self.on_time / self.resolved if self.resolved else None
+
+
+def timeliness(actions: list[CaseAction], today: date) -> Timeliness:
+    """How the case's dated actions went: done by their due date (as re-dated), done late, and so on."""
+    counts: Counter[str] = Counter()
+    for action in actions:
+        if action.status == "not_applicable":
+            counts["na"] += 1
+        elif action.status == "open":
+            counts["overdue" if action.overdue(today) else "open"] += 1
+        elif action.due_on is None or action.closed_at is None:
+            counts["on_time"] += 1
+        elif action.closed_at.astimezone(UK).date() <= action.due_on:
+            counts["on_time"] += 1
+        else:
+            counts["late"] += 1
+    return Timeliness(counts["on_time"], counts["late"], counts["na"], counts["overdue"], counts["open"])
+
+
+@dataclass(frozen=True)
+class CaseFile:
+    """Everything recorded about a case, for the closure notices, the board report and the export."""
+
+    case: Case
+    pack: ProcedurePack
+    concerns: tuple[Concern, ...]
+    steps: tuple[StepEntry, ...]
+    votes: tuple[Vote, ...]
+    actions: tuple[CaseAction, ...]
+    lessons: tuple[LessonsFeedback, ...]
+    events: tuple[AuditEvent, ...]
+    today: date
+    meetings: tuple[Meeting, ...] = ()
+    documents: tuple[CaseDocument, ...] = ()
+    communication: tuple[CommunicationAnswer, ...] = ()
+
+    @property
+    def levels_over_time(self) -> list[tuple[datetime, str]]:
+        return [(v.closed_at, v.confirmed_level) for v in self.votes if v.closed_at and v.confirmed_level]
+
+    @property
+    def timeliness(self) -> Timeliness:
+        return timeliness(list(self.actions), self.today)
+
+    def categories(self) -> Counter[str]:
+        return Counter(c.value for concern in self.concerns for c in concern.categories)
+
+    def sources(self) -> Counter[str]:
+        return Counter(concern.source_agency.value for concern in self.concerns)
+
+
+async def case_file(uow: UnitOfWork, clock: Clock, packs: dict[str, ProcedurePack], tenant_id: str,
+                    reference: str) -> CaseFile:
+    async with uow:
+        case = await find_case(uow, tenant_id, reference)
+        concerns = [c for ref in case.concerns if (c := await uow.concerns.get_by_reference(tenant_id, ref))]
+        subjects = [("case", case.reference), *(("concern", ref) for ref in case.concerns)]
+        return CaseFile(
+            case=case, pack=packs[case.pack_id], concerns=tuple(concerns),
+            steps=tuple(await uow.cases.step_entries(case.id)), votes=tuple(await uow.votes.for_case(case.id)),
+            actions=tuple(await uow.cases.actions(case.id)), lessons=tuple(await uow.cases.lessons(case.id)),
+            events=tuple(await uow.audit.for_subjects(subjects)), today=uk_today(clock),
+            meetings=tuple(await uow.meetings.for_case(case.id)),
+            documents=tuple(await uow.documents.for_case(case.id)),
+            communication=tuple(await uow.documents.answers(case.id)),
+        )
+
+
+def may_export(case: Case, user_id: str) -> None:
+    """The full case file is for the chair and the coordinator (need to know, seed 002 section 7)."""
+    if case.role_of(user_id) not in (CaseRole.CHAIR, CaseRole.COORDINATOR):
+        raise NotAllowed(f"Only the chair or the coordinator of {case.reference} can export its case file.")
+
+
+async def record_file_access(uow: UnitOfWork, clock: Clock, actor: Actor, reference: str, kind: str) -> None:
+    """Who opened which rendered file, for the audit trail: reading a case file is a disclosure."""
+    async with uow:
+        await uow.audit.record(event(clock, actor, "file.opened", "case", reference, None, file=kind))
+        await uow.commit()
