@@ -228,6 +228,13 @@ def describe(event: AuditEvent, pack: ProcedurePack) -> str:
                                    + (f". Justification: {d['justification']}" if d.get("justification") else "")
                                    + ".",
         "refused": lambda: f"{who} was refused ({d.get('attempted')}): {d.get('reason')}",
+        "case.closed": lambda: f"{who} closed the case. Outcome: {d.get('outcome')}"
+                               + (f" Closed before quality assurance was complete: {d['override_reason']}"
+                                  if d.get("override_reason") else ""),
+        "lessons.given": lambda: f"{who} gave lessons-learned feedback.",
+        "file.opened": lambda: f"{who} opened the {str(d.get('file', 'file')).replace('-', ' ')}.",
+        "meeting.scheduled": lambda: f"{who} scheduled a meeting.",
+        "meeting.minutes_recorded": lambda: f"{who} recorded a meeting's minutes and decisions.",
     }.get(event.action)
     return text() if text else f"{who}: {event.action.replace('.', ' ').replace('_', ' ')} ({ref})."
 

@@ -73,8 +73,8 @@ class Facts:
                       default=None)
         chair = case.holder_name("chair")
         coordinator = case.holder_name("coordinator")
-        return cls(file, highest.label if highest else "not set", ranks[case.level].label if case.level in ranks
-                   else "not set", chair, coordinator)
+        return cls(file, highest.label if highest else "No level was agreed",
+                   ranks[case.level].label if case.level in ranks else "No level was agreed", chair, coordinator)
 
 
 def _context(file: CaseFile, **extra: Any) -> dict[str, Any]:

@@ -20,6 +20,8 @@ from tests.e2e.playground import DEFAULT_CONFIG, launch_chromium, start_playgrou
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
+# Known to the tests, so they can open the files the bot links to in a 1:1 chat the Playground does not show.
+LINK_SECRET = "e2e-link-secret-0123456789abcdefghijklmnop"
 
 
 def free_port() -> int:
@@ -44,6 +46,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("Microsoft", "CONCERNS_"))}
     env["CONCERNS_DATABASE_URL"] = f"sqlite:///{database}"
+    env["CONCERNS_LINK_SECRET"] = LINK_SECRET
     log = open(workdir / "bot.log", "w")
     bot = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--dev", "--port", str(port)],
                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
