@@ -43,6 +43,7 @@ class CaseAction:
     original_due_on: date | None = None
     closed_at: datetime | None = None
     closed_by: str | None = None
+    snoozed_until: date | None = None  # the owner's reminders are paused until this working day
 
     def overdue(self, today: date) -> bool:
         return self.status == "open" and self.due_on is not None and self.due_on < today

@@ -8,8 +8,10 @@ person editing the YAML can find it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import time
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError, model_validator
@@ -29,6 +31,7 @@ __all__ = [
     "PatternKind",
     "PatternRule",
     "ProcedurePack",
+    "Reminders",
     "Role",
     "Step",
     "StepAction",
@@ -170,6 +173,31 @@ class Closure(_Model):
     safeguarding_adults_board: Text
 
 
+class Reminders(_Model):
+    """When the scheduler may speak: nothing goes out on non-working days or outside these hours."""
+
+    time_zone: Text = "Europe/London"
+    working_hours_start: time = time(8, 0)
+    working_hours_end: time = time(18, 0)
+    digest_at: time = time(8, 30)  # the chairs' daily digest, on working days
+
+    @model_validator(mode="after")
+    def _check_hours(self) -> Reminders:
+        try:
+            ZoneInfo(self.time_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {self.time_zone!r}") from None
+        if not self.working_hours_start < self.working_hours_end:
+            raise ValueError("working_hours_start must be before working_hours_end")
+        if not self.working_hours_start <= self.digest_at < self.working_hours_end:
+            raise ValueError("digest_at must fall within the working hours")
+        return self
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
+
+
 class ProcedurePack(_Model):
     id: Slug
     version: PositiveInt
@@ -189,6 +217,7 @@ class ProcedurePack(_Model):
     documents: tuple[DocumentKind, ...] = Field(min_length=1)
     meetings: MeetingRules
     closure: Closure
+    reminders: Reminders = Reminders()
 
     @model_validator(mode="after")
     def _check_cross_references(self) -> ProcedurePack:

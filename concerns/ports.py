@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date, datetime
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Protocol
 
@@ -14,6 +15,7 @@ from concerns.meetings import Meeting, MeetingForm
 from concerns.model import Actor, AuditEvent, Concern, Conversation, NewConcern, Provider
 from concerns.packs import ProcedurePack
 from concerns.patterns import ConcernFact, PatternMatch, PatternPrompt
+from concerns.reminders import OutboxMessage, Reminder, ReminderState
 from concerns.screening import Screening, ScreeningDecision
 from concerns.vocabulary import CommissioningStatus, ServiceType
 from concerns.votes import BallotForm, Confirmation, Vote
@@ -181,6 +183,14 @@ class CaseRepository(Protocol):
 
     async def redate_action(self, action_id: int, due_on: date) -> None: ...
 
+    async def snooze_action(self, action_id: int, until: date | None) -> None:
+        """Pause (or, with None, resume) the owner's reminders for an action until a working day."""
+        ...
+
+    async def unassign_action(self, action_id: int) -> None:
+        """Leave the action without an owner, for the chair to assign."""
+        ...
+
 
 class VoteRepository(Protocol):
     async def start(self, case: Case, actor: Actor, at: datetime) -> Vote: ...
@@ -212,6 +222,10 @@ class TeamRoleRepository(Protocol):
     async def set(
         self, tenant_id: str, team_id: str, role_id: str, person: Person, by: Actor, at: datetime
     ) -> None: ...
+
+    async def record_review(self, tenant_id: str, team_id: str, by: Actor, at: datetime) -> None:
+        """Someone confirmed the team's key contacts are still right (the annual review)."""
+        ...
 
 
 class MeetingRepository(Protocol):
@@ -257,6 +271,29 @@ class DocumentRepository(Protocol):
     async def answers(self, case_id: int) -> list[CommunicationAnswer]:
         """The latest answer per step entry and item, oldest step entry first."""
         ...
+
+
+class ReminderSource(Protocol):
+    async def state(self, at: datetime) -> ReminderState:
+        """Everything the reminder rules read: open cases with their deadlines, feedback owed, key contacts."""
+        ...
+
+
+class Outbox(Protocol):
+    async def known_keys(self, keys: Sequence[str]) -> set[str]: ...
+
+    async def enqueue(self, reminders: Iterable[Reminder], at: datetime) -> list[str]: ...
+
+    async def claim(self, worker: str, at: datetime, lease: timedelta, limit: int) -> list[OutboxMessage]: ...
+
+    async def sent(self, message_id: int, worker: str, at: datetime, activity_id: str | None,
+                   sent_to: str | None) -> bool: ...
+
+    async def retry_later(self, message_id: int, worker: str, send_after: datetime, error: str) -> bool: ...
+
+    async def defer(self, message_id: int, worker: str, send_after: datetime) -> bool: ...
+
+    async def dead(self, message_id: int, worker: str, at: datetime, error: str) -> bool: ...
 
 
 class UnitOfWork(Protocol):

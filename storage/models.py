@@ -266,6 +266,7 @@ class CaseActionRow(Base):
     note: Mapped[str | None] = mapped_column(Text)  # evidence when done, the reason when not applicable
     closed_by_name: Mapped[str | None] = mapped_column(String(200))
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    snoozed_until: Mapped[date | None] = mapped_column(Date)  # the owner's reminders wait until this day
 
 
 class CaseStepRow(Base):
@@ -375,6 +376,53 @@ class TeamRoleRow(Base):
     name: Mapped[str] = mapped_column(String(200))
     set_by_name: Mapped[str] = mapped_column(String(200))
     set_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class KeyContactsReviewRow(Base):
+    """Someone confirmed a team's key contacts (its role holders) are still right: the annual review."""
+
+    __tablename__ = "key_contacts_reviews"
+    __table_args__ = (Index("ix_key_contacts_reviews_team", "tenant_id", "team_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    team_id: Mapped[str] = mapped_column(String(400))
+    reviewed_by_name: Mapped[str] = mapped_column(String(200))
+    reviewed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class OutboxRow(Base):
+    """One message the scheduler owes someone. The key is (rule, subject, occurrence): one row, one message."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("key"),
+        Index("ix_outbox_ready", "status", "send_after"),
+        Index("ix_outbox_lane", "lane", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(400))
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str] = mapped_column(String(16))
+    lane: Mapped[str] = mapped_column(String(600))  # the conversation: sent in order, rate-limited together
+    case_reference: Mapped[str | None] = mapped_column(String(20))
+    recipient_user_id: Mapped[str | None] = mapped_column(String(128))
+    recipient_name: Mapped[str | None] = mapped_column(String(200))
+    conversation_id: Mapped[str | None] = mapped_column(String(400))
+    facts: Mapped[dict[str, Any]] = mapped_column(JSON)
+    summary: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))  # pending, sending, sent, dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    send_after: Mapped[datetime] = mapped_column(UTCDateTime())
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    activity_id: Mapped[str | None] = mapped_column(String(200))
+    sent_to: Mapped[str | None] = mapped_column(String(400))  # the conversation it went to
 
 
 class ReferenceCounterRow(Base):

@@ -46,6 +46,7 @@ from storage.models import (
     CaseStepRow,
     ConcernRow,
     ConversationRow,
+    KeyContactsReviewRow,
     LessonsFeedbackRow,
     PatternPromptRow,
     ProviderRow,
@@ -539,6 +540,7 @@ def _action(row: CaseActionRow, case_reference: str, provider: str) -> CaseActio
         owner=Person(row.owner_user_id, row.owner_name or "") if row.owner_user_id else None,
         due_on=row.due_on, required=row.required, status=row.status, case_id=row.case_id, note=row.note,
         original_due_on=row.original_due_on, closed_at=row.closed_at, closed_by=row.closed_by_name,
+        snoozed_until=row.snoozed_until,
     )
 
 
@@ -706,7 +708,15 @@ class SqlCaseRepository(_Repository):
 
     async def assign_action(self, action_id: int, owner: Person) -> None:
         await self.session.execute(update(CaseActionRow).where(CaseActionRow.id == action_id)
-                                   .values(owner_user_id=owner.user_id, owner_name=owner.name))
+                                   .values(owner_user_id=owner.user_id, owner_name=owner.name, snoozed_until=None))
+
+    async def snooze_action(self, action_id: int, until: date | None) -> None:
+        await self.session.execute(update(CaseActionRow).where(CaseActionRow.id == action_id)
+                                   .values(snoozed_until=until))
+
+    async def unassign_action(self, action_id: int) -> None:
+        await self.session.execute(update(CaseActionRow).where(CaseActionRow.id == action_id)
+                                   .values(owner_user_id=None, owner_name=None, snoozed_until=None))
 
     async def next_due(self, case_id: int) -> date | None:
         return await self.session.scalar(
@@ -840,3 +850,7 @@ class SqlTeamRoleRepository(_Repository):
             self.session.add(row)
         row.user_id, row.account_id, row.name = person.user_id, person.account_id, person.name
         row.set_by_name, row.set_at = by.name, at
+
+    async def record_review(self, tenant_id: str, team_id: str, by: Actor, at: datetime) -> None:
+        self.session.add(KeyContactsReviewRow(tenant_id=tenant_id, team_id=team_id, reviewed_by_name=by.name,
+                                              reviewed_at=at))

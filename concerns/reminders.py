@@ -1,0 +1,488 @@
+"""The reminder rules: from the deadlines in the case record, what is due to be said, to whom, now.
+
+The deadlines themselves stay where they are (action rows, meetings, screenings, team roles); these
+rules only read them. Each reminder has a key naming (rule, subject, occurrence), so however often
+the sweep runs, and however many schedulers run it, one occurrence is one message. Nothing is due
+on a non-working day or outside the pack's working hours: what falls in quiet time is simply due at
+the next working start, when the rules run again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from concerns.actions import CaseAction
+from concerns.calendar import WorkingCalendar
+from concerns.cases import Case, CaseRole, Person
+from concerns.meetings import Meeting
+from concerns.packs import ProcedurePack, Reminders
+
+__all__ = [
+    "CaseSnapshot",
+    "FeedbackOwed",
+    "KeyContacts",
+    "OpenVote",
+    "OutboxMessage",
+    "Reminder",
+    "ReminderKind",
+    "ReminderState",
+    "Target",
+    "due_reminders",
+    "is_quiet",
+    "next_working_start",
+    "snooze_choices",
+]
+
+
+class ReminderKind(StrEnum):
+    ACTION_BEFORE = "action.before"  # to the owner, the pack's working days before the due date
+    ACTION_DUE = "action.due"  # to the owner, on the due day (or when first seen past it)
+    ACTION_SNOOZED = "action.snoozed"  # to the owner, on the working day they snoozed to
+    CASE_OVERDUE = "case.overdue"  # to the chair, each working day while a case has overdue actions
+    ACTION_ESCALATE = "action.escalate"  # in the case thread, once an action is overdue by the pack's limit
+    DIGEST = "digest"  # to each chair at the pack's digest time on working days
+    MEETING_TOMORROW = "meeting.tomorrow"  # to each attendee, the working day before the meeting
+    REFERRER_FEEDBACK = "referrer.feedback"  # to the screener, before feedback to the referrer is due
+    CASE_STALE = "case.stale"  # in the case thread, after the pack's stale period without activity
+    KEY_CONTACTS = "key_contacts.review"  # in the team's channel, when the key contacts are a year old
+    DEAD_LETTER = "outbox.dead"  # to the admin channel, when a message could not be delivered
+
+
+class Target(StrEnum):
+    PERSONAL = "personal"  # the recipient's 1:1 chat with the bot
+    THREAD = "thread"  # a reply in the case's thread
+    CHANNEL = "channel"  # a new post in a channel
+
+
+@dataclass(frozen=True)
+class OpenVote:
+    id: int
+    voters: frozenset[str]
+
+
+@dataclass(frozen=True)
+class CaseSnapshot:
+    """An open case with what the rules read: its open actions, meetings to come, last activity."""
+
+    case: Case
+    actions: tuple[CaseAction, ...]
+    meetings: tuple[Meeting, ...]
+    last_activity: datetime
+    open_vote: OpenVote | None = None
+
+
+@dataclass(frozen=True)
+class FeedbackOwed:
+    """A screening whose referrer has not yet been told the outcome."""
+
+    screening_id: int
+    tenant_id: str
+    concern_reference: str
+    provider: str
+    screener: Person
+    due_on: date
+
+
+@dataclass(frozen=True)
+class KeyContacts:
+    """A team's key contacts (who holds the pack's roles) and when they were last set or confirmed."""
+
+    tenant_id: str
+    team_id: str
+    channel_id: str | None
+    holders: tuple[tuple[str, str], ...]  # (role id, name)
+    last_reviewed: date
+
+
+@dataclass(frozen=True)
+class ReminderState:
+    cases: tuple[CaseSnapshot, ...] = ()
+    feedback: tuple[FeedbackOwed, ...] = ()
+    key_contacts: tuple[KeyContacts, ...] = ()
+
+
+@dataclass(frozen=True)
+class Reminder:
+    """One message that is due: its key makes it one outbox row however often it is computed."""
+
+    key: str
+    kind: ReminderKind
+    tenant_id: str
+    target: Target
+    summary: str  # one line, for previews and logs
+    facts: dict[str, Any] = field(default_factory=dict)  # JSON-safe; the card is rendered from these
+    recipient: Person | None = None  # for PERSONAL
+    conversation_id: str | None = None  # for THREAD and CHANNEL
+    case_reference: str | None = None
+
+    @property
+    def lane(self) -> str:
+        """The conversation it goes to: messages in one lane are sent in order and rate-limited together."""
+        if self.target is Target.PERSONAL:
+            assert self.recipient is not None
+            return f"user:{self.tenant_id}:{self.recipient.user_id}"
+        return f"conversation:{self.conversation_id}"
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    """A reminder as the outbox holds it: delivered from these facts, so a redelivery is the same message."""
+
+    id: int
+    key: str
+    kind: ReminderKind
+    tenant_id: str
+    target: Target
+    lane: str
+    summary: str
+    facts: dict[str, Any]
+    recipient: Person | None
+    conversation_id: str | None
+    case_reference: str | None
+    status: str
+    attempts: int
+    send_after: datetime
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None = None
+    activity_id: str | None = None
+    claimed_by: str | None = None
+
+
+def local_now(hours: Reminders, at: datetime) -> datetime:
+    return at.astimezone(hours.zone)
+
+
+def is_quiet(hours: Reminders, calendar: WorkingCalendar, at: datetime) -> bool:
+    """True on weekends, bank holidays and outside working hours, when nothing is sent."""
+    local = local_now(hours, at)
+    if not calendar.is_working_day(local.date()):
+        return True
+    return not hours.working_hours_start <= local.time().replace(tzinfo=None) < hours.working_hours_end
+
+
+def next_working_start(hours: Reminders, calendar: WorkingCalendar, at: datetime) -> datetime:
+    """`at` itself when it is working time, else the start of the next working period."""
+    if not is_quiet(hours, calendar, at):
+        return at
+    local = local_now(hours, at)
+    day = local.date()
+    if not (calendar.is_working_day(day) and local.time().replace(tzinfo=None) < hours.working_hours_start):
+        day = calendar.next_working_day(day)
+    return datetime.combine(day, hours.working_hours_start, tzinfo=hours.zone)
+
+
+def snooze_choices(calendar: WorkingCalendar, today: date, count: int = 10) -> list[date]:
+    """The working days one may snooze a reminder to: the next `count` of them."""
+    days, day = [], today
+    for _ in range(count):
+        day = calendar.next_working_day(day)
+        days.append(day)
+    return days
+
+
+def _person(person: Person) -> dict[str, str]:
+    return {"user_id": person.user_id, "name": person.name}
+
+
+def _chair(case: Case) -> Person | None:
+    member = case.holder(CaseRole.CHAIR) or case.holder(CaseRole.COORDINATOR)
+    return Person(member.user_id, member.name) if member else None
+
+
+def _case_facts(case: Case, pack: ProcedurePack) -> dict[str, Any]:
+    return {
+        "case": case.reference,
+        "provider": case.provider.name,
+        "step": pack.step(case.step).name,
+        "level": pack.level(case.level).label if case.level else "Not yet agreed",
+    }
+
+
+def _action_facts(action: CaseAction, today: date, calendar: WorkingCalendar) -> dict[str, Any]:
+    assert action.due_on is not None
+    late = calendar.working_days_between(action.due_on, today) if action.due_on < today else 0
+    return {
+        "action_id": action.id,
+        "title": action.title,
+        "case": action.case_reference,
+        "provider": action.provider,
+        "owner": action.owner.name if action.owner else None,
+        "due_on": action.due_on.isoformat(),
+        "working_days_overdue": late,
+        "meeting": action.source.startswith("meeting:"),
+    }
+
+
+@dataclass
+class _Rules:
+    at: datetime
+    packs: Mapping[str, ProcedurePack]
+    default_pack: ProcedurePack
+    calendar_for: Callable[[str], WorkingCalendar]
+    found: list[Reminder] = field(default_factory=list)
+
+    def working_day(self, pack: ProcedurePack) -> tuple[date, WorkingCalendar] | None:
+        """Today's date for this pack, or None when it is quiet time and nothing is due."""
+        calendar = self.calendar_for(pack.nation)
+        if is_quiet(pack.reminders, calendar, self.at):
+            return None
+        return local_now(pack.reminders, self.at).date(), calendar
+
+    def add(self, reminder: Reminder) -> None:
+        self.found.append(reminder)
+
+    # -- per case -------------------------------------------------------------------------------
+
+    def case(self, snapshot: CaseSnapshot) -> None:
+        case = snapshot.case
+        pack = self.packs.get(case.pack_id)
+        if pack is None:
+            return
+        working = self.working_day(pack)
+        if working is None:
+            return
+        today, calendar = working
+        for action in snapshot.actions:
+            self.action(case, pack, action, today, calendar)
+        self.overdue(case, pack, snapshot.actions, today, calendar)
+        for meeting in snapshot.meetings:
+            self.meeting(case, meeting, today, calendar)
+        self.stale(case, pack, snapshot.last_activity, today, calendar)
+
+    def action(self, case: Case, pack: ProcedurePack, action: CaseAction, today: date,
+               calendar: WorkingCalendar) -> None:
+        if action.status != "open" or action.due_on is None:
+            return  # an action with no due date has no deadline to remind anyone of
+        due = action.due_on
+        facts = _action_facts(action, today, calendar)
+        if action.owner is not None:
+            snoozed = action.snoozed_until
+            occurrences: list[tuple[ReminderKind, date]] = []
+            before = pack.timescales.reminder_before_working_days
+            if before:
+                before_day = calendar.add_working_days(due, -before)
+                if before_day <= today < due:
+                    occurrences.append((ReminderKind.ACTION_BEFORE, before_day))
+            if today >= due:
+                occurrences.append((ReminderKind.ACTION_DUE, due))
+            if snoozed is not None:
+                # The owner asked for quiet until that day: one reminder then replaces those it covered.
+                occurrences = [(kind, day) for kind, day in occurrences if day > snoozed]
+                if today >= snoozed:
+                    occurrences.insert(0, (ReminderKind.ACTION_SNOOZED, snoozed))
+            for kind, day in occurrences[-1:]:
+                word = {ReminderKind.ACTION_BEFORE: "due soon", ReminderKind.ACTION_DUE: "due",
+                        ReminderKind.ACTION_SNOOZED: "snoozed until today"}[kind]
+                self.add(Reminder(
+                    key=f"{kind}:{action.id}:{day.isoformat()}:{due.isoformat()}",
+                    kind=kind, tenant_id=case.tenant_id, target=Target.PERSONAL, recipient=action.owner,
+                    case_reference=case.reference, facts={**facts, "kind": str(kind)},
+                    summary=f"{action.owner.name}: {case.reference} action {word} {due:%a %-d %b}: {action.title}",
+                ))
+        late = calendar.working_days_between(due, today)
+        limit = pack.timescales.overdue_escalation_working_days
+        if due < today and late >= limit:
+            chair = _chair(case)
+            conversation = case.card_conversation_id or case.channel_id
+            if conversation is None:
+                return
+            escalate_to = pack.role(pack.notifications.escalation_role).label
+            self.add(Reminder(
+                key=f"{ReminderKind.ACTION_ESCALATE}:{action.id}:{due.isoformat()}",
+                kind=ReminderKind.ACTION_ESCALATE, tenant_id=case.tenant_id,
+                target=Target.THREAD if case.card_conversation_id else Target.CHANNEL,
+                conversation_id=conversation, case_reference=case.reference,
+                facts={**facts, **_case_facts(case, pack), "chair": _person(chair) if chair else None,
+                       "escalate_to": escalate_to, "limit": limit,
+                       "members": [{"user_id": m.user_id, "name": m.name} for m in case.members
+                                   if m.role is not CaseRole.OBSERVER]},
+                summary=f"{case.reference} thread: '{action.title}' is {late} working days overdue; "
+                        f"escalation prompt to {chair.name if chair else 'the chair'}",
+            ))
+
+    def overdue(self, case: Case, pack: ProcedurePack, actions: Iterable[CaseAction], today: date,
+                calendar: WorkingCalendar) -> None:
+        late = [a for a in actions if a.overdue(today)]
+        chair = _chair(case)
+        if not late or chair is None:
+            return
+        self.add(Reminder(
+            key=f"{ReminderKind.CASE_OVERDUE}:{case.id}:{today.isoformat()}",
+            kind=ReminderKind.CASE_OVERDUE, tenant_id=case.tenant_id, target=Target.PERSONAL, recipient=chair,
+            case_reference=case.reference,
+            facts={**_case_facts(case, pack), "actions": [_action_facts(a, today, calendar) for a in late]},
+            summary=f"{chair.name}: {case.reference} has {len(late)} overdue action(s)",
+        ))
+
+    def meeting(self, case: Case, meeting: Meeting, today: date, calendar: WorkingCalendar) -> None:
+        if meeting.status != "scheduled":
+            return
+        day = meeting.day
+        if not calendar.add_working_days(day, -1) <= today < day:
+            return
+        people: dict[str, Person] = {}
+        for person in (meeting.chair, meeting.minute_taker, *meeting.attendees):
+            if person is not None:
+                people.setdefault(person.user_id, person)
+        facts = {
+            "meeting_id": meeting.id, "case": case.reference, "provider": case.provider.name,
+            "kind": meeting.kind.label, "starts_at": meeting.starts_at.isoformat(),
+            "venue": meeting.venue, "online_link": meeting.online_link,
+            "provider_attends": meeting.provider_attends.label,
+        }
+        for person in people.values():
+            self.add(Reminder(
+                key=f"{ReminderKind.MEETING_TOMORROW}:{meeting.id}:{person.user_id}:{day.isoformat()}",
+                kind=ReminderKind.MEETING_TOMORROW, tenant_id=case.tenant_id, target=Target.PERSONAL,
+                recipient=person, case_reference=case.reference, facts=facts,
+                summary=f"{person.name}: {meeting.kind.label} for {case.reference} on {day:%a %-d %b}",
+            ))
+
+    def stale(self, case: Case, pack: ProcedurePack, last_activity: datetime, today: date,
+              calendar: WorkingCalendar) -> None:
+        period = pack.timescales.stale_case_working_days
+        last = local_now(pack.reminders, last_activity).date()
+        quiet_days = calendar.working_days_between(last, today)
+        conversation = case.card_conversation_id or case.channel_id
+        if quiet_days < period or conversation is None:
+            return
+        chair = _chair(case)
+        self.add(Reminder(
+            # One prompt per stale period: if nothing happens, the next comes a period later.
+            key=f"{ReminderKind.CASE_STALE}:{case.id}:{last.isoformat()}:{quiet_days // period}",
+            kind=ReminderKind.CASE_STALE, tenant_id=case.tenant_id,
+            target=Target.THREAD if case.card_conversation_id else Target.CHANNEL,
+            conversation_id=conversation, case_reference=case.reference,
+            facts={**_case_facts(case, pack), "last_activity": last.isoformat(), "working_days": quiet_days,
+                   "chair": _person(chair) if chair else None},
+            summary=f"{case.reference} thread: no activity for {quiet_days} working days; review prompt",
+        ))
+
+    # -- per tenant -----------------------------------------------------------------------------
+
+    def digests(self, snapshots: Iterable[CaseSnapshot]) -> None:
+        pack = self.default_pack
+        working = self.working_day(pack)
+        if working is None:
+            return
+        today, calendar = working
+        if local_now(pack.reminders, self.at).time().replace(tzinfo=None) < pack.reminders.digest_at:
+            return
+        week_end = calendar.add_working_days(today, 5)
+        by_chair: dict[tuple[str, str], list[CaseSnapshot]] = {}
+        people: dict[tuple[str, str], Person] = {}
+        for snapshot in snapshots:
+            chair = _chair(snapshot.case)
+            if chair is not None:
+                key = (snapshot.case.tenant_id, chair.user_id)
+                by_chair.setdefault(key, []).append(snapshot)
+                people[key] = chair
+        for (tenant_id, user_id), mine in sorted(by_chair.items()):
+            chair = people[(tenant_id, user_id)]
+            cases, due, overdue, votes = [], [], [], []
+            for snapshot in mine:
+                case_pack = self.packs.get(snapshot.case.pack_id, pack)
+                cases.append(_case_facts(snapshot.case, case_pack))
+                for action in snapshot.actions:
+                    if action.status != "open" or action.due_on is None:
+                        continue
+                    if action.due_on < today:
+                        overdue.append(_action_facts(action, today, calendar))
+                    elif action.due_on <= week_end:
+                        due.append(_action_facts(action, today, calendar))
+                if snapshot.open_vote is not None:
+                    votes.append({"case": snapshot.case.reference, "vote_id": snapshot.open_vote.id,
+                                  "ballots": len(snapshot.open_vote.voters),
+                                  "voted": user_id in snapshot.open_vote.voters})
+            due.sort(key=lambda item: (item["due_on"], item["case"]))
+            overdue.sort(key=lambda item: (item["due_on"], item["case"]))
+            self.add(Reminder(
+                key=f"{ReminderKind.DIGEST}:{tenant_id}:{user_id}:{today.isoformat()}",
+                kind=ReminderKind.DIGEST, tenant_id=tenant_id, target=Target.PERSONAL, recipient=chair,
+                facts={"date": today.isoformat(), "cases": cases, "due": due, "overdue": overdue, "votes": votes},
+                summary=f"{chair.name}: digest of {len(cases)} case(s), {len(due)} due this week, "
+                        f"{len(overdue)} overdue, {len(votes)} open vote(s)",
+            ))
+
+    def feedback(self, owed: FeedbackOwed) -> None:
+        pack = self.default_pack
+        working = self.working_day(pack)
+        if working is None:
+            return
+        today, calendar = working
+        before = calendar.add_working_days(owed.due_on, -pack.timescales.reminder_before_working_days) \
+            if pack.timescales.reminder_before_working_days else owed.due_on
+        if today < before:
+            return
+        self.add(Reminder(
+            key=f"{ReminderKind.REFERRER_FEEDBACK}:{owed.screening_id}:{owed.due_on.isoformat()}",
+            kind=ReminderKind.REFERRER_FEEDBACK, tenant_id=owed.tenant_id, target=Target.PERSONAL,
+            recipient=owed.screener,
+            facts={"concern": owed.concern_reference, "provider": owed.provider, "due_on": owed.due_on.isoformat(),
+                   "overdue": owed.due_on < today},
+            summary=f"{owed.screener.name}: tell the referrer of {owed.concern_reference} the outcome by "
+                    f"{owed.due_on:%a %-d %b}",
+        ))
+
+    def key_contacts(self, contacts: KeyContacts) -> None:
+        pack = self.default_pack
+        working = self.working_day(pack)
+        if working is None or contacts.channel_id is None:
+            return
+        today, _ = working
+        due = _add_months(contacts.last_reviewed, pack.timescales.key_contacts_review_months)
+        if today < due:
+            return
+        self.add(Reminder(
+            key=f"{ReminderKind.KEY_CONTACTS}:{contacts.tenant_id}:{contacts.team_id}:{due.isoformat()}",
+            kind=ReminderKind.KEY_CONTACTS, tenant_id=contacts.tenant_id, target=Target.CHANNEL,
+            conversation_id=contacts.channel_id,
+            facts={"team_id": contacts.team_id, "last_reviewed": contacts.last_reviewed.isoformat(),
+                   "holders": [{"role": _role_label(pack, role), "name": name} for role, name in contacts.holders]},
+            summary=f"team {contacts.team_id}: key contacts last reviewed {contacts.last_reviewed:%-d %b %Y}; "
+                    "review prompt",
+        ))
+
+
+def _role_label(pack: ProcedurePack, role_id: str) -> str:
+    try:
+        return pack.role(role_id).label
+    except KeyError:
+        return role_id
+
+
+def _add_months(day: date, months: int) -> date:
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    for candidate in (31, 30, 29, 28):
+        try:
+            return date(year, month, min(day.day, candidate))
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+def due_reminders(
+    state: ReminderState,
+    at: datetime,
+    packs: Mapping[str, ProcedurePack],
+    default_pack: ProcedurePack,
+    calendar_for: Callable[[str], WorkingCalendar],
+) -> list[Reminder]:
+    """Every reminder due at `at`, sorted by key; the caller drops those already in the outbox."""
+    rules = _Rules(at, packs, default_pack, calendar_for)
+    for snapshot in state.cases:
+        rules.case(snapshot)
+    rules.digests(state.cases)
+    for owed in state.feedback:
+        rules.feedback(owed)
+    for contacts in state.key_contacts:
+        rules.key_contacts(contacts)
+    unique = {reminder.key: reminder for reminder in rules.found}
+    return [unique[key] for key in sorted(unique)]
+

@@ -1,0 +1,1 @@
+"""The scheduler: the due-item sweep, the outbox and its delivery, and their APScheduler wiring."""

@@ -1,0 +1,52 @@
+"""One sweep: read the deadlines, write what is newly due to the outbox, deliver what the outbox owes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from concerns.calendar import WorkingCalendar
+from concerns.clock import Clock
+from concerns.packs import ProcedurePack
+from concerns.ports import Outbox, ReminderSource
+from concerns.reminders import Reminder, due_reminders
+from scheduler.delivery import Deliverer, DeliveryReport
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SweepReport:
+    due: list[Reminder] = field(default_factory=list)
+    enqueued: list[str] = field(default_factory=list)
+    delivery: DeliveryReport = field(default_factory=DeliveryReport)
+
+
+@dataclass
+class Sweeper:
+    source: ReminderSource
+    outbox: Outbox
+    clock: Clock
+    packs: Mapping[str, ProcedurePack]
+    default_pack: ProcedurePack
+    calendar_for: Callable[[str], WorkingCalendar]
+    deliverer: Deliverer | None = None
+
+    async def pending(self, at: datetime) -> list[Reminder]:
+        """What is due at `at` and not yet in the outbox: what a sweep then would add (nothing is written)."""
+        due = due_reminders(await self.source.state(at), at, self.packs, self.default_pack, self.calendar_for)
+        known = await self.outbox.known_keys([r.key for r in due])
+        return [r for r in due if r.key not in known]
+
+    async def sweep(self, at: datetime | None = None) -> SweepReport:
+        """Run once as of `at` (now by default). Safe to run anywhere, any number of times, concurrently."""
+        moment = at or self.clock.now()
+        report = SweepReport(due=await self.pending(moment))
+        report.enqueued = await self.outbox.enqueue(report.due, moment)
+        if report.enqueued:
+            log.info("sweep at %s: %d reminder(s) added to the outbox", moment.isoformat(), len(report.enqueued))
+        if self.deliverer is not None:
+            report.delivery = await self.deliverer.deliver_due(at)
+        return report

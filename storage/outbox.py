@@ -1,0 +1,159 @@
+"""The outbox: each owed message as a row, claimed under a lease so that one row is one delivery.
+
+Claims use `FOR UPDATE SKIP LOCKED` on PostgreSQL, so several schedulers share the work without
+waiting on each other; SQLite (one process) ignores the clause and the same code runs. A row is only
+claimable when no earlier row of its lane (its conversation) is still owed, which keeps messages in
+order per conversation across replicas and means one conversation has one message in flight.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.orm import aliased
+
+from concerns.cases import Person
+from concerns.reminders import OutboxMessage, Reminder, ReminderKind, Target
+from storage.models import OutboxRow
+
+PENDING, SENDING, SENT, DEAD = "pending", "sending", "sent", "dead"
+OWED = (PENDING, SENDING)
+
+
+def _message(row: OutboxRow) -> OutboxMessage:
+    return OutboxMessage(
+        id=row.id, key=row.key, kind=ReminderKind(row.kind), tenant_id=row.tenant_id, target=Target(row.target),
+        lane=row.lane, summary=row.summary, facts=dict(row.facts or {}),
+        recipient=Person(row.recipient_user_id, row.recipient_name or "") if row.recipient_user_id else None,
+        conversation_id=row.conversation_id, case_reference=row.case_reference, status=row.status,
+        attempts=row.attempts, send_after=row.send_after, last_error=row.last_error, created_at=row.created_at,
+        sent_at=row.sent_at, activity_id=row.activity_id, claimed_by=row.claimed_by,
+    )
+
+
+class SqlOutbox:
+    """Each method is its own short transaction: a claim must be committed before the send starts."""
+
+    def __init__(self, sessions: async_sessionmaker[Any]) -> None:
+        self._sessions = sessions
+
+    async def known_keys(self, keys: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        async with self._sessions() as session:
+            for start in range(0, len(keys), 500):
+                chunk = list(keys[start:start + 500])
+                found.update(await session.scalars(select(OutboxRow.key).where(OutboxRow.key.in_(chunk))))
+        return found
+
+    async def enqueue(self, reminders: Iterable[Reminder], at: datetime) -> list[str]:
+        """Add a row for each reminder whose key is new; returns the keys added (another replica may race us)."""
+        rows = [
+            {
+                "key": r.key, "tenant_id": r.tenant_id, "kind": str(r.kind), "target": str(r.target), "lane": r.lane,
+                "case_reference": r.case_reference,
+                "recipient_user_id": r.recipient.user_id if r.recipient else None,
+                "recipient_name": r.recipient.name if r.recipient else None,
+                "conversation_id": r.conversation_id, "facts": r.facts, "summary": r.summary[:2000],
+                "status": PENDING, "attempts": 0, "send_after": at, "created_at": at,
+            }
+            for r in reminders
+        ]
+        if not rows:
+            return []
+        added: list[str] = []
+        async with self._sessions() as session:
+            insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+            for start in range(0, len(rows), 200):
+                statement = (insert(OutboxRow).values(rows[start:start + 200])
+                             .on_conflict_do_nothing(index_elements=["key"]).returning(OutboxRow.key))
+                added.extend((await session.scalars(statement)).all())
+            await session.commit()
+        return added
+
+    async def claim(self, worker: str, at: datetime, lease: timedelta, limit: int) -> list[OutboxMessage]:
+        """Take up to `limit` due rows for `worker` until `at + lease`; a row whose lease ran out is due again."""
+        older = aliased(OutboxRow)
+        earlier_owed = exists(select(older.id).where(
+            older.lane == OutboxRow.lane, older.id < OutboxRow.id, older.status.in_(OWED)))
+        async with self._sessions() as session:
+            ids = list(await session.scalars(
+                select(OutboxRow.id)
+                .where(OutboxRow.status.in_(OWED), OutboxRow.send_after <= at,
+                       or_(OutboxRow.lease_until.is_(None), OutboxRow.lease_until <= at),
+                       ~earlier_owed)
+                .order_by(OutboxRow.id).limit(limit)
+                .with_for_update(skip_locked=True, of=OutboxRow)
+            ))
+            if not ids:
+                await session.rollback()
+                return []
+            await session.execute(
+                update(OutboxRow).where(OutboxRow.id.in_(ids))
+                .values(status=SENDING, claimed_by=worker, lease_until=at + lease, attempts=OutboxRow.attempts + 1)
+            )
+            rows = (await session.scalars(select(OutboxRow).where(OutboxRow.id.in_(ids)).order_by(OutboxRow.id)))
+            claimed = [_message(row) for row in rows]
+            await session.commit()
+        return claimed
+
+    async def _finish(self, message_id: int, worker: str, **values: Any) -> bool:
+        async with self._sessions() as session:
+            result = await session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id == message_id, OutboxRow.claimed_by == worker, OutboxRow.status == SENDING)
+                .values(lease_until=None, **values))
+            await session.commit()
+            return bool(result.rowcount)
+
+    async def sent(self, message_id: int, worker: str, at: datetime, activity_id: str | None,
+                   sent_to: str | None) -> bool:
+        """Record delivery; False if the lease was lost to another worker meanwhile."""
+        return await self._finish(message_id, worker, status=SENT, sent_at=at, activity_id=activity_id,
+                                  sent_to=sent_to, last_error=None)
+
+    async def retry_later(self, message_id: int, worker: str, send_after: datetime, error: str) -> bool:
+        return await self._finish(message_id, worker, status=PENDING, send_after=send_after, last_error=error[:2000])
+
+    async def defer(self, message_id: int, worker: str, send_after: datetime) -> bool:
+        """Put a claimed row back untried (quiet time, or the conversation's rate limit): not an attempt."""
+        return await self._finish(message_id, worker, status=PENDING, send_after=send_after,
+                                  attempts=OutboxRow.attempts - 1)
+
+    async def dead(self, message_id: int, worker: str, at: datetime, error: str) -> bool:
+        return await self._finish(message_id, worker, status=DEAD, sent_at=None, last_error=error[:2000])
+
+    async def get(self, message_id: int) -> OutboxMessage | None:
+        async with self._sessions() as session:
+            row = await session.get(OutboxRow, message_id)
+            return _message(row) if row else None
+
+    async def listing(self, status: str | None = None, limit: int = 100) -> list[OutboxMessage]:
+        async with self._sessions() as session:
+            statement = select(OutboxRow).order_by(OutboxRow.id.desc()).limit(limit)
+            if status:
+                statement = statement.where(OutboxRow.status == status)
+            return [_message(row) for row in await session.scalars(statement)]
+
+    async def counts(self) -> dict[str, int]:
+        async with self._sessions() as session:
+            rows = await session.execute(select(OutboxRow.status, func.count()).group_by(OutboxRow.status))
+            return {status: count for status, count in rows.all()}
+
+    async def retry_dead(self, ids: Sequence[int] | None, at: datetime) -> list[int]:
+        """Give dead letters (these, or all) a fresh set of attempts from `at`."""
+        async with self._sessions() as session:
+            condition = OutboxRow.status == DEAD
+            if ids is not None:
+                condition = and_(condition, OutboxRow.id.in_(list(ids)))
+            chosen = list(await session.scalars(select(OutboxRow.id).where(condition)))
+            if chosen:
+                await session.execute(update(OutboxRow).where(OutboxRow.id.in_(chosen)).values(
+                    status=PENDING, attempts=0, send_after=at, lease_until=None, claimed_by=None))
+            await session.commit()
+        return chosen
