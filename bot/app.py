@@ -17,11 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot import devclock, files
 from bot.handler import ConcernsBot
 from bot.links import FileLinks
+from bot.scheduling import build_sweeper
 from bot.settings import BotFrameworkConfig, ConfigurationError, Settings
 from bot.state import FormStore, SqlStorage
 from bot.turn import BotServices
 from concerns.clock import Clock, SystemClock
 from concerns.packs import ProcedurePack, default_packs_dir, load_packs
+from scheduler import jobs
+from scheduler.sweep import Sweeper
 from storage.db import create_engine, session_factory
 from storage.kv import DocumentStore
 from storage.migrate import upgrade
@@ -34,6 +37,7 @@ SERVICES = files.SERVICES
 ADAPTER = web.AppKey("adapter", CloudAdapter)
 BOT = web.AppKey("bot", ConcernsBot)
 METRICS = web.AppKey("metrics", dict)
+SWEEPER = web.AppKey("sweeper", Sweeper)
 
 # Teams activities are a few kB; a card submit with a long description stays well under this.
 MAX_BODY_BYTES = 512 * 1024
@@ -86,7 +90,18 @@ def _lifecycle(settings: Settings, packs: dict[str, ProcedurePack], clock: Clock
         app[SERVICES] = services
         app[ADAPTER] = adapter
         app[BOT] = ConcernsBot(services)
+        app[SWEEPER] = build_sweeper(sessions=sessions, uow=services.uow, adapter=adapter, app_id=settings.app_id,
+                                     clock=clock, packs=packs, pack=services.pack,
+                                     admin_channel=settings.admin_channel)
+        scheduler = None
+        if settings.scheduler:
+            runtime_id = f"app-{id(app)}"
+            scheduler = jobs.start(runtime_id, app[SWEEPER], services.pack.reminders)
+            log.info("reminder scheduler started: a sweep every minute, the chairs' digest at %s %s on working days",
+                     services.pack.reminders.digest_at.strftime("%H:%M"), services.pack.reminders.time_zone)
         yield
+        if scheduler is not None:
+            jobs.stop(runtime_id, scheduler)
         await engine.dispose()
 
     return lifecycle

@@ -1,4 +1,4 @@
-"""The `concerns-bot` command: serve, db upgrade."""
+"""The `concerns-bot` command: serve, db, reminders preview, tick (dev), outbox."""
 
 from __future__ import annotations
 
@@ -6,10 +6,15 @@ import argparse
 import asyncio
 import logging
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
 
 from aiohttp import web
 
 from bot.settings import ConfigurationError, Settings
+from concerns.clock import UK
 from concerns.packs import PackError
 
 log = logging.getLogger("concerns_bot")
@@ -27,7 +32,35 @@ def _parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="apply the migrations")
     db_commands.add_parser("current", help="print the applied migration")
+
+    reminders = commands.add_parser("reminders", help="the reminder scheduler")
+    reminder_commands = reminders.add_subparsers(dest="reminders_command", required=True)
+    preview = reminder_commands.add_parser("preview", help="list what would be sent at a time, sending nothing")
+    preview.add_argument("--at", required=True, type=_moment,
+                         help="when, e.g. 2026-12-24T09:00 (UK local time unless an offset is given)")
+
+    tick = commands.add_parser("tick", help="run one reminder sweep as of a time, and deliver (only with --dev)")
+    tick.add_argument("--at", required=True, type=_moment, help="when, e.g. 2026-12-24T09:00 (UK local time)")
+    tick.add_argument("--dev", action="store_true", help="required: moving time is for local testing only")
+
+    outbox = commands.add_parser("outbox", help="messages the scheduler owes: list them, retry dead letters")
+    outbox_commands = outbox.add_subparsers(dest="outbox_command", required=True)
+    listing = outbox_commands.add_parser("list", help="the newest rows (dead letters with --status dead)")
+    listing.add_argument("--status", choices=["pending", "sending", "sent", "dead"], default=None)
+    listing.add_argument("--limit", type=int, default=50)
+    retry = outbox_commands.add_parser("retry", help="give dead letters a fresh set of attempts")
+    retry.add_argument("ids", nargs="*", type=int, help="outbox row ids")
+    retry.add_argument("--all-dead", action="store_true", help="every dead letter")
     return parser
+
+
+def _moment(text: str) -> datetime:
+    """An ISO time; without an offset it is UK local time, as people say deadlines."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO date and time: {text!r} (e.g. 2026-12-24T09:00)") from None
+    return moment.replace(tzinfo=UK) if moment.tzinfo is None else moment
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,6 +76,15 @@ def main(argv: list[str] | None = None) -> int:
             return _serve(args)
         if args.command == "db":
             return _db(args)
+        if args.command == "reminders":
+            return asyncio.run(_preview(args.at))
+        if args.command == "tick":
+            if not args.dev:
+                print("concerns-bot: tick moves time, so it only runs with --dev (local testing)", file=sys.stderr)
+                return 2
+            return asyncio.run(_tick(args.at))
+        if args.command == "outbox":
+            return asyncio.run(_outbox(args))
     except (ConfigurationError, PackError) as error:
         print(f"concerns-bot: {error}", file=sys.stderr)
         return 2
@@ -74,6 +116,102 @@ def _db(args: argparse.Namespace) -> int:
     else:
         print(asyncio.run(current_revision(settings.database_url)) or "no migrations applied")
     return 0
+
+
+async def _database_ready(settings: Settings, *, migrate: bool) -> None:
+    """Upgrade (dev) or insist the schema is current: an old schema is the operator's to fix, said plainly."""
+    from storage.migrate import current_revision, head_revision, upgrade
+
+    if migrate:
+        await upgrade(settings.database_url)
+        return
+    current = await current_revision(settings.database_url)
+    if current != head_revision():
+        raise ConfigurationError(f"the database is at migration {current or 'none'}, not {head_revision()}: "
+                                 "run 'concerns-bot db upgrade' first")
+
+
+@asynccontextmanager
+async def _sweeper(settings: Settings, at: datetime, *, deliver: bool) -> AsyncIterator[Any]:
+    """A sweeper on the configured database whose clock stands still at `at`."""
+    from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+
+    from bot.scheduling import build_sweeper
+    from bot.settings import BotFrameworkConfig
+    from concerns.packs import default_packs_dir, load_packs
+    from storage.db import create_engine, session_factory
+    from storage.uow import SqlUnitOfWork
+
+    class Frozen:
+        def now(self) -> datetime:
+            return at.astimezone(UTC)
+
+    packs = load_packs(settings.packs_dir or default_packs_dir())
+    if settings.pack_id not in packs:
+        raise ConfigurationError(f"CONCERNS_PACK={settings.pack_id} is not one of the procedure packs")
+    await _database_ready(settings, migrate=settings.dev)
+    engine = create_engine(settings.database_url)
+    sessions = session_factory(engine)
+    adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(BotFrameworkConfig(settings)))
+    sweeper = build_sweeper(sessions=sessions, uow=lambda: SqlUnitOfWork(sessions), adapter=adapter,
+                            app_id=settings.app_id, clock=Frozen(), packs=packs, pack=packs[settings.pack_id],
+                            admin_channel=settings.admin_channel)
+    if not deliver:
+        sweeper.deliverer = None
+    try:
+        yield sweeper
+    finally:
+        await engine.dispose()
+
+
+async def _preview(at: datetime) -> int:
+    async with _sweeper(Settings.from_environment(), at, deliver=False) as sweeper:
+        pending = await sweeper.pending(at)
+    print(f"At {at.astimezone(UK):%a %-d %b %Y %H:%M} (UK), {len(pending)} message(s) would be sent:")
+    for reminder in pending:
+        print(f"  {reminder.kind:<20} {reminder.target:<8} {reminder.summary}")
+    return 0
+
+
+async def _tick(at: datetime) -> int:
+    async with _sweeper(Settings.from_environment(dev=True), at, deliver=True) as sweeper:
+        report = await sweeper.sweep(at)
+    delivery = report.delivery
+    print(f"Sweep at {at.astimezone(UK):%a %-d %b %Y %H:%M} (UK): {len(report.enqueued)} new, "
+          f"{len(delivery.sent)} sent, {len(delivery.retried)} to retry, {len(delivery.deferred)} deferred, "
+          f"{len(delivery.dead)} dead")
+    for reminder in report.due:
+        print(f"  {reminder.kind:<20} {reminder.target:<8} {reminder.summary}")
+    return 0
+
+
+async def _outbox(args: argparse.Namespace) -> int:
+    from storage.db import create_engine, session_factory
+    from storage.outbox import SqlOutbox
+
+    settings = Settings.from_environment()
+    await _database_ready(settings, migrate=False)
+    engine = create_engine(settings.database_url)
+    outbox = SqlOutbox(session_factory(engine))
+    try:
+        if args.outbox_command == "list":
+            rows = await outbox.listing(args.status, args.limit)
+            counts = await outbox.counts()
+            print("outbox: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "empty"))
+            for row in rows:
+                error = f"  last error: {row.last_error}" if row.last_error else ""
+                print(f"  {row.id:>6} {row.status:<8} {row.attempts} attempt(s) {row.kind:<20} {row.summary}{error}")
+            return 0
+        if not args.ids and not args.all_dead:
+            print("concerns-bot: name the outbox rows to retry, or pass --all-dead", file=sys.stderr)
+            return 2
+        retried = await outbox.retry_dead(None if args.all_dead else args.ids, datetime.now(UTC))
+        missing = sorted(set(args.ids) - set(retried)) if args.ids else []
+        print(f"{len(retried)} dead letter(s) will be retried at the next sweep" +
+              (f"; not dead letters (or unknown): {', '.join(map(str, missing))}" if missing else ""))
+        return 1 if missing else 0
+    finally:
+        await engine.dispose()
 
 
 if __name__ == "__main__":

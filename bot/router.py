@@ -15,6 +15,7 @@ from bot import (
     meetings,
     patterns,
     providers,
+    reminders,
     screening,
     team_roles,
     votes,
@@ -104,6 +105,11 @@ VERBS: dict[str, VerbHandler] = {
     "case.offer_close": closure.offer_close_verb,
     "case.close": closure.submit_close,
     "lessons.give": closure.lessons_verb,
+    "reminder.done": reminders.done_verb,
+    "reminder.snooze": reminders.snooze_verb,
+    "reminder.not_mine": reminders.not_mine_verb,
+    "action.escalate": reminders.escalate_verb,
+    "key_contacts.reviewed": reminders.key_contacts_reviewed_verb,
 }
 
 

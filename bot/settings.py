@@ -31,6 +31,9 @@ class Settings:
     link_secret: str = ""
     link_hours: int = 24
     graph: GraphSettings | None = None  # optional: online meetings through Microsoft Graph
+    # The reminder scheduler runs in the serving process; tests that drive sweeps by hand leave it off.
+    scheduler: bool = False
+    admin_channel: str = ""  # where undelivered-message alerts go; default: each team's General channel
 
     @classmethod
     def from_environment(cls, *, dev: bool = False, host: str | None = None, port: int | None = None,
@@ -58,6 +61,8 @@ class Settings:
             link_secret=values.get("CONCERNS_LINK_SECRET", ""),
             link_hours=int(values.get("CONCERNS_LINK_HOURS", "24")),
             graph=graph,
+            scheduler=values.get("CONCERNS_SCHEDULER", "on").lower() not in ("off", "0", "false", "no"),
+            admin_channel=values.get("CONCERNS_ADMIN_CHANNEL", ""),
         )
 
     def check(self) -> None:

@@ -108,6 +108,10 @@ class ConversationRepository(Protocol):
 
     async def save(self, conversation: Conversation) -> None: ...
 
+    async def personal_for(self, tenant_id: str, user_id: str) -> Conversation | None:
+        """The person's 1:1 chat with the bot, if the bot has one stored."""
+        ...
+
     async def channels(self, tenant_id: str) -> list[Conversation]: ...
 
 

@@ -31,6 +31,7 @@ __all__ = [
     "ReminderKind",
     "ReminderState",
     "Target",
+    "action_facts",
     "due_reminders",
     "is_quiet",
     "next_working_start",
@@ -203,7 +204,8 @@ def _case_facts(case: Case, pack: ProcedurePack) -> dict[str, Any]:
     }
 
 
-def _action_facts(action: CaseAction, today: date, calendar: WorkingCalendar) -> dict[str, Any]:
+def action_facts(action: CaseAction, today: date, calendar: WorkingCalendar) -> dict[str, Any]:
+    """What a reminder about an action says, as JSON-safe facts (kept in the outbox row)."""
     assert action.due_on is not None
     late = calendar.working_days_between(action.due_on, today) if action.due_on < today else 0
     return {
@@ -259,7 +261,7 @@ class _Rules:
         if action.status != "open" or action.due_on is None:
             return  # an action with no due date has no deadline to remind anyone of
         due = action.due_on
-        facts = _action_facts(action, today, calendar)
+        facts = action_facts(action, today, calendar)
         if action.owner is not None:
             snoozed = action.snoozed_until
             occurrences: list[tuple[ReminderKind, date]] = []
@@ -315,7 +317,7 @@ class _Rules:
             key=f"{ReminderKind.CASE_OVERDUE}:{case.id}:{today.isoformat()}",
             kind=ReminderKind.CASE_OVERDUE, tenant_id=case.tenant_id, target=Target.PERSONAL, recipient=chair,
             case_reference=case.reference,
-            facts={**_case_facts(case, pack), "actions": [_action_facts(a, today, calendar) for a in late]},
+            facts={**_case_facts(case, pack), "actions": [action_facts(a, today, calendar) for a in late]},
             summary=f"{chair.name}: {case.reference} has {len(late)} overdue action(s)",
         ))
 
@@ -392,9 +394,9 @@ class _Rules:
                     if action.status != "open" or action.due_on is None:
                         continue
                     if action.due_on < today:
-                        overdue.append(_action_facts(action, today, calendar))
+                        overdue.append(action_facts(action, today, calendar))
                     elif action.due_on <= week_end:
-                        due.append(_action_facts(action, today, calendar))
+                        due.append(action_facts(action, today, calendar))
                 if snapshot.open_vote is not None:
                     votes.append({"case": snapshot.case.reference, "vote_id": snapshot.open_vote.id,
                                   "ballots": len(snapshot.open_vote.voters),

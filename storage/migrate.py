@@ -41,3 +41,12 @@ async def current_revision(database_url: str) -> str | None:
             )
     finally:
         await engine.dispose()
+
+
+def head_revision() -> str:
+    """The newest migration this code ships."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head

@@ -381,6 +381,14 @@ class SqlConversationRepository(_Repository):
         row.welcomed_at = conversation.welcomed_at
         row.updated_at = datetime.now(UTC)
 
+    async def personal_for(self, tenant_id: str, user_id: str) -> Conversation | None:
+        row = await self.session.scalar(
+            select(ConversationRow).where(
+                ConversationRow.tenant_id == tenant_id, ConversationRow.user_id == user_id,
+                ConversationRow.kind == ConversationKind.PERSONAL.value, ConversationRow.installed.is_(True),
+            ).order_by(ConversationRow.updated_at.desc()).limit(1))
+        return _conversation(row) if row else None
+
     async def channels(self, tenant_id: str) -> list[Conversation]:
         rows = await self.session.scalars(
             select(ConversationRow)

@@ -1,0 +1,351 @@
+"""Reminder cards (rendered from an outbox row's facts) and what their buttons do.
+
+The outbox keeps the facts, not the card, so a redelivery renders the same message; the buttons act
+on the case (done, snooze, not mine, escalate), checked on the server like any other card.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime
+from typing import Any
+
+from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, Mention
+
+from bot.cards import renderer
+from bot.turn import Turn
+from concerns import followups, services
+from concerns.actions import DONE, CaseAction
+from concerns.calendar import WorkingCalendar
+from concerns.cases import Case, Person
+from concerns.clock import UK, uk_today
+from concerns.errors import NotFound
+from concerns.reminders import OutboxMessage, ReminderKind, action_facts, snooze_choices
+from concerns.validation import FormErrors
+from concerns.votes import NotAllowed
+
+log = logging.getLogger(__name__)
+
+LIST_LIMIT = 12  # lines per digest section before "and N more": a card stays readable on a phone
+
+
+def _day(iso: str) -> date:
+    return date.fromisoformat(iso)
+
+
+def _short(day: date) -> str:
+    return f"{day:%a %-d %b}"
+
+
+def _late(facts: dict[str, Any]) -> str:
+    late = int(facts.get("working_days_overdue") or 0)
+    return f" ({late} working day{'s' if late != 1 else ''} late)" if late else ""
+
+
+def _snooze(calendar: WorkingCalendar, today: date) -> list[dict[str, str]]:
+    return [{"title": f"{day:%A %-d %B}", "value": day.isoformat()} for day in snooze_choices(calendar, today)]
+
+
+def _values(**values: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {"colour": "Default", "notice": None, "error": None, "facts": [], "lines": [],
+                            "action_id": None, "snooze": [], "escalation": None, "buttons": [], "link": None}
+    base.update(values)
+    return base
+
+
+def action_reminder_values(facts: dict[str, Any], kind: ReminderKind, calendar: WorkingCalendar, today: date,
+                           notice: str | None = None, error: str | None = None) -> dict[str, Any]:
+    """The owner's reminder about one action: done, snooze to a working day, or not mine."""
+    due = _day(facts["due_on"])
+    if kind is ReminderKind.ACTION_BEFORE:
+        title, colour = f"Coming up: due {_short(due)}", "Default"
+    elif due < today:
+        title, colour = f"Overdue since {_short(due)}{_late(facts)}", "Attention"
+    elif due == today:
+        title, colour = "Due today", "Warning"
+    else:
+        title, colour = f"Due {_short(due)}", "Warning"
+    if kind is ReminderKind.ACTION_SNOOZED:
+        title = f"Snoozed until today. {title}"
+    lines = ["A meeting's follow-up: see 'meetings " + facts["case"] + "'."] if facts.get("meeting") else []
+    lines.append("Done records it on the case. Not mine tells the chair, who gives it to someone else.")
+    return _values(
+        title=title, colour=colour, subtitle=f"{facts['case']} · {facts['provider']}", notice=notice, error=error,
+        facts=[{"title": "Action", "value": facts["title"]}, {"title": "Due", "value": f"{due:%A %-d %B %Y}"}],
+        lines=lines, action_id=facts["action_id"], snooze=_snooze(calendar, today),
+    )
+
+
+def _digest(facts: dict[str, Any]) -> dict[str, Any]:
+    def section(heading: str, colour: str, lines: list[str]) -> dict[str, Any]:
+        more = f"and {len(lines) - LIST_LIMIT} more" if len(lines) > LIST_LIMIT else None
+        return {"heading": heading, "colour": colour, "lines": lines[:LIST_LIMIT], "more": more}
+
+    overdue = [f"{a['case']}: {a['title']} · {a['owner'] or 'unassigned'} · due {_short(_day(a['due_on']))}"
+               f"{_late(a)}" for a in facts["overdue"]]
+    due = [f"{_short(_day(a['due_on']))} · {a['case']}: {a['title']} · {a['owner'] or 'unassigned'}"
+           for a in facts["due"]]
+    votes = [f"{v['case']}: {v['ballots']} ballot(s) so far" + ("" if v["voted"] else "; you have not voted")
+             for v in facts["votes"]]
+    cases = [f"{c['case']} · {c['provider']} · step: {c['step']} · level: {c['level']}" for c in facts["cases"]]
+    sections = [section(f"Overdue ({len(overdue)})", "Attention", overdue)] if overdue else []
+    sections.append(section(f"Due in the next 5 working days ({len(due)})", "Default",
+                            due or ["Nothing is due."]))
+    if votes:
+        sections.append(section(f"Votes open ({len(votes)})", "Warning", votes))
+    sections.append(section(f"Your cases ({len(cases)})", "Default", cases))
+    day = _day(facts["date"])
+    return {"title": f"Your cases on {day:%A %-d %B}", "subtitle": "The chair's daily digest", "sections": sections}
+
+
+def message_card(message: OutboxMessage, calendar: WorkingCalendar, today: date) -> tuple[str, dict[str, Any]]:
+    """The template and values for an outbox row."""
+    facts, kind = message.facts, message.kind
+    if kind in (ReminderKind.ACTION_BEFORE, ReminderKind.ACTION_DUE, ReminderKind.ACTION_SNOOZED):
+        return "reminder", action_reminder_values(facts, kind, calendar, today)
+    if kind is ReminderKind.DIGEST:
+        return "digest", _digest(facts)
+    if kind is ReminderKind.CASE_OVERDUE:
+        lines = [f"{a['title']} · {a['owner'] or 'unassigned'} · due {_short(_day(a['due_on']))}{_late(a)}"
+                 for a in facts["actions"]]
+        return "reminder", _values(
+            title=f"{len(lines)} overdue action{'s' if len(lines) != 1 else ''} on {facts['case']}",
+            colour="Attention", subtitle=f"{facts['provider']} · step: {facts['step']} · level: {facts['level']}",
+            lines=[*lines, f"Chase the owners, re-date or reassign from 'case {facts['case']}', or raise the level."],
+            buttons=[{"title": "Raise the level", "data": {"verb": "vote.start", "case": facts["case"]}}],
+        )
+    if kind is ReminderKind.ACTION_ESCALATE:
+        due = _day(facts["due_on"])
+        chair = facts["chair"]["name"] if facts.get("chair") else "Chair"
+        return "reminder", _values(
+            title=f"Overdue{_late(facts)}: {facts['title']}", colour="Attention",
+            subtitle=f"{facts['case']} · {facts['provider']} · step: {facts['step']} · level: {facts['level']}",
+            facts=[{"title": "Owner", "value": facts["owner"] or "Unassigned"},
+                   {"title": "Was due", "value": f"{due:%A %-d %B %Y}"}],
+            lines=[f"It is past the procedure's limit of {facts['limit']} working days. {chair}: extend it "
+                   f"with a reason, reassign it, raise the level, or escalate to {facts['escalate_to']}."],
+            escalation={"action_id": facts["action_id"], "case": facts["case"], "members": facts["members"],
+                        "escalate_to": facts["escalate_to"]},
+        )
+    if kind is ReminderKind.MEETING_TOMORROW:
+        starts = datetime.fromisoformat(facts["starts_at"]).astimezone(UK)
+        where = " and ".join(p for p in (facts.get("venue"), "online" if facts.get("online_link") else None) if p)
+        return "reminder", _values(
+            title=f"{facts['kind']} on {starts:%A %-d %B} at {starts:%H:%M}",
+            subtitle=f"{facts['case']} · {facts['provider']}",
+            facts=[{"title": "Where", "value": where or "See the meeting card"},
+                   {"title": "Provider attends", "value": facts["provider_attends"]}],
+            lines=[f"The agenda and papers: 'meetings {facts['case']}'."],
+            link={"title": "Join online", "url": facts["online_link"]} if facts.get("online_link") else None,
+        )
+    if kind is ReminderKind.REFERRER_FEEDBACK:
+        due = _day(facts["due_on"])
+        return "reminder", _values(
+            title=f"Tell the referrer of {facts['concern']} the outcome", colour="Attention" if facts["overdue"]
+            else "Warning", subtitle=facts["provider"],
+            facts=[{"title": "Due by", "value": f"{due:%A %-d %B %Y}"}],
+            lines=["The person who raised the concern is told what happened to it (the referrer-feedback "
+                   "indicator counts this)."],
+            buttons=[{"title": "Referrer told", "data": {"verb": "referrer.told", "reference": facts["concern"]}}],
+        )
+    if kind is ReminderKind.CASE_STALE:
+        last = _day(facts["last_activity"])
+        return "reminder", _values(
+            title=f"No activity on {facts['case']} for {facts['working_days']} working days", colour="Warning",
+            subtitle=f"{facts['provider']} · step: {facts['step']} · level: {facts['level']}",
+            lines=[f"Nothing has been recorded since {last:%A %-d %B}. Review the case: is the level still "
+                   "right, should the step move on, or can the case close?"],
+            buttons=[{"title": "Raise the level", "data": {"verb": "vote.start", "case": facts["case"]}},
+                     {"title": "Close the case", "data": {"verb": "case.offer_close", "case": facts["case"]}}],
+        )
+    if kind is ReminderKind.KEY_CONTACTS:
+        last = _day(facts["last_reviewed"])
+        return "reminder", _values(
+            title="Review the key contacts", colour="Warning",
+            subtitle=f"Last reviewed or changed {last:%-d %B %Y}; the procedure asks for a yearly review",
+            facts=[{"title": holder["role"], "value": holder["name"]} for holder in facts["holders"]],
+            lines=["If someone has moved on, type 'team roles' to change who holds the role."],
+            buttons=[{"title": "Still correct", "data": {"verb": "key_contacts.reviewed"}}],
+        )
+    if kind is ReminderKind.DEAD_LETTER:
+        return "reminder", _values(
+            title="A reminder could not be delivered", colour="Attention",
+            subtitle=f"Outbox row {facts['outbox_id']} ({facts['kind']})",
+            facts=[{"title": "What", "value": facts["summary"]}, {"title": "Last error", "value": facts["error"]},
+                   {"title": "Attempts", "value": str(facts["attempts"])}],
+            lines=["An operator can list and retry undelivered messages with 'concerns-bot outbox list' and "
+                   f"'concerns-bot outbox retry {facts['outbox_id']}'."],
+        )
+    raise ValueError(f"no card for reminder kind {kind}")
+
+
+def _mention(person: dict[str, str] | None) -> tuple[str, list[Mention]]:
+    if not person:
+        return "", []
+    tag = f"<at>{person['name']}</at>"
+    return tag, [Mention(type="mention", text=tag, mentioned=ChannelAccount(id=person["user_id"], name=person["name"]))]
+
+
+def message_activity(message: OutboxMessage, calendar: WorkingCalendar, today: date) -> Activity:
+    """The activity to send for an outbox row; case-thread prompts @mention the chair so Teams notifies them."""
+    name, values = message_card(message, calendar, today)
+    activity = renderer.card_activity(name, **values)
+    if message.kind in (ReminderKind.ACTION_ESCALATE, ReminderKind.CASE_STALE):
+        tag, entities = _mention(message.facts.get("chair"))
+        if tag:
+            activity.text = f"{tag} please decide what happens next on {message.case_reference}."
+            activity.entities = entities
+    return activity
+
+
+# -- what the buttons do ---------------------------------------------------------------------------
+
+def _action_id(data: dict[str, Any]) -> int | None:
+    raw = data.get("action")
+    return int(raw) if isinstance(raw, str) and raw.isdigit() and len(raw) < 12 else None
+
+
+def _text(data: dict[str, Any], field: str) -> str:
+    value = data.get(field)
+    return value if isinstance(value, str) else ""
+
+
+async def _refresh_case(turn: Turn, case: Case) -> None:
+    if case.card_conversation_id and case.card_activity_id:
+        from bot.cases import case_card
+
+        try:
+            await turn.update_card_in(case.card_conversation_id, case.card_activity_id, "case",
+                                      **await case_card(turn, case))
+        except Exception:
+            log.warning("could not update the card of %s", case.reference, exc_info=True)
+
+
+async def _show_again(turn: Turn, action: CaseAction, notice: str | None, error: str | None = None) -> None:
+    today = uk_today(turn.services.clock)
+    facts = action_facts(action, today, turn.services.calendar)
+    kind = ReminderKind.ACTION_DUE if action.due_on and action.due_on <= today else ReminderKind.ACTION_BEFORE
+    values = action_reminder_values(facts, kind, turn.services.calendar, today, notice, error)
+    await turn.replace_card("reminder", **values)
+
+
+async def _refused(turn: Turn, refusal: Exception) -> None:
+    from bot.votes import tell_privately
+
+    await tell_privately(turn, str(refusal))
+
+
+async def done_verb(turn: Turn, data: dict[str, Any]) -> None:
+    """Done from a reminder: the action is closed on the case, and the case card shows it."""
+    action_id = _action_id(data)
+    try:
+        if action_id is None:
+            raise NotFound("That reminder button is not valid.")
+        case, action = await services.close_action(turn.uow(), turn.services.clock, turn.actor, action_id, DONE,
+                                                   _text(data, "note"), conversation_id=turn.conversation.id)
+    except (NotFound, NotAllowed, FormErrors) as refusal:
+        await _refused(turn, " ".join(refusal.errors.values()) if isinstance(refusal, FormErrors) else refusal)
+        return
+    await _show_again(turn, action, f"Done: recorded on {case.reference} by {turn.actor.name}.")
+    await _refresh_case(turn, case)
+
+
+async def snooze_verb(turn: Turn, data: dict[str, Any]) -> None:
+    """Snooze from a reminder: the owner's reminders for the action wait until the chosen working day."""
+    action_id = _action_id(data)
+    try:
+        if action_id is None:
+            raise NotFound("That reminder button is not valid.")
+        case, action = await followups.snooze_action(
+            turn.uow(), turn.services.clock, turn.services.calendar, turn.actor, action_id, _text(data, "until"),
+            conversation_id=turn.conversation.id)
+    except (NotFound, NotAllowed) as refusal:
+        await _refused(turn, refusal)
+        return
+    except FormErrors as invalid:
+        async with turn.uow() as uow:
+            current = await uow.cases.action(turn.actor.tenant_id, action_id or 0)
+        if current is None:
+            await _refused(turn, NotFound("That action is not one I know."))
+            return
+        await _show_again(turn, current, None, invalid.errors.get("until", "Choose a working day."))
+        return
+    assert action.snoozed_until is not None
+    await _show_again(turn, action, f"Snoozed: I will remind you again on {action.snoozed_until:%A %-d %B}. "
+                                    "The chair still sees it if it becomes overdue.")
+    del case
+
+
+async def not_mine_verb(turn: Turn, data: dict[str, Any]) -> None:
+    """Not mine: the action goes back to the chair to assign, and the chair is told in the case thread."""
+    action_id = _action_id(data)
+    try:
+        if action_id is None:
+            raise NotFound("That reminder button is not valid.")
+        disowned = await followups.disown_action(turn.uow(), turn.services.clock, turn.actor, action_id,
+                                                 conversation_id=turn.conversation.id)
+    except (NotFound, NotAllowed) as refusal:
+        await _refused(turn, refusal)
+        return
+    case, action = disowned.case, disowned.action
+    text = (f"{turn.actor.name} says this action on {case.reference} is not theirs: '{action.title}'. "
+            f"It is unassigned until the chair gives it to someone ('case {case.reference}').")
+    tag, entities = _mention({"user_id": disowned.chair.user_id, "name": disowned.chair.name}
+                             if disowned.chair else None)
+    activity = Activity(type=ActivityTypes.message, text=f"{tag} {text}".strip(), entities=entities or None)
+    target = case.card_conversation_id or case.channel_id
+    try:
+        if target:
+            await turn.post_in(target, activity)
+    except Exception:
+        log.warning("could not tell the chair of %s about a disowned action", case.reference, exc_info=True)
+    await turn.replace_card("reminder", **_values(
+        title=f"Not yours: {action.title}", subtitle=f"{case.reference} · {case.provider.name}",
+        notice="The chair has been told; it is unassigned until they give it to someone."))
+    await _refresh_case(turn, case)
+
+
+async def escalate_verb(turn: Turn, data: dict[str, Any]) -> None:
+    """Escalate an overdue action to the pack's escalation role (head of service), @mentioning them."""
+    action_id = _action_id(data)
+    try:
+        if action_id is None:
+            raise NotFound("That button is not valid.")
+        case_pack = turn.services.pack
+        async with turn.uow() as uow:
+            found = await uow.cases.action(turn.actor.tenant_id, action_id)
+            case = await uow.cases.get(turn.actor.tenant_id, found.case_id) if found else None
+        if case is not None:
+            case_pack = turn.services.packs.get(case.pack_id, case_pack)
+        escalation = await followups.escalate_action(turn.uow(), turn.services.clock, case_pack, turn.actor,
+                                                     action_id, conversation_id=turn.conversation.id)
+    except (NotFound, NotAllowed) as refusal:
+        await _refused(turn, refusal)
+        return
+    action, case = escalation.action, escalation.case
+    due = f" (due {action.due_on:%A %-d %B})" if action.due_on else ""
+    text = (f"escalated by {turn.actor.name}: '{action.title}' on {case.reference} ({case.provider.name}) is "
+            f"overdue{due}. Please decide with the chair how it is resolved.")
+    holder: Person | None = escalation.holder
+    if holder is None:
+        await turn.reply_text(f"Escalated on the record, but nobody holds {escalation.role_label} in this team: "
+                              "record them with 'team roles' so they are @mentioned.")
+        return
+    tag, entities = _mention({"user_id": holder.account_id or holder.user_id, "name": holder.name})
+    await turn.context.send_activity(Activity(type=ActivityTypes.message, text=f"{tag} {text}", entities=entities))
+
+
+async def key_contacts_reviewed_verb(turn: Turn, data: dict[str, Any]) -> None:
+    """Still correct: the key contacts review is recorded for this team; the next prompt is a year on."""
+    team_id = turn.conversation.team_id  # from the activity, never from the card
+    try:
+        if not team_id:
+            raise NotFound("Key contacts are kept per team: answer in the team's channel.")
+        await followups.review_key_contacts(turn.uow(), turn.services.clock, turn.actor, team_id,
+                                            conversation_id=turn.conversation.id)
+    except NotFound as refusal:
+        await _refused(turn, refusal)
+        return
+    await turn.replace_card("reminder", **_values(
+        title="Key contacts reviewed", subtitle=f"Confirmed by {turn.actor.name}",
+        notice=f"Recorded on {uk_today(turn.services.clock):%-d %B %Y}. The next review is due in a year."))
