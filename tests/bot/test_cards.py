@@ -76,6 +76,15 @@ def samples(text: str) -> dict[str, dict[str, Any]]:
         "case": {k: short for k in ("reference", "provider", "level", "step", "chair", "coordinator",
                                     "lead_agency", "commissioning", "next_deadline", "concerns", "members")}
         | {"status": "Open · " + short, "rag": "Amber", "closed": short},
+        "reminder": {"title": text, "subtitle": short, "colour": "Attention", "notice": None, "error": text,
+                     "facts": [{"title": short or "t", "value": text}], "lines": [text], "action_id": 12,
+                     "snooze": [{"title": short or "t", "value": "2026-11-25"}],
+                     "escalation": {"action_id": 12, "case": short, "escalate_to": short,
+                                    "members": [{"user_id": short or "u", "name": short or "n"}]},
+                     "buttons": [{"title": short or "t", "data": {"verb": "vote.start", "case": short}}],
+                     "link": {"title": short or "t", "url": "https://teams.example/meet/1"}},
+        "digest": {"title": text, "subtitle": short, "sections": [
+            {"heading": short or "h", "colour": "Attention", "lines": [text, text], "more": short}]},
         "close_case": {"form_key": short, "reference": short, "provider": short, "ready": False, "readiness": text,
                        "open_required": [text], "recipients": short, "board": short,
                        "values": {"outcome": text, "override_reason": text},
