@@ -35,3 +35,16 @@ def test_the_checker_would_notice_a_forbidden_import(tmp_path: Path) -> None:
     sample = tmp_path / "sample.py"
     sample.write_text("from sqlalchemy import select\nimport botbuilder.core\n")
     assert imported_top_level_modules(sample) & FORBIDDEN == {"sqlalchemy", "botbuilder"}
+
+
+def test_the_scheduler_depends_on_the_domain_not_on_teams_or_sql() -> None:
+    """`scheduler/` computes and delivers through the domain's ports; Teams and SQL come in from the app factory."""
+    import scheduler
+
+    package = Path(scheduler.__file__).parent
+    outer = {"botbuilder", "botframework", "aiohttp", "sqlalchemy", "alembic", "jinja2", "msal", "bot", "storage"}
+    files = sorted(package.rglob("*.py"))
+    assert len(files) >= 4
+    offenders = {str(f.relative_to(package)): sorted(imported_top_level_modules(f) & outer)
+                 for f in files if imported_top_level_modules(f) & outer}
+    assert offenders == {}
