@@ -235,6 +235,10 @@ def describe(event: AuditEvent, pack: ProcedurePack) -> str:
         "file.opened": lambda: f"{who} opened the {str(d.get('file', 'file')).replace('-', ' ')}.",
         "meeting.scheduled": lambda: f"{who} scheduled a meeting.",
         "meeting.minutes_recorded": lambda: f"{who} recorded a meeting's minutes and decisions.",
+        "action.snoozed": lambda: f"{who} snoozed the reminders for '{d.get('title')}' until {d.get('until')}.",
+        "action.disowned": lambda: f"{who} said '{d.get('title')}' is not theirs; it waits for the chair to assign it.",
+        "action.escalated": lambda: f"{who} escalated the overdue action '{d.get('title')}' to "
+                                    f"{d.get('to') or str(d.get('to_role', 'the head of service')).replace('_', ' ')}.",
     }.get(event.action)
     return text() if text else f"{who}: {event.action.replace('.', ' ').replace('_', ' ')} ({ref})."
 
