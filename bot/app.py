@@ -194,4 +194,14 @@ async def metrics(request: web.Request) -> web.Response:
     for name, value in request.app[METRICS].items():
         lines.append(f"# TYPE concerns_bot_{name} counter")
         lines.append(f"concerns_bot_{name} {value}")
+    # What the scheduler owes: a growing 'dead' or 'pending' count is what an operator alerts on.
+    try:
+        counts = await request.app[SWEEPER].outbox.counts()
+    except Exception:
+        log.warning("could not read the outbox for /metrics", exc_info=True)
+        counts = None
+    if counts is not None:
+        lines.append("# TYPE concerns_bot_outbox_messages gauge")
+        for status in ("pending", "sending", "sent", "dead"):
+            lines.append(f'concerns_bot_outbox_messages{{status="{status}"}} {counts.get(status, 0)}')
     return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")

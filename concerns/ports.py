@@ -299,6 +299,10 @@ class Outbox(Protocol):
 
     async def dead(self, message_id: int, worker: str, at: datetime, error: str) -> bool: ...
 
+    async def counts(self) -> dict[str, int]:
+        """Rows by status (pending, sending, sent, dead)."""
+        ...
+
 
 class UnitOfWork(Protocol):
     """One transaction: everything inside commits together or not at all."""
