@@ -280,8 +280,11 @@ class _Rules:
             for kind, day in occurrences[-1:]:
                 word = {ReminderKind.ACTION_BEFORE: "due soon", ReminderKind.ACTION_DUE: "due",
                         ReminderKind.ACTION_SNOOZED: "snoozed until today"}[kind]
+                # A snooze ends once, whatever happens to the due date after it; re-dating clears the snooze.
+                occurrence = day.isoformat() if kind is ReminderKind.ACTION_SNOOZED else \
+                    f"{day.isoformat()}:{due.isoformat()}"
                 self.add(Reminder(
-                    key=f"{kind}:{action.id}:{day.isoformat()}:{due.isoformat()}",
+                    key=f"{kind}:{action.id}:{occurrence}",
                     kind=kind, tenant_id=case.tenant_id, target=Target.PERSONAL, recipient=action.owner,
                     case_reference=case.reference, facts={**facts, "kind": str(kind)},
                     summary=f"{action.owner.name}: {case.reference} action {word} {due:%a %-d %b}: {action.title}",

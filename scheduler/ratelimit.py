@@ -40,8 +40,9 @@ class RateLimiter:
         for count, window in limits:
             recent = [t for t in history if t > now - window]
             if len(recent) >= count:
-                # The send that would break the window must wait until its oldest counted send leaves it.
-                wait = max(wait, recent[-count] + window - now)
+                # The send that would break the window must wait until its oldest counted send leaves it;
+                # never 0 while the window is full, whatever the float rounding of `now - window` did.
+                wait = max(wait, recent[-count] + window - now, 1e-6)
         return wait
 
     def wait(self, lane: str) -> float:

@@ -711,8 +711,10 @@ class SqlCaseRepository(_Repository):
         return result.rowcount == 1
 
     async def redate_action(self, action_id: int, due_on: date) -> None:
-        # original_due_on keeps the first deadline, so timeliness is measured against what was agreed.
-        await self.session.execute(update(CaseActionRow).where(CaseActionRow.id == action_id).values(due_on=due_on))
+        # original_due_on keeps the first deadline, so timeliness is measured against what was agreed. A new date
+        # starts the owner's reminders afresh, so a snooze taken against the old date ends with it.
+        await self.session.execute(update(CaseActionRow).where(CaseActionRow.id == action_id)
+                                   .values(due_on=due_on, snoozed_until=None))
 
     async def assign_action(self, action_id: int, owner: Person) -> None:
         await self.session.execute(update(CaseActionRow).where(CaseActionRow.id == action_id)
