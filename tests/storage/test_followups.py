@@ -1,0 +1,69 @@
+"""What people do from reminders, against real databases: snooze, not mine, and what ends a snooze."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pytest
+
+from concerns import followups, services
+from concerns.calendar import WorkingCalendar
+from concerns.cases import Person
+from concerns.model import Actor
+from concerns.validation import FormErrors
+from concerns.votes import NotAllowed
+from tests.storage.test_cases import HELEN, TOM, open_one
+from tests.storage.test_services import TENANT, raise_one
+from tests.support.clock import FixedClock
+
+ENGLAND = WorkingCalendar("england")
+CHAIR = Actor(HELEN.user_id, HELEN.name, TENANT)
+OWNER = Actor(TOM.user_id, TOM.name, TENANT)
+
+
+async def toms_action(uow: Any, clock: FixedClock) -> Any:
+    raised = await raise_one(uow, clock, "k1")
+    case = await open_one(uow, clock, raised.concern.provider.id)
+    async with uow() as tx:
+        return next(a for a in await tx.cases.actions(case.id) if a.owner and a.owner.user_id == TOM.user_id)
+
+
+async def test_a_snooze_is_the_owners_recorded_and_ended_by_a_new_date_or_owner(uow: Any, clock: FixedClock) -> None:
+    action = await toms_action(uow, clock)  # Monday 23 November 2026
+    _, snoozed = await followups.snooze_action(uow(), clock, ENGLAND, OWNER, action.id, "2026-11-26",
+                                               conversation_id="a:tom")
+    assert snoozed.snoozed_until == date(2026, 11, 26)
+    _, redated = await services.redate_action(uow(), clock, ENGLAND, CHAIR, action.id, "2026-12-04",
+                                              "The provider asked for more time.", conversation_id="c")
+    assert redated.snoozed_until is None
+    await followups.snooze_action(uow(), clock, ENGLAND, OWNER, action.id, "2026-11-25", conversation_id="a:tom")
+    _, reassigned = await services.reassign_action(uow(), clock, CHAIR, action.id, Person(HELEN.user_id, HELEN.name),
+                                                   conversation_id="c")
+    assert reassigned.snoozed_until is None and reassigned.owner == Person(HELEN.user_id, HELEN.name)
+    async with uow() as tx:
+        events = [e.action for e in await tx.audit.for_subject("case", "PC-2026-0001")]
+    assert events.count("action.snoozed") == 2
+
+
+@pytest.mark.parametrize("until", ["2026-11-28", "2026-11-23", "2026-12-25", "2026-12-21", "next week", ""])
+async def test_a_snooze_must_be_a_working_day_after_today_within_ten(uow: Any, clock: FixedClock, until: str) -> None:
+    action = await toms_action(uow, clock)
+    with pytest.raises(FormErrors) as refused:
+        await followups.snooze_action(uow(), clock, ENGLAND, OWNER, action.id, until, conversation_id="a:tom")
+    assert "until" in refused.value.errors
+    async with uow() as tx:
+        assert (await tx.cases.action(TENANT, action.id)).snoozed_until is None
+
+
+async def test_only_the_owner_snoozes_or_disowns(uow: Any, clock: FixedClock) -> None:
+    action = await toms_action(uow, clock)
+    with pytest.raises(NotAllowed):
+        await followups.snooze_action(uow(), clock, ENGLAND, CHAIR, action.id, "2026-11-25", conversation_id="c")
+    with pytest.raises(NotAllowed):
+        await followups.disown_action(uow(), clock, CHAIR, action.id, conversation_id="c")
+    disowned = await followups.disown_action(uow(), clock, OWNER, action.id, conversation_id="a:tom")
+    assert disowned.action.owner is None and disowned.chair == Person(HELEN.user_id, HELEN.name)
+    async with uow() as tx:
+        actions = [e.action for e in await tx.audit.for_subject("case", "PC-2026-0001")]
+    assert actions.count("refused") == 2 and "action.disowned" in actions
