@@ -89,7 +89,9 @@ class TeamsSender:
                 response = await context.send_activity(activity)
                 outcome.activity_id = response.id if response else None
                 outcome.conversation_id = context.activity.conversation.id
-            except BaseException as error:  # kept from on_turn_error, which would swallow it
+            # Kept from on_turn_error, which would swallow it. Exception, not BaseException: a cancelled
+            # send (the deliverer's timeout, or shutdown) must stay cancelled, not become a failed send.
+            except Exception as error:
                 outcome.error = error
 
         try:
@@ -139,7 +141,7 @@ class TeamsSender:
                 response = await context.send_activity(activity)
                 outcome.activity_id = response.id if response else None
                 outcome.conversation_id = context.activity.conversation.id
-            except BaseException as error:
+            except Exception as error:
                 outcome.error = error
 
         try:

@@ -198,7 +198,8 @@ class Deliverer:
                       message.tenant_id, message.id)
             return
         alert = Reminder(
-            key=f"{ReminderKind.DEAD_LETTER}:{message.id}", kind=ReminderKind.DEAD_LETTER,
+            # One alert per death: a row an operator retries that dies again is told about again.
+            key=f"{ReminderKind.DEAD_LETTER}:{message.id}:{now.isoformat()}", kind=ReminderKind.DEAD_LETTER,
             tenant_id=message.tenant_id, target=Target.CHANNEL, conversation_id=channel,
             case_reference=message.case_reference,
             facts={"outbox_id": message.id, "kind": str(message.kind), "summary": message.summary,
