@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from concerns.actions import CaseAction, may_complete, may_reassign
+from concerns.actions import CaseAction, may_complete
 from concerns.calendar import WorkingCalendar
 from concerns.cases import Case, CaseRole, Person
 from concerns.casework import event, refuse, team_holders
@@ -118,7 +118,8 @@ async def escalate_action(
     async with uow:
         case, action = await _case_action(uow, actor.tenant_id, action_id)
         try:
-            may_reassign(case, actor.id)
+            if case.role_of(actor.id) not in (CaseRole.CHAIR, CaseRole.COORDINATOR):
+                raise NotAllowed(f"Only the chair or the coordinator of {case.reference} can escalate an action.")
             if action.status != "open":
                 raise NotAllowed(f"That action is already {action.status.replace('_', ' ')}.")
         except NotAllowed as refusal:

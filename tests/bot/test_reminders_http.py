@@ -1,0 +1,431 @@
+"""Reminders over real HTTP: the sweep sends through the connector, and the buttons act on the case.
+
+The sweep is driven by hand (`app[SWEEPER].sweep(at)`) with the clock set to the same moment, as the
+scheduler would run it then. The case is PC-2026-0001 from `open_case_via_prompt`: chair Helen,
+coordinator Tom (who owns several of the decision step's actions), member Priya; opened Monday
+23 November 2026. London is on GMT then, so the UTC times below are local times.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from bot.app import SWEEPER
+from concerns.actions import CaseAction
+from tests.bot.conftest import RunningBot
+from tests.bot.test_cases_http import open_case_via_prompt, thread_of
+from tests.bot.test_http import submit_data
+from tests.support.activities import HELEN, PRIYA, TOM, User
+from tests.support.clock import FixedClock
+from tests.support.connector import Sent
+
+CASE = "PC-2026-0001"
+TUESDAY, THURSDAY = date(2026, 11, 24), date(2026, 11, 26)
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+
+async def sweep(bot: RunningBot, clock: FixedClock, when: str) -> list[Sent]:
+    """One sweep at `when` (the clock set there too); what the bot sent through the connector."""
+    clock.at = datetime.fromisoformat(when + "+00:00")
+    before = len(bot.connector.sent)
+    await bot.app[SWEEPER].sweep(clock.at)
+    return bot.connector.sent[before:]
+
+
+async def case_with_chats(bot: RunningBot, *people: User) -> Any:
+    """Open the case; each of `people` then talks to the bot 1:1, so it keeps their personal chat."""
+    case_post, _ = await open_case_via_prompt(bot)
+    for person in people:
+        await bot.send(bot.teams.personal_message(person, "actions"))
+    return case_post
+
+
+def personal_id(user: User) -> str:
+    return f"a:personal-{user.aad}"
+
+
+async def owned_action(bot: RunningBot, owner: User, due_on: date) -> CaseAction:
+    async with bot.uow() as uow:
+        case = await uow.cases.get_by_reference(bot.teams.tenant, CASE)
+        actions = await uow.cases.actions(case.id)
+    return next(a for a in actions if a.owner and a.owner.user_id == owner.aad and a.due_on == due_on)
+
+
+async def action_now(bot: RunningBot, action_id: int) -> CaseAction:
+    async with bot.uow() as uow:
+        found = await uow.cases.action(bot.teams.tenant, action_id)
+    assert found is not None
+    return found
+
+
+async def case_events(bot: RunningBot) -> list[Any]:
+    async with bot.uow() as uow:
+        return list(await uow.audit.for_subject("case", CASE))
+
+
+def verbs(card: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+    """Every Action.Submit on the card (inside Action.ShowCard too), by verb."""
+    found: dict[str, dict[str, Any]] = {}
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "Action.Submit" and isinstance(node.get("data"), dict):
+                found.setdefault(node["data"].get("verb"), node["data"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(card)
+    return found
+
+
+def buttons(card: dict[str, Any]) -> list[str]:
+    return [action["title"] for action in card.get("actions", [])]
+
+
+def lines(card: dict[str, Any] | None) -> list[str]:
+    """Every text a person reads on the card, one string per block, run or fact."""
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") in ("TextBlock", "TextRun") and isinstance(node.get("text"), str):
+                found.append(node["text"])
+            if "title" in node and "value" in node and isinstance(node["value"], str):
+                found.append(f"{node['title']}: {node['value']}")
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(card)
+    return found
+
+
+def shown(card: dict[str, Any] | None) -> str:
+    return "\n".join(lines(card))
+
+
+def owner_reminders(sent: list[Sent], action_id: int) -> list[Sent]:
+    """The owner's reminder cards (Done / Snooze / Not mine) about one action."""
+    return [s for s in sent if verbs(s.card).get("reminder.done", {}).get("action") == str(action_id)]
+
+
+def escalations(sent: list[Sent], action_id: int) -> list[Sent]:
+    return [s for s in sent if verbs(s.card).get("action.escalate", {}).get("action") == str(action_id)]
+
+
+def mentioned(sent: Sent) -> list[str]:
+    return [e["mentioned"]["id"] for e in sent.body.get("entities") or [] if e.get("type") == "mention"]
+
+
+def updates_of(sent: list[Sent], activity_id: str | None) -> list[Sent]:
+    return [s for s in sent if s.method == "PUT" and s.activity_id == activity_id]
+
+
+async def press(bot: RunningBot, user: User, data: dict[str, Any], card: Sent) -> list[Sent]:
+    """`user` presses a button on a reminder in their 1:1 chat; what the bot sent in answer."""
+    before = len(bot.connector.sent)
+    await bot.send(bot.teams.card_submit(user, data, reply_to=card.activity_id,
+                                         conversation=bot.teams.personal_conversation(user), channel=False))
+    return bot.connector.sent[before:]
+
+
+async def reminder_on_tuesday(bot: RunningBot, clock: FixedClock, due_on: date) -> tuple[CaseAction, Sent]:
+    """Tom's action due on `due_on` and the one reminder about it that Tuesday's sweep sent him."""
+    action = await owned_action(bot, TOM, due_on)
+    [reminder] = owner_reminders(await sweep(bot, clock, "2026-11-24T09:00"), action.id)
+    return action, reminder
+
+
+# -- sending ---------------------------------------------------------------------------------------
+
+async def test_an_owner_is_reminded_in_their_stored_chat_on_the_right_days_and_once(
+    running_bot: RunningBot, clock: FixedClock,
+) -> None:
+    bot = running_bot
+    await case_with_chats(bot, TOM)
+    thursdays = await owned_action(bot, TOM, THURSDAY)
+    tuesdays = await owned_action(bot, TOM, TUESDAY)
+
+    monday = await sweep(bot, clock, "2026-11-23T10:30")
+    assert owner_reminders(monday, thursdays.id) == []  # too early: 2 working days before is Tuesday
+    [coming] = owner_reminders(monday, tuesdays.id)
+    assert coming.conversation_id == personal_id(TOM) and "Coming up: due Tue 24 Nov" in lines(coming.card)
+
+    tuesday = await sweep(bot, clock, "2026-11-24T09:00")
+    [reminder] = owner_reminders(tuesday, thursdays.id)
+    assert reminder.method == "POST" and reminder.conversation_id == personal_id(TOM)
+    assert "Coming up: due Thu 26 Nov" in lines(reminder.card)
+    assert f"Action: {thursdays.title}" in lines(reminder.card)
+    assert buttons(reminder.card) == ["Done", "Snooze", "Not mine"]
+    snooze = next(a for a in reminder.card["actions"] if a["title"] == "Snooze")["card"]["body"][0]
+    assert [c["value"] for c in snooze["choices"]][:3] == ["2026-11-25", "2026-11-26", "2026-11-27"]
+    assert not any(m.get("id") in (TOM.aad, TOM.id) for c in bot.connector.created
+                   for m in c.get("members") or [])  # his stored chat, not a new one
+    [due_today] = owner_reminders(tuesday, tuesdays.id)
+    assert "Due today" in lines(due_today.card)
+
+    assert await sweep(bot, clock, "2026-11-24T09:00") == []  # the same moment again: nothing new
+    assert await sweep(bot, clock, "2026-11-24T09:01") == []
+    rows = await bot.app[SWEEPER].outbox.listing()
+    row = next(r for r in rows if r.key.startswith(f"action.before:{thursdays.id}:"))
+    assert row.status == "sent" and row.activity_id == reminder.activity_id
+    assert row.sent_at == datetime.fromisoformat("2026-11-24T09:00:00+00:00")
+    assert len([r for r in rows if f":{thursdays.id}:" in r.key]) == 1
+
+    [on_the_day] = owner_reminders(await sweep(bot, clock, "2026-11-26T09:00"), thursdays.id)
+    assert on_the_day.conversation_id == personal_id(TOM) and "Due today" in lines(on_the_day.card)
+
+
+async def test_an_owner_without_a_chat_gets_one_created_and_it_is_reused(
+    running_bot: RunningBot, clock: FixedClock,
+) -> None:
+    bot = running_bot
+    await case_with_chats(bot, HELEN)  # the chair has a 1:1 chat with the bot; Tom has none
+    created_before = len(bot.connector.created)
+
+    tuesday = await sweep(bot, clock, "2026-11-24T09:00")
+    created = bot.connector.created[created_before:]
+    assert len(created) == 1
+    assert created[0]["isGroup"] is False and [m["id"] for m in created[0]["members"]] in ([TOM.aad], [TOM.id])
+    toms = [s for s in tuesday if "reminder.done" in verbs(s.card)]
+    assert len(toms) >= 2  # several of Tom's actions: all in the one new chat
+    chats = {s.conversation_id.split(";", 1)[0] for s in toms}
+    assert len(chats) == 1 and personal_id(TOM) not in chats
+    async with bot.uow() as uow:
+        stored = await uow.conversations.personal_for(bot.teams.tenant, TOM.aad)
+    assert stored is not None and stored.id in chats
+
+    wednesday = await sweep(bot, clock, "2026-11-25T09:00")
+    assert bot.connector.created[created_before + 1:] == []  # the stored chat, not another new one
+    toms = [s for s in wednesday if "reminder.done" in verbs(s.card)]
+    assert toms and {s.conversation_id for s in toms} == {stored.id}
+
+
+# -- the buttons -----------------------------------------------------------------------------------
+
+async def test_done_on_a_reminder_closes_the_action_and_updates_the_reminder_and_case_cards(
+    running_bot: RunningBot, clock: FixedClock,
+) -> None:
+    bot = running_bot
+    case_post = await case_with_chats(bot, TOM)
+    action, reminder = await reminder_on_tuesday(bot, clock, TUESDAY)
+
+    answer = await press(bot, TOM, verbs(reminder.card)["reminder.done"] | {"note": "Emailed the QA officer"},
+                         reminder)
+    [replaced] = updates_of(answer, reminder.activity_id)
+    assert replaced.conversation_id == personal_id(TOM)
+    assert f"Done: recorded on {CASE} by Tom Okafor." in lines(replaced.card)
+    assert "reminder.done" not in verbs(replaced.card)  # nothing left to press
+    [case_card] = updates_of(answer, case_post.activity_id)
+    assert case_card.conversation_id == case_post.conversation_id and f"Provider concerns case {CASE}" in shown(
+        case_card.card)
+
+    closed = await action_now(bot, action.id)
+    assert closed.status == "done"
+    [done] = [e for e in await case_events(bot) if e.action == "action.done"]
+    assert done.details["action_id"] == action.id and done.details["note"] == "Emailed the QA officer"
+    assert done.actor_name == "Tom Okafor"
+    assert owner_reminders(await sweep(bot, clock, "2026-11-25T09:00"), action.id) == []
+
+
+async def test_snooze_refuses_a_day_that_is_not_a_coming_working_day_and_waits_until_the_day_chosen(
+    running_bot: RunningBot, clock: FixedClock,
+) -> None:
+    bot = running_bot
+    await case_with_chats(bot, TOM)
+    action, reminder = await reminder_on_tuesday(bot, clock, THURSDAY)
+    snooze = verbs(reminder.card)["reminder.snooze"]
+
+    for until, error in (
+        ("2026-11-28", "Saturday 28 November 2026 is not a working day."),
+        ("2026-11-24", "Choose a day after today."),
+        ("2026-11-20", "Choose a day after today."),
+        ("2026-12-09", "Snooze for at most 10 working days; for longer, ask the chair to re-date or reassign "
+                       "the action."),
+        ("next tuesday", "Choose the working day to be reminded again."),
+    ):
+        [again] = await press(bot, TOM, snooze | {"until": until}, reminder)
+        assert again.method == "PUT" and again.activity_id == reminder.activity_id, until
+        assert error in lines(again.card), until
+        assert buttons(again.card) == ["Done", "Snooze", "Not mine"]  # the reminder, to answer again
+        assert (await action_now(bot, action.id)).snoozed_until is None
+    assert "action.snoozed" not in {e.action for e in await case_events(bot)}
+
+    [snoozed] = await press(bot, TOM, snooze | {"until": "2026-12-01"}, reminder)
+    assert snoozed.method == "PUT" and snoozed.activity_id == reminder.activity_id
+    assert any(line.startswith("Snoozed: I will remind you again on Tuesday 1 December.")
+               for line in lines(snoozed.card))
+    assert (await action_now(bot, action.id)).snoozed_until == date(2026, 12, 1)
+    [event] = [e for e in await case_events(bot) if e.action == "action.snoozed"]
+    assert event.details["action_id"] == action.id and event.details["until"] == "2026-12-01"
+
+    for day in ("2026-11-25", "2026-11-26", "2026-11-27", "2026-11-30"):  # the due day (Thursday) included
+        assert owner_reminders(await sweep(bot, clock, f"{day}T09:00"), action.id) == [], day
+    [back] = owner_reminders(await sweep(bot, clock, "2026-12-01T09:00"), action.id)
+    assert back.conversation_id == personal_id(TOM)
+    assert any(line.startswith("Snoozed until today. Overdue since Thu 26 Nov") for line in lines(back.card))
+
+
+async def test_only_the_owner_may_press_done_snooze_or_not_mine(running_bot: RunningBot, clock: FixedClock) -> None:
+    bot = running_bot
+    await case_with_chats(bot, TOM)
+    action, reminder = await reminder_on_tuesday(bot, clock, THURSDAY)
+    buttons_of = verbs(reminder.card)
+
+    for user, data in ((PRIYA, buttons_of["reminder.done"] | {"note": "Not mine to say"}),
+                       (HELEN, buttons_of["reminder.snooze"] | {"until": "2026-12-01"}),
+                       (PRIYA, buttons_of["reminder.not_mine"])):
+        created_before = len(bot.connector.created)
+        answer = await press(bot, user, data, reminder)
+        assert updates_of(answer, reminder.activity_id) == [], data["verb"]
+        [told] = bot.connector.created[created_before:]  # privately, to whoever pressed
+        assert told["members"][0]["id"] == user.id
+        assert "That action is Tom Okafor's to confirm." in told["activity"]["text"]
+
+    unchanged = await action_now(bot, action.id)
+    assert unchanged.status == "open" and unchanged.owner is not None and unchanged.owner.user_id == TOM.aad
+    assert unchanged.snoozed_until is None
+    events = await case_events(bot)
+    refused = [e for e in events if e.action == "refused"]
+    assert [(e.actor_name, e.details["attempted"]) for e in refused] == [
+        ("Priya Shah", "action.done"), ("Helen Ward", "action.snooze"), ("Priya Shah", "action.disown")]
+    assert not {"action.done", "action.snoozed", "action.disowned"} & {e.action for e in events}
+
+
+async def test_not_mine_unassigns_the_action_and_tells_the_chair_in_the_case_thread(
+    running_bot: RunningBot, clock: FixedClock,
+) -> None:
+    bot = running_bot
+    case_post = await case_with_chats(bot, TOM)
+    action, reminder = await reminder_on_tuesday(bot, clock, THURSDAY)
+
+    answer = await press(bot, TOM, verbs(reminder.card)["reminder.not_mine"], reminder)
+    [told] = [s for s in answer if s.method == "POST" and s.conversation_id == case_post.conversation_id]
+    assert told.text.startswith("<at>Helen Ward</at> Tom Okafor says this action on PC-2026-0001 is not theirs")
+    assert action.title in told.text
+    assert mentioned(told) == [HELEN.aad]
+    assert told.body["entities"][0]["text"] == "<at>Helen Ward</at>"
+    [replaced] = updates_of(answer, reminder.activity_id)
+    assert f"Not yours: {action.title}" in lines(replaced.card) and "reminder.done" not in verbs(replaced.card)
+    assert updates_of(answer, case_post.activity_id)  # the case card shows it unassigned
+
+    disowned = await action_now(bot, action.id)
+    assert disowned.owner is None and disowned.status == "open"
+    [event] = [e for e in await case_events(bot) if e.action == "action.disowned"]
+    assert event.details["action_id"] == action.id and event.actor_name == "Tom Okafor"
+    assert owner_reminders(await sweep(bot, clock, "2026-11-26T09:00"), action.id) == []  # nobody's to remind
+
+
+async def test_three_working_days_overdue_prompts_the_chair_in_the_thread_and_the_chair_escalates(
+    running_bot: RunningBot, clock: FixedClock,
+) -> None:
+    bot = running_bot
+    case_post = await case_with_chats(bot)
+    action = await owned_action(bot, TOM, TUESDAY)
+
+    assert escalations(await sweep(bot, clock, "2026-11-26T09:00"), action.id) == []  # 2 working days late
+    [prompt] = escalations(await sweep(bot, clock, "2026-11-27T09:00"), action.id)  # 3: Wed, Thu, Fri
+    assert prompt.method == "POST" and prompt.conversation_id == case_post.conversation_id
+    assert buttons(prompt.card)[:3] == ["Extend", "Reassign", "Raise the level"]
+    assert buttons(prompt.card)[3].startswith("Escalate to Head of Service") and len(buttons(prompt.card)) == 4
+    assert f"Overdue (3 working days late): {action.title}" in lines(prompt.card)
+    assert prompt.text == f"<at>Helen Ward</at> please decide what happens next on {CASE}."
+    assert mentioned(prompt) == [HELEN.aad]
+    assert escalations(await sweep(bot, clock, "2026-11-30T09:00"), action.id) == []  # once per action
+
+    escalate = verbs(prompt.card)["action.escalate"]
+    thread = thread_of(prompt, bot.teams.tenant)
+    created_before = len(bot.connector.created)
+    await bot.send(bot.teams.card_submit(PRIYA, escalate, reply_to=prompt.activity_id, conversation=thread))
+    [refusal] = bot.connector.created[created_before:]
+    assert refusal["activity"]["text"].startswith(f"Only the chair or the coordinator of {CASE} can")
+    events = await case_events(bot)
+    assert "action.escalated" not in {e.action for e in events}
+    assert [e.details["attempted"] for e in events if e.action == "refused"] == ["action.escalate"]
+
+    before = len(bot.connector.sent)
+    await bot.send(bot.teams.card_submit(HELEN, escalate, reply_to=prompt.activity_id, conversation=thread))
+    [reply] = bot.connector.sent[before:]
+    assert reply.conversation_id == case_post.conversation_id
+    assert reply.text.startswith("Escalated on the record, but nobody holds Head of Service")
+    assert "record them with 'team roles'" in reply.text
+    [first] = [e for e in await case_events(bot) if e.action == "action.escalated"]
+    assert first.details["action_id"] == action.id and first.details["to"] is None
+    assert first.actor_name == "Helen Ward"
+
+    await bot.send(bot.teams.channel_message(HELEN, "team roles"))
+    roles = bot.connector.sent[-1]
+    await bot.send(bot.teams.card_submit(HELEN, submit_data(roles.card) | {"role": "head_of_service",
+                                                                            "person": PRIYA.aad},
+                                         reply_to=roles.activity_id, conversation=thread_of(roles, bot.teams.tenant)))
+    before = len(bot.connector.sent)
+    await bot.send(bot.teams.card_submit(HELEN, escalate, reply_to=prompt.activity_id, conversation=thread))
+    [reply] = bot.connector.sent[before:]
+    assert reply.conversation_id == case_post.conversation_id
+    assert reply.text.startswith(f"<at>Priya Shah</at> escalated by Helen Ward: '{action.title}' on {CASE}")
+    assert mentioned(reply) in ([PRIYA.id], [PRIYA.aad])
+    second = [e for e in await case_events(bot) if e.action == "action.escalated"][-1]
+    assert second.details["to"] == "Priya Shah"
+
+    # Extend on the same prompt re-dates the action (the card's inputs are the ones the verb reads).
+    extend = verbs(prompt.card)["action.redate"]
+    await bot.send(bot.teams.card_submit(HELEN, extend | {f"due_{action.id}": "2026-12-02",
+                                                          f"why_{action.id}": "Provider's manager back on Tuesday"},
+                                         reply_to=prompt.activity_id, conversation=thread))
+    assert (await action_now(bot, action.id)).due_on == date(2026, 12, 2)
+
+
+# -- when ------------------------------------------------------------------------------------------
+
+async def test_nothing_is_sent_in_quiet_time_and_the_reminder_goes_at_the_next_working_start(
+    running_bot: RunningBot, clock: FixedClock,
+) -> None:
+    bot = running_bot
+    await case_with_chats(bot, TOM, HELEN)
+    action = await owned_action(bot, TOM, THURSDAY)  # its 'coming up' reminder is due from Tuesday
+    sweeper = bot.app[SWEEPER]
+
+    for quiet in ("2026-11-24T19:00", "2026-11-24T18:00", "2026-11-25T07:59"):
+        assert await sweep(bot, clock, quiet) == [], quiet
+        assert await sweeper.pending(clock.at) == [], quiet  # nothing waits in the outbox either
+    [reminder] = owner_reminders(await sweep(bot, clock, "2026-11-25T08:00"), action.id)
+    assert reminder.conversation_id == personal_id(TOM) and "Coming up: due Thu 26 Nov" in lines(reminder.card)
+
+    for weekend in ("2026-11-28T10:00", "2026-11-29T12:00"):
+        assert await sweep(bot, clock, weekend) == [], weekend
+    monday = await sweep(bot, clock, "2026-11-30T08:00")
+    due_monday = [s for s in monday if "reminder.done" in verbs(s.card) and "Due today" in lines(s.card)]
+    assert due_monday and {s.conversation_id for s in due_monday} == {personal_id(TOM)}
+
+
+async def test_the_chairs_digest_comes_at_half_past_eight_with_overdue_and_this_weeks_actions(
+    running_bot: RunningBot, clock: FixedClock,
+) -> None:
+    bot = running_bot
+    await case_with_chats(bot, HELEN)
+    overdue = await owned_action(bot, TOM, TUESDAY)
+    this_week = await owned_action(bot, TOM, THURSDAY)
+
+    def digests(sent: list[Sent]) -> list[Sent]:
+        return [s for s in sent if s.card and "The chair's daily digest" in lines(s.card)]
+
+    assert digests(await sweep(bot, clock, "2026-11-25T08:29")) == []
+    [digest] = digests(await sweep(bot, clock, "2026-11-25T08:30"))
+    assert digest.method == "POST" and digest.conversation_id == personal_id(HELEN)
+    said = lines(digest.card)
+    assert "Your cases on Wednesday 25 November" in said
+    assert "Overdue (2)" in said
+    assert f"{CASE}: {overdue.title} · Tom Okafor · due Tue 24 Nov (1 working day late)" in said
+    assert "Due in the next 5 working days (12)" in said
+    assert f"Thu 26 Nov · {CASE}: {this_week.title} · Tom Okafor" in said
+    assert f"{CASE} · Oakwood Lodge Nursing Home · step: Decision for provider concerns · level: Not yet agreed" \
+        in said
+    assert digests(await sweep(bot, clock, "2026-11-25T08:31")) == []  # one a day
+    assert digests(await sweep(bot, clock, "2026-11-28T08:30")) == []  # Saturday
