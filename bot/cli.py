@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     load_dotenv()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # one line per plugin: noise
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # two lines a minute per sweep; ours say what was sent
     args = _parser().parse_args(argv)
     try:
         if args.command == "serve":
