@@ -9,7 +9,7 @@ from bot.roster import team_roster
 from bot.turn import Turn
 from concerns import services
 from concerns.actions import DONE, NOT_APPLICABLE, CaseAction, step_targets, unresolved_required
-from concerns.cases import Case, CaseRole
+from concerns.cases import Case, CaseRole, Person
 from concerns.clock import uk_today
 from concerns.errors import NotFound
 from concerns.validation import FormErrors
@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 
 async def checklist_values(turn: Turn, case: Case, actions: list[CaseAction],
-                           notice: str | None = None) -> dict[str, Any]:
+                           notice: str | None = None, people: list[Any] | None = None) -> dict[str, Any]:
     pack = turn.services.packs.get(case.pack_id, turn.services.pack)
     today = uk_today(turn.services.clock)
     rows = []
@@ -37,7 +37,8 @@ async def checklist_values(turn: Turn, case: Case, actions: list[CaseAction],
             "detail": f"{owner} · {state}{note}",
             "colour": "Attention" if action.overdue(today) else ("Good" if action.status != "open" else "Default"),
         })
-    people = await team_roster(turn.context)
+    if people is None:
+        people = await team_roster(turn.context)
     step = pack.step(case.step).name
     return {
         "title": f"{case.reference} actions",
@@ -53,9 +54,31 @@ async def post_checklist(turn: Turn, case: Case, conversation_id: str) -> None:
 
     activity = renderer.card_activity("checklist", **await checklist_values(turn, case, actions))
     try:
-        await turn.post_in(conversation_id, activity)
+        activity_id = await turn.post_in(conversation_id, activity)
     except Exception:
         log.warning("could not post the checklist of %s", case.reference, exc_info=True)
+        return
+    if activity_id:
+        async with turn.uow() as uow:
+            await uow.cases.set_checklist(case.id, activity_id)
+            await uow.commit()
+
+
+async def refresh_checklist(turn: Turn, case: Case) -> None:
+    """Bring the checklist in the case thread up to date after a change made elsewhere (a reminder, a 1:1 chat).
+
+    Outside the team's conversation the roster is not at hand, so the Assign list offers the case's members.
+    """
+    if not (case.checklist_activity_id and case.card_conversation_id):
+        return
+    _, actions = await services.case_actions(turn.uow(), turn.actor.tenant_id, case.reference)
+    in_team = turn.conversation.team_id is not None
+    people = None if in_team else [Person(m.user_id, m.name) for m in case.members]
+    try:
+        await turn.update_card_in(case.card_conversation_id, case.checklist_activity_id, "checklist",
+                                  **await checklist_values(turn, case, actions, people=people))
+    except Exception:
+        log.warning("could not update the checklist of %s", case.reference, exc_info=True)
 
 
 def _action_id(data: dict[str, Any]) -> int | None:

@@ -211,6 +211,12 @@ def _text(data: dict[str, Any], field: str) -> str:
 
 
 async def _refresh_case(turn: Turn, case: Case) -> None:
+    """The case card and the step checklist in the thread show what was just done from the reminder."""
+    from bot.actions import refresh_checklist
+
+    async with turn.uow() as uow:
+        current = await uow.cases.get(case.tenant_id, case.id)
+    await refresh_checklist(turn, current or case)
     if case.card_conversation_id and case.card_activity_id:
         from bot.cases import case_card
 

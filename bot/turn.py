@@ -148,10 +148,13 @@ class Turn:
 
         await self.in_conversation(conversation_id, update)
 
-    async def post_in(self, conversation_id: str, activity: Activity) -> None:
-        """Post into a thread elsewhere (for example a concern's own thread)."""
+    async def post_in(self, conversation_id: str, activity: Activity) -> str | None:
+        """Post into a thread elsewhere (for example a concern's own thread); returns the posted message's id."""
+        posted: list[str | None] = []
 
         async def send(context: TurnContext) -> None:
-            await context.send_activity(activity)
+            response = await context.send_activity(activity)
+            posted.append(response.id if response else None)
 
         await self.in_conversation(conversation_id, send)
+        return posted[0] if posted else None

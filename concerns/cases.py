@@ -73,6 +73,7 @@ class Case:
     channel_id: str | None = None
     card_conversation_id: str | None = None
     card_activity_id: str | None = None
+    checklist_activity_id: str | None = None  # the latest step checklist posted in the case thread
     closed_at: datetime | None = None
     closed_by: str | None = None
     closure_override_reason: str | None = None

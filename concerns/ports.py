@@ -144,6 +144,10 @@ class CaseRepository(Protocol):
 
     async def set_card(self, case_id: int, conversation_id: str, activity_id: str) -> None: ...
 
+    async def set_checklist(self, case_id: int, activity_id: str) -> None:
+        """Remember the step checklist posted in the case thread, to keep it current."""
+        ...
+
     async def get(self, tenant_id: str, case_id: int) -> Case | None: ...
 
     async def close(self, case_id: int, by: Actor, at: datetime, outcome: str, override_reason: str | None) -> bool:

@@ -177,6 +177,8 @@ class CaseRow(Base):
     channel_id: Mapped[str | None] = mapped_column(String(400))
     card_conversation_id: Mapped[str | None] = mapped_column(String(400))
     card_activity_id: Mapped[str | None] = mapped_column(String(200))
+    # The step checklist in the case thread, so changes made elsewhere (a reminder's Done) show on it too.
+    checklist_activity_id: Mapped[str | None] = mapped_column(String(200))
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     closed_by_name: Mapped[str | None] = mapped_column(String(200))
     closure_override_reason: Mapped[str | None] = mapped_column(Text)

@@ -571,6 +571,7 @@ def _case(row: CaseRow) -> Case:
         channel_id=row.channel_id,
         card_conversation_id=row.card_conversation_id,
         card_activity_id=row.card_activity_id,
+        checklist_activity_id=row.checklist_activity_id,
         closed_at=row.closed_at,
         closed_by=row.closed_by_name,
         closure_override_reason=row.closure_override_reason,
@@ -769,6 +770,10 @@ class SqlCaseRepository(_Repository):
             update(CaseRow).where(CaseRow.id == case_id)
             .values(card_conversation_id=conversation_id, card_activity_id=activity_id)
         )
+
+    async def set_checklist(self, case_id: int, activity_id: str) -> None:
+        await self.session.execute(update(CaseRow).where(CaseRow.id == case_id)
+                                   .values(checklist_activity_id=activity_id))
 
 
 def _vote(row: VoteRow) -> Vote:

@@ -8,6 +8,7 @@ coordinator Tom (who owns several of the decision step's actions), member Priya;
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from typing import Any
 
@@ -16,7 +17,7 @@ from concerns.actions import CaseAction
 from tests.bot.conftest import RunningBot
 from tests.bot.test_cases_http import open_case_via_prompt, thread_of
 from tests.bot.test_http import submit_data
-from tests.support.activities import HELEN, PRIYA, TOM, User
+from tests.support.activities import HELEN, PRIYA, TENANT, TOM, User
 from tests.support.clock import FixedClock
 from tests.support.connector import Sent
 
@@ -226,6 +227,13 @@ async def test_done_on_a_reminder_closes_the_action_and_updates_the_reminder_and
     [case_card] = updates_of(answer, case_post.activity_id)
     assert case_card.conversation_id == case_post.conversation_id and f"Provider concerns case {CASE}" in shown(
         case_card.card)
+    # The step checklist in the case thread shows it done too, with no Done button left for it.
+    async with bot.uow() as uow:
+        checklist_id = (await uow.cases.get_by_reference(TENANT, CASE)).checklist_activity_id
+    [checklist] = updates_of(answer, checklist_id)
+    assert checklist.conversation_id == case_post.conversation_id
+    assert any(line.endswith("· done · Emailed the QA officer") for line in lines(checklist.card))
+    assert f'"action": "{action.id}"' not in json.dumps(checklist.card)
 
     closed = await action_now(bot, action.id)
     assert closed.status == "done"
