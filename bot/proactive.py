@@ -64,6 +64,23 @@ class _Outcome:
     activity_id: str | None = None
     conversation_id: str | None = None
     error: BaseException | None = None
+    reference: ConversationReference | None = None  # where the message went, to remember a new 1:1 chat
+
+    def sender(self, activity: Activity) -> Callable[[TurnContext], Any]:
+        """The proactive turn's logic: send, and keep the outcome (or the error) here."""
+
+        async def send(context: TurnContext) -> None:
+            try:
+                self.reference = TurnContext.get_conversation_reference(context.activity)
+                response = await context.send_activity(activity)
+                self.activity_id = response.id if response else None
+                self.conversation_id = context.activity.conversation.id
+            # Kept from on_turn_error, which would swallow it. Exception, not BaseException: a cancelled
+            # send (the deliverer's timeout, or shutdown) must stay cancelled, not become a failed send.
+            except Exception as error:
+                self.error = error
+
+        return send
 
 
 class TeamsSender:
@@ -83,19 +100,8 @@ class TeamsSender:
 
     async def _run(self, reference: ConversationReference, activity: Activity) -> Delivered:
         outcome = _Outcome()
-
-        async def send(context: TurnContext) -> None:
-            try:
-                response = await context.send_activity(activity)
-                outcome.activity_id = response.id if response else None
-                outcome.conversation_id = context.activity.conversation.id
-            # Kept from on_turn_error, which would swallow it. Exception, not BaseException: a cancelled
-            # send (the deliverer's timeout, or shutdown) must stay cancelled, not become a failed send.
-            except Exception as error:
-                outcome.error = error
-
         try:
-            await self.adapter.continue_conversation(reference, send, self.app_id)
+            await self.adapter.continue_conversation(reference, outcome.sender(activity), self.app_id)
         except Exception as error:
             raise as_send_failed(error) from error
         if outcome.error is not None:
@@ -133,26 +139,16 @@ class TeamsSender:
             tenant_id=message.tenant_id, channel_data={"tenant": {"id": message.tenant_id}},
         )
         outcome = _Outcome()
-        created: dict[str, Any] = {}
-
-        async def send(context: TurnContext) -> None:
-            try:
-                created["reference"] = TurnContext.get_conversation_reference(context.activity)
-                response = await context.send_activity(activity)
-                outcome.activity_id = response.id if response else None
-                outcome.conversation_id = context.activity.conversation.id
-            except Exception as error:
-                outcome.error = error
-
         try:
             await self.adapter.create_conversation(  # type: ignore[call-arg]
-                self.app_id, send, parameters, reference.channel_id or "msteams", reference.service_url, None)
+                self.app_id, outcome.sender(activity), parameters, reference.channel_id or "msteams",
+                reference.service_url, None)
         except Exception as error:
             raise as_send_failed(error) from error
         if outcome.error is not None:
             raise as_send_failed(outcome.error) from outcome.error
-        if "reference" in created:
-            await self._remember(message, created["reference"])
+        if outcome.reference is not None:
+            await self._remember(message, outcome.reference)
         return Delivered(outcome.activity_id, outcome.conversation_id)
 
     async def _remember(self, message: OutboxMessage, reference: ConversationReference) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, NoReturn
 
+from concerns.actions import CaseAction
 from concerns.cases import Case, CaseStatus, Person
 from concerns.clock import Clock
 from concerns.errors import NotFound
@@ -61,6 +62,15 @@ async def open_case(uow: UnitOfWork, tenant_id: str, reference: str) -> Case:
     if case.status is not CaseStatus.OPEN:
         raise NotAllowed(f"Case {case.reference} is closed.")
     return case
+
+
+async def find_action(uow: UnitOfWork, tenant_id: str, action_id: int) -> tuple[Case, CaseAction]:
+    """An action and its case; another tenant's action is as unknown as a made-up one."""
+    action = await uow.cases.action(tenant_id, action_id)
+    case = await uow.cases.get(tenant_id, action.case_id) if action else None
+    if action is None or case is None:
+        raise NotFound("That action is not one I know.")
+    return case, action
 
 
 async def team_holders(uow: UnitOfWork, tenant_id: str, channel_id: str | None) -> dict[str, Person]:

@@ -12,7 +12,7 @@ from datetime import date
 from concerns.actions import CaseAction, may_complete
 from concerns.calendar import WorkingCalendar
 from concerns.cases import Case, CaseRole, Person
-from concerns.casework import event, refuse, team_holders
+from concerns.casework import event, find_action, refuse, team_holders
 from concerns.clock import Clock, uk_today
 from concerns.errors import NotFound
 from concerns.model import Actor
@@ -23,14 +23,6 @@ from concerns.votes import NotAllowed
 
 # Long enough to cover a fortnight's leave; longer than that, the action wants a new owner or date.
 MAX_SNOOZE_WORKING_DAYS = 10
-
-
-async def _case_action(uow: UnitOfWork, tenant_id: str, action_id: int) -> tuple[Case, CaseAction]:
-    action = await uow.cases.action(tenant_id, action_id)
-    case = await uow.cases.get(tenant_id, action.case_id) if action else None
-    if action is None or case is None:
-        raise NotFound("That action is not one I know.")
-    return case, action
 
 
 def parse_snooze(calendar: WorkingCalendar, today: date, text: str) -> date:
@@ -56,7 +48,7 @@ async def snooze_action(
     """Pause the owner's reminders for an action until a working day; the due date and the chair's view stay."""
     until = parse_snooze(calendar, uk_today(clock), until_text)
     async with uow:
-        case, action = await _case_action(uow, actor.tenant_id, action_id)
+        case, action = await find_action(uow, actor.tenant_id, action_id)
         try:
             may_complete(case, action, actor.id)
         except NotAllowed as refusal:
@@ -85,7 +77,7 @@ async def disown_action(
 ) -> Disowned:
     """The owner says the action is not theirs: it goes back to the chair to assign."""
     async with uow:
-        case, action = await _case_action(uow, actor.tenant_id, action_id)
+        case, action = await find_action(uow, actor.tenant_id, action_id)
         try:
             may_complete(case, action, actor.id)
         except NotAllowed as refusal:
@@ -116,7 +108,7 @@ async def escalate_action(
     """Escalate an overdue action to the pack's escalation role (the head of service), on the record."""
     role = pack.role(pack.notifications.escalation_role)
     async with uow:
-        case, action = await _case_action(uow, actor.tenant_id, action_id)
+        case, action = await find_action(uow, actor.tenant_id, action_id)
         try:
             if case.role_of(actor.id) not in (CaseRole.CHAIR, CaseRole.COORDINATOR):
                 raise NotAllowed(f"Only the chair or the coordinator of {case.reference} can escalate an action.")

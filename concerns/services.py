@@ -35,6 +35,7 @@ from concerns.cases import (
     plan_role_change,
 )
 from concerns.casework import event as _event
+from concerns.casework import find_action as _find_action
 from concerns.casework import open_case as _open_case
 from concerns.casework import refuse as _refuse
 from concerns.casework import team_holders as _team_holders
@@ -733,14 +734,6 @@ async def my_actions(uow: UnitOfWork, tenant_id: str, user_id: str) -> list[Case
         return await uow.cases.open_actions_of(tenant_id, user_id)
 
 
-async def _case_action(uow: UnitOfWork, tenant_id: str, action_id: int) -> tuple[Case, CaseAction]:
-    action = await uow.cases.action(tenant_id, action_id)
-    case = await uow.cases.get(tenant_id, action.case_id) if action else None
-    if action is None or case is None:
-        raise NotFound("That action is not one I know.")
-    return case, action
-
-
 async def close_action(
     uow: UnitOfWork, clock: Clock, actor: Actor, action_id: int, status: str, note: str,
     *, conversation_id: str,
@@ -755,7 +748,7 @@ async def close_action(
     if len(note) > MAX_NOTE:
         raise FormErrors({"note": f"Keep it under {MAX_NOTE} characters; link longer evidence."})
     async with uow:
-        case, action = await _case_action(uow, actor.tenant_id, action_id)
+        case, action = await _find_action(uow, actor.tenant_id, action_id)
         try:
             (may_complete if status == DONE else may_mark_not_applicable)(case, action, actor.id)
         except NotAllowed as refusal:
@@ -778,7 +771,7 @@ async def reassign_action(
 ) -> tuple[Case, CaseAction]:
     """Give an action to someone else (chair or coordinator)."""
     async with uow:
-        case, action = await _case_action(uow, actor.tenant_id, action_id)
+        case, action = await _find_action(uow, actor.tenant_id, action_id)
         try:
             may_reassign(case, actor.id)
         except NotAllowed as refusal:
@@ -818,7 +811,7 @@ async def redate_action(
     if errors:
         raise FormErrors(errors)
     async with uow:
-        case, action = await _case_action(uow, actor.tenant_id, action_id)
+        case, action = await _find_action(uow, actor.tenant_id, action_id)
         try:
             may_reassign(case, actor.id)
             if action.status != "open":
