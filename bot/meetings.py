@@ -28,6 +28,7 @@ from concerns.meetings import (
     provider_meeting_deadline,
 )
 from concerns.model import ConversationKind
+from concerns.permissions import Operation, allowed
 from concerns.validation import FormErrors
 from concerns.votes import NotAllowed
 
@@ -297,7 +298,7 @@ async def meetings_command(turn: Turn, args: str) -> None:
     await turn.reply_card(
         "meeting_list", title=f"Meetings of {case.reference}", reference=case.reference,
         subtitle=f"{case.provider.name}: {len(found)} meeting(s), those to come first.", rows=rows[:20],
-        can_schedule=case.status.value == "open" and case.role_of(turn.actor.id) in use_cases.SCHEDULING_ROLES,
+        can_schedule=case.status.value == "open" and allowed(case, turn.actor.id, Operation.SCHEDULE_MEETING),
     )
 
 

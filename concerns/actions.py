@@ -13,6 +13,7 @@ from datetime import date, datetime
 from concerns.calendar import WorkingCalendar
 from concerns.cases import CASE_ROLES, Case, CaseRole, Person
 from concerns.packs import LevelAction, ProcedurePack
+from concerns.permissions import Operation, allowed, require
 
 
 @dataclass(frozen=True)
@@ -109,16 +110,14 @@ def may_mark_not_applicable(case: Case, action: CaseAction, user_id: str) -> Non
 
     if action.status != "open":
         raise NotAllowed(f"That action is already {action.status.replace('_', ' ')}.")
-    if not (action.owner and action.owner.user_id == user_id) and case.role_of(user_id) is not CaseRole.CHAIR:
+    if not (action.owner and action.owner.user_id == user_id) and \
+            not allowed(case, user_id, Operation.MARK_NOT_APPLICABLE):
         raise NotAllowed("Only the action's owner or the chair can mark it not applicable.")
 
 
 def may_reassign(case: Case, user_id: str) -> None:
     """The chair or coordinator reassigns and re-dates actions."""
-    from concerns.votes import NotAllowed
-
-    if case.role_of(user_id) not in (CaseRole.CHAIR, CaseRole.COORDINATOR):
-        raise NotAllowed(f"Only the chair or the coordinator of {case.reference} can reassign or re-date actions.")
+    require(case, user_id, Operation.REASSIGN_ACTION)
 
 
 def step_targets(pack: ProcedurePack, current: str) -> list[str]:
@@ -153,7 +152,4 @@ def rag_status(actions: list[CaseAction], today: date, calendar: WorkingCalendar
 
 def may_add(case: Case, user_id: str) -> None:
     """Ad hoc actions are added in a meeting by the chair, the coordinator or the minute taker."""
-    from concerns.votes import NotAllowed
-
-    if case.role_of(user_id) not in (CaseRole.CHAIR, CaseRole.COORDINATOR, CaseRole.MINUTE_TAKER):
-        raise NotAllowed(f"Only the chair, coordinator or minute taker of {case.reference} can add actions.")
+    require(case, user_id, Operation.ADD_ACTION)

@@ -173,10 +173,9 @@ class RoleChangeRefused(Exception):
 
 
 def may_change_roles(case: Case, user_id: str) -> None:
-    from concerns.votes import NotAllowed
+    from concerns.permissions import Operation, require
 
-    if case.role_of(user_id) is not CaseRole.CHAIR:
-        raise NotAllowed(f"Only the chair of {case.reference} can change roles.")
+    require(case, user_id, Operation.CHANGE_ROLES)
 
 
 def plan_role_change(case: Case, person: Person, new_role: str) -> list[tuple[Member, CaseRole | None]]:

@@ -17,6 +17,7 @@ from concerns.clock import Clock, uk_today
 from concerns.errors import NotFound
 from concerns.model import Actor
 from concerns.packs import ProcedurePack
+from concerns.permissions import Operation, require
 from concerns.ports import UnitOfWork
 from concerns.validation import FormErrors
 from concerns.votes import NotAllowed
@@ -110,8 +111,7 @@ async def escalate_action(
     async with uow:
         case, action = await find_action(uow, actor.tenant_id, action_id)
         try:
-            if case.role_of(actor.id) not in (CaseRole.CHAIR, CaseRole.COORDINATOR):
-                raise NotAllowed(f"Only the chair or the coordinator of {case.reference} can escalate an action.")
+            require(case, actor.id, Operation.ESCALATE_ACTION)
             if action.status != "open":
                 raise NotAllowed(f"That action is already {action.status.replace('_', ' ')}.")
         except NotAllowed as refusal:

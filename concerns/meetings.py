@@ -22,6 +22,7 @@ from concerns.clock import UK, Clock, uk_today
 from concerns.errors import NotFound
 from concerns.model import Actor
 from concerns.packs import ProcedurePack
+from concerns.permissions import Operation, require
 from concerns.validation import FormErrors
 from concerns.votes import NotAllowed
 
@@ -40,8 +41,6 @@ DECISION_ACTIONS = 5
 # A meeting of a case is a working meeting, not a conference.
 LONGEST_MEETING = timedelta(hours=10)
 
-SCHEDULING_ROLES = frozenset({CaseRole.CHAIR, CaseRole.COORDINATOR})
-MINUTING_ROLES = frozenset({CaseRole.CHAIR, CaseRole.COORDINATOR, CaseRole.MINUTE_TAKER})
 
 TELL_PROVIDER = "tell_provider_concerns"
 SHARE_REPORTS = "share_reports"
@@ -378,16 +377,14 @@ def parse_minutes_form(values: dict[str, Any], roster: list[Person], today: date
 
 
 def may_schedule(case: Case, user_id: str) -> None:
-    if case.role_of(user_id) not in SCHEDULING_ROLES:
-        raise NotAllowed(f"Only the chair or the coordinator of {case.reference} can schedule its meetings.")
+    require(case, user_id, Operation.SCHEDULE_MEETING)
 
 
 def may_record_minutes(case: Case, meeting: Meeting, user_id: str) -> None:
     """The chair, coordinator or minute taker of the case, or the meeting's own chair or minute taker."""
     named = {meeting.chair.user_id} | ({meeting.minute_taker.user_id} if meeting.minute_taker else set())
-    if case.role_of(user_id) not in MINUTING_ROLES and user_id not in named:
-        raise NotAllowed(f"Only the chair, the coordinator or the minute taker of {case.reference} can record "
-                         "the minutes.")
+    if user_id not in named:
+        require(case, user_id, Operation.RECORD_MINUTES)
 
 
 # -- use cases ---------------------------------------------------------------------------------------

@@ -44,6 +44,7 @@ from concerns.errors import Conflict, NotFound
 from concerns.model import Actor, AuditEvent, Concern, Conversation, Provider
 from concerns.packs import LevelAction, ProcedurePack
 from concerns.patterns import ConcernFact, PatternPrompt, find_patterns, longest_window
+from concerns.permissions import Operation, require
 from concerns.ports import UnitOfWork
 from concerns.references import CASE, CONCERN, Reference, parse_reference
 from concerns.screening import Screening, ScreeningDecision
@@ -890,10 +891,10 @@ async def move_step(
     override_reason = override_reason.strip()
     async with uow:
         case = await _open_case(uow, actor.tenant_id, case_reference)
-        if case.role_of(actor.id) is not CaseRole.CHAIR:
-            await _refuse(uow, clock, actor, case.reference, "step.change",
-                          NotAllowed(f"Only the chair of {case.reference} can move it to another step."),
-                          conversation_id)
+        try:
+            require(case, actor.id, Operation.MOVE_STEP)
+        except NotAllowed as refusal:
+            await _refuse(uow, clock, actor, case.reference, "step.change", refusal, conversation_id)
         if target not in step_targets(pack, case.step):
             raise FormErrors({"step": "Choose one of the steps offered."})
         pending = unresolved_required(await uow.cases.actions(case.id), case.step)

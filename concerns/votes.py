@@ -13,13 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from concerns.cases import Case, CaseRole
+from concerns.cases import Case
 from concerns.packs import ProcedurePack
+from concerns.permissions import Operation, allowed, require
 from concerns.validation import FormErrors
 
 MAX_REASON = 1000
-VOTING_ROLES = frozenset({CaseRole.CHAIR, CaseRole.COORDINATOR, CaseRole.MEMBER, CaseRole.MINUTE_TAKER})
-STARTING_ROLES = frozenset({CaseRole.CHAIR, CaseRole.COORDINATOR})
 
 
 class NotAllowed(Exception):
@@ -67,21 +66,18 @@ class Vote:
 
 
 def may_start_vote(case: Case, user_id: str) -> None:
-    if case.role_of(user_id) not in STARTING_ROLES:
-        raise NotAllowed("Only the chair or the coordinator can start a vote on the level.")
+    require(case, user_id, Operation.START_VOTE)
 
 
 def may_vote(case: Case, user_id: str) -> None:
-    role = case.role_of(user_id)
-    if role is None:
+    if case.role_of(user_id) is None:
         raise NotAllowed(f"You are not a member of case {case.reference}, so your vote was not counted.")
-    if role not in VOTING_ROLES:
+    if not allowed(case, user_id, Operation.VOTE):
         raise NotAllowed(f"Observers do not vote on case {case.reference}; your vote was not counted.")
 
 
 def may_confirm(case: Case, user_id: str) -> None:
-    if case.role_of(user_id) is not CaseRole.CHAIR:
-        raise NotAllowed(f"Only the chair of {case.reference} can close the vote and confirm the level.")
+    require(case, user_id, Operation.CONFIRM_LEVEL)
 
 
 @dataclass(frozen=True)
