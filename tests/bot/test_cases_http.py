@@ -216,7 +216,7 @@ async def test_the_minute_taker_adds_an_action_and_others_are_refused(running_bo
     fields = {"title": "Ask the provider for four weeks of rotas", "owner": TOM.aad, "due_on": "2026-11-27"}
     await bot.send(bot.teams.card_submit(PRIYA, submit_data(form.card) | fields, reply_to=form.activity_id,
                                          conversation=thread_of(form, bot.teams.tenant)))
-    assert "Only the chair, coordinator or minute taker" in bot.connector.created[-1]["activity"]["text"]
+    assert "Only the chair, the coordinator or the minute taker" in bot.connector.created[-1]["activity"]["text"]
     await bot.send(bot.teams.card_submit(TOM, submit_data(form.card) | fields, reply_to=form.activity_id,
                                          conversation=thread_of(form, bot.teams.tenant)))
     assert "Ask the provider for four weeks of rotas (Tom Okafor, due Friday 27 November 2026)" in texts(

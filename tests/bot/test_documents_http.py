@@ -136,7 +136,7 @@ async def test_the_checklist_is_answered_per_step(running_bot: RunningBot) -> No
 
     await bot.send(bot.teams.card_submit(PRIYA, save | {f"answer_{items[0]}": "yes"},
                                          reply_to=checklist.activity_id, conversation=thread))
-    assert "Only the chair or coordinator" in bot.connector.created[-1]["activity"]["text"]
+    assert "Only the chair or the coordinator" in bot.connector.created[-1]["activity"]["text"]
 
     every = {f"answer_{item}": "yes" for item in items} | {
         f"answer_{items[3]}": "not_applicable", f"note_{items[3]}": "No media interest; Head of Service agreed"}
