@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
 from typing import Any
 
+import requests
 from aiohttp import web
-from botbuilder.core import TurnContext
+from botbuilder.core import TurnContext, serializer_helper
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import Activity, ActivityTypes
+from botframework.connector.auth import AuthenticateRequestResult
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -20,7 +24,9 @@ from bot.links import FileLinks
 from bot.scheduling import build_sweeper
 from bot.settings import BotFrameworkConfig, ConfigurationError, Settings
 from bot.state import FormStore, SqlStorage
+from bot.teams import actor_of, base_conversation_id, tenant_of
 from bot.turn import BotServices
+from concerns.casework import event
 from concerns.clock import Clock, SystemClock
 from concerns.packs import ProcedurePack, default_packs_dir, load_packs
 from scheduler import jobs
@@ -39,8 +45,22 @@ BOT = web.AppKey("bot", ConcernsBot)
 METRICS = web.AppKey("metrics", dict)
 SWEEPER = web.AppKey("sweeper", Sweeper)
 
+
+@dataclass(frozen=True)
+class Gate:
+    """Who may reach the bot: checked in `messages` before any turn runs."""
+
+    authenticate: bool  # with a Microsoft App ID every request must carry a valid Bot Framework token
+    tenants: frozenset[str] | None  # None: any tenant (--dev without CONCERNS_ALLOWED_TENANTS)
+
+
+GATE = web.AppKey("gate", Gate)
+
 # Teams activities are a few kB; a card submit with a long description stays well under this.
 MAX_BODY_BYTES = 512 * 1024
+# Teams gives up on an activity after 10-15 s; validating a token normally takes milliseconds, but the
+# first one (or one with a new signing key) fetches the OpenID metadata and keys from Microsoft.
+AUTH_TIMEOUT_SECONDS = 10
 
 
 def init_app(settings: Settings, *, clock: Clock | None = None, migrate: bool | None = None) -> web.Application:
@@ -51,7 +71,9 @@ def init_app(settings: Settings, *, clock: Clock | None = None, migrate: bool | 
             f"CONCERNS_PACK={settings.pack_id} is not one of the procedure packs: {', '.join(sorted(packs))}"
         )
     app = web.Application(client_max_size=MAX_BODY_BYTES)
-    app[METRICS] = {"activities_total": 0, "activities_rejected_total": 0, "turn_errors_total": 0}
+    app[METRICS] = {"activities_total": 0, "activities_rejected_total": 0, "activities_unauthenticated_total": 0,
+                    "activities_tenant_refused_total": 0, "turn_errors_total": 0}
+    app[GATE] = Gate(authenticate=bool(settings.app_id), tenants=settings.tenant_allow_list())
     if clock is None and settings.dev and not settings.app_id:
         app[devclock.CLOCK] = clock = devclock.AdjustableClock()
         app.router.add_get("/dev/clock", devclock.get_clock)
@@ -149,10 +171,68 @@ def _activity_problem(body: Any) -> str | None:
     return None
 
 
+def _unauthorized(app: web.Application) -> web.Response:
+    app[METRICS]["activities_unauthenticated_total"] += 1
+    return web.json_response({"error": "unauthorized: a valid Bot Framework token for this bot is required"},
+                             status=401, headers={"WWW-Authenticate": "Bearer"})
+
+
+def _bearer(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    return header if scheme == "Bearer" and token.strip() else None
+
+
+async def _authenticate(app: web.Application, activity: Activity, header: str) -> AuthenticateRequestResult:
+    """Validate the Bot Framework token: signature (a key from the OpenID metadata), issuer, audience (the App ID),
+    expiry and not-before with 5 minutes' skew, and the `serviceurl` claim against the activity's serviceUrl.
+
+    botbuilder raises PermissionError for most refusals but also jwt errors, IndexError (a key id that is not
+    in the key set) and AttributeError (a token it could not read): callers treat any exception as a refusal.
+    It fetches the metadata with blocking `requests.get` calls and no timeout inside its coroutine, so the
+    check runs on a worker thread with its own event loop: the app keeps serving while Microsoft answers.
+    """
+    auth = app[ADAPTER].bot_framework_authentication
+    return await asyncio.wait_for(asyncio.to_thread(asyncio.run, auth.authenticate_request(activity, header)),
+                                  AUTH_TIMEOUT_SECONDS)
+
+
+async def _refuse_tenant(app: web.Application, activity: Activity) -> web.Response | None:
+    """403 for an activity from a tenant that is not on the allow-list, recorded in the audit trail."""
+    allowed = app[GATE].tenants
+    tenant = tenant_of(activity)
+    if allowed is None or tenant.lower() in allowed:
+        return None
+    app[METRICS]["activities_tenant_refused_total"] += 1
+    actor = actor_of(activity)
+    log.warning("refused an activity (%s) from tenant %s, which is not on the allow-list", activity.type, tenant)
+    services = app[SERVICES]
+    try:
+        async with services.uow() as uow:
+            # Cut to the audit table's column sizes: these values come from the request.
+            await uow.audit.record(event(
+                services.clock, replace(actor, id=actor.id[:128], name=actor.name[:200], tenant_id=tenant[:64]),
+                "tenant.refused", "tenant", tenant[:400], base_conversation_id(activity)[:400],
+                activity_type=str(activity.type)[:64], channel_id=str(activity.channel_id)[:64],
+            ))
+            await uow.commit()
+    except Exception:
+        log.exception("could not record the refusal of tenant %s", tenant)
+    return web.json_response({"error": "this bot does not serve your organisation's tenant"}, status=403)
+
+
 async def messages(request: web.Request) -> web.StreamResponse:
-    """Receive one activity from Teams (or the Agents Playground) and run the bot on it."""
+    """Receive one activity from Teams (or the Agents Playground) and run the bot on it.
+
+    In order: a bearer token is present (with an App ID), the body is an activity, the token is valid for
+    it (401 otherwise), its tenant is allowed (403), and only then does the bot run.
+    """
     app = request.app
     app[METRICS]["activities_total"] += 1
+    gate = app[GATE]
+    header = _bearer(request)
+    if gate.authenticate and header is None:
+        return _unauthorized(app)
     if "application/json" not in request.headers.get("Content-Type", ""):
         app[METRICS]["activities_rejected_total"] += 1
         return web.json_response({"error": "send the activity as application/json"}, status=415)
@@ -162,16 +242,39 @@ async def messages(request: web.Request) -> web.StreamResponse:
         app[METRICS]["activities_rejected_total"] += 1
         return web.json_response({"error": "the body is not valid JSON"}, status=400)
     problem = _activity_problem(body)
+    activity = None
     if problem is None:
         try:
-            Activity().deserialize(body)
+            activity = Activity().deserialize(body)
         except Exception:
             problem = "the activity does not have the Bot Framework's shape"
-    if problem is not None:
+    if problem is not None or activity is None:
         app[METRICS]["activities_rejected_total"] += 1
         return web.json_response({"error": problem}, status=400)
-    response = await app[ADAPTER].process(request, app[BOT])
-    return response or web.Response(status=201)
+    if gate.authenticate:
+        try:
+            auth: AuthenticateRequestResult | str = await _authenticate(app, activity, header or "")
+        except (TimeoutError, requests.RequestException) as error:
+            log.error("could not check a Bot Framework token: the OpenID metadata or keys did not load (%s)", error)
+            return web.json_response({"error": "cannot check tokens just now; try again"}, status=503,
+                                     headers={"Retry-After": "5"})
+        except Exception as error:
+            log.warning("refused an activity with an invalid Bot Framework token: %s: %s",
+                        type(error).__name__, error)
+            return _unauthorized(app)
+    else:
+        # --dev without an App ID: botbuilder's authentication is disabled and answers with an anonymous identity.
+        auth = request.headers.get("Authorization", "")
+    refused = await _refuse_tenant(app, activity)
+    if refused is not None:
+        return refused
+    try:
+        invoke_response = await app[ADAPTER].process_activity(auth, activity, app[BOT].on_turn)
+    except PermissionError:
+        return _unauthorized(app)
+    if invoke_response:
+        return web.json_response(data=serializer_helper(invoke_response.body), status=invoke_response.status)
+    return web.Response(status=201)
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from botbuilder.schema import CallerIdConstants
+from botframework.connector.auth import AuthenticationConstants
 
 from bot.graph import GraphSettings
 from storage.db import default_database_url
@@ -12,6 +16,46 @@ from storage.db import default_database_url
 
 class ConfigurationError(Exception):
     """Something an operator must fix before the bot can start."""
+
+
+_TENANT_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def parse_tenants(value: str) -> tuple[str, ...]:
+    """CONCERNS_ALLOWED_TENANTS: comma-separated Entra tenant ids (GUIDs), compared in lower case."""
+    tenants = []
+    for item in value.split(","):
+        tenant = item.strip().lower()
+        if not tenant:
+            continue
+        if not _TENANT_ID.match(tenant):
+            raise ConfigurationError(f"CONCERNS_ALLOWED_TENANTS: {item.strip()!r} is not a tenant id "
+                                     f"(a GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47).")
+        if tenant not in tenants:
+            tenants.append(tenant)
+    return tuple(tenants)
+
+
+@dataclass(frozen=True)
+class BotFrameworkEndpoints:
+    """Where Bot Framework tokens are checked and obtained: botbuilder's public-cloud values.
+
+    Incoming tokens must be signed by a key from the channel's OpenID metadata
+    (https://login.botframework.com/v1/.well-known/openidconfiguration) and issued by
+    https://api.botframework.com. Deliberately not read from the environment: only code (the
+    auth tests, with a local OpenID metadata server and keys) replaces them, so no deployment
+    setting can point token validation at somebody else's keys.
+    """
+
+    channel_openid_metadata_url: str = AuthenticationConstants.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL
+    channel_token_issuer: str = AuthenticationConstants.TO_BOT_FROM_CHANNEL_TOKEN_ISSUER
+    emulator_openid_metadata_url: str = AuthenticationConstants.TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL
+    # Outbound (bot -> connector) tokens: any URL under this prefix makes botbuilder use Entra ID with
+    # the app's tenant, exactly as its built-in public-cloud configuration does.
+    login_url: str = AuthenticationConstants.TO_CHANNEL_FROM_BOT_LOGIN_URL_PREFIX
+    oauth_scope: str = AuthenticationConstants.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE
+    oauth_url: str = AuthenticationConstants.OAUTH_URL
+    caller_id: str = CallerIdConstants.public_azure_channel
 
 
 @dataclass(frozen=True)
@@ -34,6 +78,10 @@ class Settings:
     # The reminder scheduler runs in the serving process; tests that drive sweeps by hand leave it off.
     scheduler: bool = False
     admin_channel: str = ""  # where undelivered-message alerts go; default: each team's General channel
+    # CONCERNS_ALLOWED_TENANTS; the home tenant (MicrosoftAppTenantId) is allowed besides these.
+    allowed_tenants: tuple[str, ...] = ()
+    # Not from the environment: tests point these at local keys (see BotFrameworkEndpoints).
+    bot_framework: BotFrameworkEndpoints = field(default_factory=BotFrameworkEndpoints)
 
     @classmethod
     def from_environment(cls, *, dev: bool = False, host: str | None = None, port: int | None = None,
@@ -63,7 +111,16 @@ class Settings:
             graph=graph,
             scheduler=values.get("CONCERNS_SCHEDULER", "on").lower() not in ("off", "0", "false", "no"),
             admin_channel=values.get("CONCERNS_ADMIN_CHANNEL", ""),
+            allowed_tenants=parse_tenants(values.get("CONCERNS_ALLOWED_TENANTS", "")),
         )
+
+    def tenant_allow_list(self) -> frozenset[str] | None:
+        """The tenants whose activities the bot serves; None: any tenant (only --dev, with no list and no App ID
+        tenant, for the Agents Playground's made-up tenant)."""
+        allowed = {tenant.lower() for tenant in self.allowed_tenants}
+        if self.app_id and self.app_tenant_id:
+            allowed.add(self.app_tenant_id.strip().lower())
+        return frozenset(allowed) if allowed else None
 
     def check(self) -> None:
         """Refuse configurations that would run an unauthenticated bot where others can reach it."""
@@ -90,6 +147,13 @@ class Settings:
                                      "(for example: python -c 'import secrets; print(secrets.token_urlsafe(32))').")
         if not self.dev and not self.public_url.startswith("https://"):
             raise ConfigurationError("CONCERNS_PUBLIC_URL must be the bot's https:// address, for file links.")
+        if not self.dev and self.app_type == "MultiTenant" and not self.allowed_tenants:
+            # A multi-tenant registration can be installed by any organisation; say which ones this bot serves.
+            raise ConfigurationError("MicrosoftAppType=MultiTenant needs CONCERNS_ALLOWED_TENANTS: the comma-separated "
+                                     "tenant ids whose Teams may use the bot (the home tenant is always allowed).")
+        if not self.dev and self.tenant_allow_list() is None:
+            raise ConfigurationError("Set MicrosoftAppTenantId or CONCERNS_ALLOWED_TENANTS: outside --dev the bot "
+                                     "serves only the tenants it is told about.")
 
 
 class BotFrameworkConfig:
@@ -102,3 +166,17 @@ class BotFrameworkConfig:
         # accepted on the multi-tenant path, which then skips authentication (dev mode).
         self.APP_TYPE = settings.app_type if settings.app_id else "MultiTenant"
         self.APP_TENANTID = settings.app_tenant_id
+        if settings.app_id:
+            # Setting any of these makes botbuilder take its "parameterized" path, which validates every
+            # request's token against exactly these values; the defaults are its public-cloud constants,
+            # so production behaves as the built-in configuration would, and tests can use local keys.
+            # Without an App ID (--dev) authentication is disabled and none of this is read.
+            endpoints = settings.bot_framework
+            self.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL = endpoints.channel_openid_metadata_url
+            self.TO_BOT_FROM_CHANNEL_TOKEN_ISSUER = endpoints.channel_token_issuer
+            self.TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL = endpoints.emulator_openid_metadata_url
+            self.TO_CHANNEL_FROM_BOT_LOGIN_URL = endpoints.login_url
+            self.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE = endpoints.oauth_scope
+            self.OAUTH_URL = endpoints.oauth_url
+            self.CALLER_ID = endpoints.caller_id
+            self.VALIDATE_AUTHORITY = True
