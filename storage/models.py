@@ -450,6 +450,10 @@ class AuditEventRow(Base):
     subject_ref: Mapped[str] = mapped_column(String(400))
     conversation_id: Mapped[str | None] = mapped_column(String(400))
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Append-only and hash-chained (migration 0012, concerns/audit.py): SHA-256 hex of the previous event
+    # and of this one; triggers refuse UPDATE and DELETE.
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
 
 
 class ConversationRow(Base):

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
+from sqlalchemy import event as sa_event
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
 
 from concerns.actions import CaseAction, PlannedAction
+from concerns.audit import GENESIS, ChainedEvent, event_hash, stored_details
 from concerns.cases import (
     Case,
     CaseRole,
@@ -298,21 +302,34 @@ class SqlReferenceCounter(_Repository):
         return number
 
 
+# Appends to the audit chain are serialised on PostgreSQL by this transaction-scoped advisory lock (the bytes
+# of "auditlog"); SQLite has one writer at a time anyway (every transaction begins IMMEDIATE, storage/db.py).
+AUDIT_CHAIN_LOCK = 7022629598041763687
+_PENDING = "audit.pending"  # session.info key: this transaction's events, not yet in the chain
+
+
 class SqlAuditLog(_Repository):
+    """The audit trail: append-only, one hash chain over the whole table in id order (concerns/audit.py).
+
+    One chain rather than one per tenant or case: simplest to verify, and a removed event shows whoever
+    it was about. `record` queues the event; the commit appends the queued events (`_append_pending`,
+    a before_commit hook), after the transaction's other writes are flushed. So the chain lock is held
+    only for the appends and the commit, and its holder never waits for a row lock. Taken in `record`,
+    it would be held while the use case goes on writing (raising a concern records `provider.created`
+    before it takes the reference counter's row), and two such transactions could deadlock.
+    """
+
+    def __init__(self, session: AsyncSession) -> None:
+        super().__init__(session)
+        sync = session.sync_session
+        if not sa_event.contains(sync, "before_commit", _append_pending):
+            sa_event.listen(sync, "before_commit", _append_pending)
+            sa_event.listen(sync, "after_soft_rollback", _forget_pending)
+
     async def record(self, event: AuditEvent) -> None:
-        self.session.add(
-            AuditEventRow(
-                occurred_at=event.occurred_at,
-                tenant_id=event.tenant_id,
-                actor_id=event.actor_id,
-                actor_name=event.actor_name,
-                action=event.action,
-                subject_type=event.subject_type,
-                subject_ref=event.subject_ref,
-                conversation_id=event.conversation_id,
-                details=event.details,
-            )
-        )
+        await self.session.connection()  # begin the transaction now, so that a rollback forgets the event
+        pending = self.session.info.setdefault(_PENDING, [])
+        pending.append(replace(event, details=stored_details(event.details)))
 
     async def for_subject(self, subject_type: str, subject_ref: str) -> list[AuditEvent]:
         return await self.for_subjects([(subject_type, subject_ref)])
@@ -329,20 +346,65 @@ class SqlAuditLog(_Repository):
         if limit is not None:
             query = query.limit(limit)
         rows = list(reversed((await self.session.scalars(query)).all()))
-        return [
-            AuditEvent(
-                occurred_at=r.occurred_at,
-                tenant_id=r.tenant_id,
-                actor_id=r.actor_id,
-                actor_name=r.actor_name,
-                action=r.action,
-                subject_type=r.subject_type,
-                subject_ref=r.subject_ref,
-                conversation_id=r.conversation_id,
-                details=r.details,
-            )
-            for r in rows
-        ]
+        wanted = set(subjects)
+        queued = [e for e in self.session.info.get(_PENDING, ()) if (e.subject_type, e.subject_ref) in wanted]
+        found = [_audit_event(r) for r in rows] + queued  # this transaction's own events are the newest
+        return found[-limit:] if limit is not None else found
+
+    async def chained(self, after_id: int, limit: int) -> list[ChainedEvent]:
+        """Up to `limit` stored events after `after_id`, in chain (id) order, with their hashes."""
+        rows = await self.session.scalars(
+            select(AuditEventRow).where(AuditEventRow.id > after_id).order_by(AuditEventRow.id).limit(limit))
+        return [ChainedEvent(r.id, _audit_event(r), r.prev_hash, r.hash) for r in rows]
+
+
+def _append_pending(session: Session) -> None:
+    """Append the transaction's queued events to the chain, just before it commits."""
+    queued: list[AuditEvent] = session.info.pop(_PENDING, [])
+    if not queued:
+        return
+    session.flush()  # the other writes first: holding the chain lock, this transaction then waits for nothing
+    if session.get_bind().dialect.name == "postgresql":
+        # Two transactions must not both chain onto the same last event. Under the lock, the query below
+        # (READ COMMITTED: a fresh snapshot per statement) sees the previous holder's committed events.
+        session.execute(select(func.pg_advisory_xact_lock(AUDIT_CHAIN_LOCK)))
+    prev_hash = session.scalar(select(AuditEventRow.hash).order_by(AuditEventRow.id.desc()).limit(1)) or GENESIS
+    for event in queued:
+        row = AuditEventRow(
+            occurred_at=event.occurred_at,
+            tenant_id=event.tenant_id,
+            actor_id=event.actor_id,
+            actor_name=event.actor_name,
+            action=event.action,
+            subject_type=event.subject_type,
+            subject_ref=event.subject_ref,
+            conversation_id=event.conversation_id,
+            details=event.details,
+            prev_hash=prev_hash,
+            hash=event_hash(prev_hash, event),
+        )
+        session.add(row)
+        session.flush()  # one at a time, so that the ids follow the chain
+        prev_hash = row.hash
+
+
+def _forget_pending(session: Session, previous_transaction: SessionTransaction) -> None:
+    if previous_transaction.parent is None:  # the whole transaction, not a savepoint
+        session.info.pop(_PENDING, None)
+
+
+def _audit_event(row: AuditEventRow) -> AuditEvent:
+    return AuditEvent(
+        occurred_at=row.occurred_at,
+        tenant_id=row.tenant_id,
+        actor_id=row.actor_id,
+        actor_name=row.actor_name,
+        action=row.action,
+        subject_type=row.subject_type,
+        subject_ref=row.subject_ref,
+        conversation_id=row.conversation_id,
+        details=row.details,
+    )
 
 
 def _conversation(row: ConversationRow) -> Conversation:
