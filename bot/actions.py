@@ -12,7 +12,7 @@ from concerns.actions import DONE, NOT_APPLICABLE, CaseAction, step_targets, unr
 from concerns.cases import Case, CaseRole, Person
 from concerns.clock import uk_today
 from concerns.errors import NotFound
-from concerns.validation import FormErrors
+from concerns.validation import FormErrors, parse_id
 from concerns.votes import NotAllowed
 
 log = logging.getLogger(__name__)
@@ -82,8 +82,7 @@ async def refresh_checklist(turn: Turn, case: Case) -> None:
 
 
 def _action_id(data: dict[str, Any]) -> int | None:
-    raw = data.get("action")
-    return int(raw) if isinstance(raw, str) and raw.isdigit() and len(raw) < 12 else None
+    return parse_id(data.get("action"))
 
 
 async def _after(turn: Turn, case: Case, notice: str | None) -> None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
+from http import HTTPStatus
 from typing import Any
 
 import requests
 from aiohttp import web
-from botbuilder.core import TurnContext, serializer_helper
+from botbuilder.core import InvokeResponse, TurnContext, serializer_helper
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import Activity, ActivityTypes
 from botframework.connector.auth import AuthenticateRequestResult
@@ -24,10 +25,13 @@ from bot.links import FileLinks
 from bot.scheduling import build_sweeper
 from bot.settings import BotFrameworkConfig, ConfigurationError, Settings
 from bot.state import FormStore, SqlStorage
-from bot.teams import actor_of, base_conversation_id, tenant_of
-from bot.turn import BotServices
+from bot.teams import actor_of, base_conversation_id, identity_problem, tenant_of
+from bot.throttle import Throttle
+from bot.turn import BotServices, Turn
+from bot.votes import send_privately
 from concerns.casework import event
 from concerns.clock import Clock, SystemClock
+from concerns.model import ConversationKind
 from concerns.packs import ProcedurePack, default_packs_dir, load_packs
 from scheduler import jobs
 from scheduler.sweep import Sweeper
@@ -44,6 +48,7 @@ ADAPTER = web.AppKey("adapter", CloudAdapter)
 BOT = web.AppKey("bot", ConcernsBot)
 METRICS = web.AppKey("metrics", dict)
 SWEEPER = web.AppKey("sweeper", Sweeper)
+THROTTLE = web.AppKey("throttle", Throttle)
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,9 @@ MAX_BODY_BYTES = 512 * 1024
 # Teams gives up on an activity after 10-15 s; validating a token normally takes milliseconds, but the
 # first one (or one with a new signing key) fetches the OpenID metadata and keys from Microsoft.
 AUTH_TIMEOUT_SECONDS = 10
+# Invokes a client sends on its own while a person types (typeahead): one per keystroke, and read-only,
+# so they are not counted as commands; a person's commands would otherwise be refused after one search.
+UNTHROTTLED_INVOKES = frozenset({"application/search", "composeExtension/query"})
 
 
 def init_app(settings: Settings, *, clock: Clock | None = None, migrate: bool | None = None) -> web.Application:
@@ -72,8 +80,10 @@ def init_app(settings: Settings, *, clock: Clock | None = None, migrate: bool | 
         )
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[METRICS] = {"activities_total": 0, "activities_rejected_total": 0, "activities_unauthenticated_total": 0,
-                    "activities_tenant_refused_total": 0, "turn_errors_total": 0}
+                    "activities_tenant_refused_total": 0, "activities_throttled_total": 0, "turn_errors_total": 0}
     app[GATE] = Gate(authenticate=bool(settings.app_id), tenants=settings.tenant_allow_list())
+    if settings.user_rate is not None:
+        app[THROTTLE] = Throttle(settings.user_rate)
     if clock is None and settings.dev and not settings.app_id:
         app[devclock.CLOCK] = clock = devclock.AdjustableClock()
         app.router.add_get("/dev/clock", devclock.get_clock)
@@ -159,6 +169,10 @@ def _activity_problem(body: Any) -> str | None:
     conversation = body.get("conversation")
     if not isinstance(conversation, dict) or not isinstance(conversation.get("id"), str) or not conversation["id"]:
         return "the activity has no conversation id"
+    for key in ("id", "replyToId"):
+        # msrest would read {} as the text "{}", an id that names no message
+        if body.get(key) is not None and not isinstance(body[key], str):
+            return f"the activity's {key} must be a string"
     sender = body.get("from")
     has_sender = isinstance(sender, dict) and isinstance(sender.get("id"), str)
     if body["type"] in ("message", "invoke") and not has_sender:
@@ -241,6 +255,9 @@ async def messages(request: web.Request) -> web.StreamResponse:
     except (ValueError, UnicodeDecodeError):
         app[METRICS]["activities_rejected_total"] += 1
         return web.json_response({"error": "the body is not valid JSON"}, status=400)
+    except RecursionError:
+        app[METRICS]["activities_rejected_total"] += 1
+        return web.json_response({"error": "the body is JSON nested too deep to be an activity"}, status=400)
     problem = _activity_problem(body)
     activity = None
     if problem is None:
@@ -248,6 +265,8 @@ async def messages(request: web.Request) -> web.StreamResponse:
             activity = Activity().deserialize(body)
         except Exception:
             problem = "the activity does not have the Bot Framework's shape"
+        else:
+            problem = identity_problem(activity)
     if problem is not None or activity is None:
         app[METRICS]["activities_rejected_total"] += 1
         return web.json_response({"error": problem}, status=400)
@@ -269,12 +288,57 @@ async def messages(request: web.Request) -> web.StreamResponse:
     if refused is not None:
         return refused
     try:
-        invoke_response = await app[ADAPTER].process_activity(auth, activity, app[BOT].on_turn)
+        invoke_response = await app[ADAPTER].process_activity(auth, activity, _turn_logic(app))
     except PermissionError:
         return _unauthorized(app)
     if invoke_response:
         return web.json_response(data=serializer_helper(invoke_response.body), status=invoke_response.status)
     return web.Response(status=201)
+
+
+def _turn_logic(app: web.Application) -> Callable[[TurnContext], Awaitable[None]]:
+    """The bot's turn, unless the person is over their command rate (nothing else happens then)."""
+
+    async def logic(context: TurnContext) -> None:
+        throttle = app.get(THROTTLE)
+        activity = context.activity
+        counted = activity.type == ActivityTypes.message or (
+            activity.type == ActivityTypes.invoke and activity.name not in UNTHROTTLED_INVOKES)
+        if throttle is None or not counted:
+            await app[BOT].on_turn(context)
+            return
+        actor = actor_of(activity)
+        verdict = throttle.take((actor.tenant_id, actor.id))
+        if verdict.allowed:
+            await app[BOT].on_turn(context)
+            return
+        # Counted, not logged one by one: a runaway client would flood the log. The first of a spell is logged.
+        app[METRICS]["activities_throttled_total"] += 1
+        if activity.type == ActivityTypes.invoke:
+            await context.send_activity(Activity(type=ActivityTypes.invoke_response,
+                                                 value=InvokeResponse(status=HTTPStatus.TOO_MANY_REQUESTS)))
+        if verdict.tell:
+            log.info("over the command rate: %s (tenant %s) told to wait %d s", actor.id, actor.tenant_id,
+                     verdict.retry_after)
+            await _tell_to_wait(app, context, verdict.retry_after)
+
+    return logic
+
+
+async def _tell_to_wait(app: web.Application, context: TurnContext, seconds: int) -> None:
+    """Once per spell over the limit, and only to that person: in a channel the others need not know."""
+    wait = f"{seconds} second{'s' if seconds != 1 else ''}"
+    notice = Activity(type=ActivityTypes.message,
+                      text=f"You are sending commands faster than I can take them; wait {wait}, then send it again. "
+                           f"I did nothing with what you sent just now.")
+    try:
+        turn = Turn(context, app[SERVICES])
+        if turn.conversation.kind is ConversationKind.PERSONAL:
+            await context.send_activity(notice)
+        else:
+            await send_privately(turn, notice)
+    except Exception:
+        log.warning("could not tell someone over the command rate to slow down", exc_info=True)
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -18,7 +18,7 @@ from concerns.clock import UK, uk_today
 from concerns.errors import NotFound
 from concerns.model import AuditEvent, ConversationKind
 from concerns.packs import ProcedurePack
-from concerns.validation import FormErrors
+from concerns.validation import FormErrors, parse_id
 from concerns.votes import NotAllowed
 
 log = logging.getLogger(__name__)
@@ -112,12 +112,11 @@ async def open_case_command(turn: Turn, args: str) -> None:
 
 
 async def offer_case_verb(turn: Turn, data: dict[str, Any]) -> None:
-    provider, prompt = data.get("provider_id"), data.get("prompt")
-    if not isinstance(provider, str) or not provider.isdigit() or len(provider) > 12:
+    provider_id = parse_id(data.get("provider_id"))
+    if provider_id is None:
         await turn.reply_text("That button is not valid any more.")
         return
-    prompt_id = int(prompt) if isinstance(prompt, str) and prompt.isdigit() and len(prompt) < 12 else None
-    await offer_case(turn, int(provider), prompt_id)
+    await offer_case(turn, provider_id, parse_id(data.get("prompt")))
 
 
 async def submit_open_case(turn: Turn, data: dict[str, Any]) -> None:
@@ -140,7 +139,7 @@ async def submit_open_case(turn: Turn, data: dict[str, Any]) -> None:
         case = await services.open_case(
             turn.uow(), turn.services.clock, turn.services.pack, turn.actor, form,
             channel_id=turn.conversation.id, conversation_id=turn.conversation.id,
-            calendar=turn.services.calendar, prompt_id=int(prompt) if prompt.isdigit() else None,
+            calendar=turn.services.calendar, prompt_id=parse_id(prompt),
         )
     except FormErrors as invalid:
         record.values = values | {"prompt": prompt}
@@ -169,8 +168,14 @@ async def submit_open_case(turn: Turn, data: dict[str, Any]) -> None:
 
 
 async def show_case(turn: Turn, args: str) -> None:
-    """`case PC-2026-0001`: the case card and its timeline; `... export` and `... report` send file links."""
+    """`case PC-2026-0001`: the case card and its timeline; `... export` and `... report` send file links,
+    `... access-log` who saw individual details (in personal chat)."""
     words = args.split()
+    if len(words) > 1 and " ".join(words[1:]).lower() in ("access-log", "access log"):
+        from bot.individuals import access_log
+
+        await access_log(turn, words[0])
+        return
     try:
         case, events = await services.case_timeline(turn.uow(), turn.actor.tenant_id, words[0] if words else "")
     except NotFound as missing:
@@ -178,8 +183,9 @@ async def show_case(turn: Turn, args: str) -> None:
         return
     if len(words) > 1:
         if words[1].lower() not in ("export", "report"):
-            await turn.reply_text(f"'case {case.reference}' can be followed by 'export' (the case file) or "
-                                  "'report' (the closure notices and the board report).")
+            await turn.reply_text(f"'case {case.reference}' can be followed by 'export' (the case file), "
+                                  "'report' (the closure notices and the board report) or 'access-log' (who saw "
+                                  "individual details).")
             return
         from bot.closure import files_command
 

@@ -9,6 +9,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -55,6 +56,42 @@ def _parser() -> argparse.ArgumentParser:
     audit = commands.add_parser("audit", help="the audit trail")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
     audit_commands.add_parser("verify", help="recompute the audit trail's hash chain; exit 1 at the first break")
+    from bot import team_admin_cli
+
+    team_admin_cli.add_parser(commands)
+
+    retention = commands.add_parser("retention", help="anonymise personal data past the retention policy's periods")
+    retention_commands = retention.add_subparsers(dest="retention_command", required=True)
+    retention_run = retention_commands.add_parser(
+        "run", help="anonymise what the pack's retention section says is due, and report per record type")
+    retention_run.add_argument("--dry-run", action="store_true", help="list what would be done, changing nothing")
+    retention_run.add_argument("--at", type=_moment, default=None,
+                               help="as of this time instead of now (a real run cannot be dated in the future)")
+    export = commands.add_parser("export", help="subject access requests")
+    export_commands = export.add_subparsers(dest="export_command", required=True)
+    export_subject = export_commands.add_parser(
+        "subject", help="write subject-REFERENCE.json and .html: everything held about an individual reference")
+    export_subject.add_argument("reference", help="the individual's pseudonymous reference, e.g. LAS-104233")
+    export_subject.add_argument("--out", type=Path, default=Path("."), help="the folder to write to (default: here)")
+    erase = commands.add_parser("erase", help="erasure requests")
+    erase_commands = erase.add_subparsers(dest="erase_command", required=True)
+    erase_subject = erase_commands.add_parser(
+        "subject", help="remove an individual reference from its concerns and erase their free text")
+    erase_subject.add_argument("reference", help="the individual's pseudonymous reference, e.g. LAS-104233")
+    erase_subject.add_argument("--yes", action="store_true", help="do it (without: only show what would be done)")
+    manifest = commands.add_parser("manifest", help="the Teams app package")
+    manifest_commands = manifest.add_subparsers(dest="manifest_command", required=True)
+    build = manifest_commands.add_parser("build", help="write the zip Teams admins upload (manifest.json and icons)")
+    build.add_argument("--app-id", required=True, help="the bot's Microsoft App ID (a GUID), also the Teams app's id")
+    build.add_argument("--bot-endpoint-domain", required=True, metavar="HOST",
+                       help="the host Teams calls at https://HOST/api/messages (no scheme, port or path)")
+    build.add_argument("--out", type=Path, default=Path("appPackage.zip"), help="default: appPackage.zip")
+    build.add_argument("--name", help="the app's name in Teams (default: CONCERNS_BOT_NAME, else Concerns Bot)")
+    build.add_argument("--version", help="X.Y.Z, raised for each upload (default: the bot's version)")
+    build.add_argument("--developer-name", help="who publishes the app, e.g. your council")
+    build.add_argument("--website-url", help="https:// page about the app (default: https://HOST/)")
+    build.add_argument("--privacy-url", help="https:// privacy notice (default: the website URL)")
+    build.add_argument("--terms-url", help="https:// terms of use (default: the website URL)")
     return parser
 
 
@@ -92,6 +129,20 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_outbox(args))
         if args.command == "audit":
             return asyncio.run(_audit_verify())
+        if args.command == "team-admin":
+            from bot import team_admin_cli
+
+            return asyncio.run(team_admin_cli.main(args))
+        if args.command == "retention":
+            return asyncio.run(_retention_run(args.at, dry_run=args.dry_run))
+        if args.command == "export":
+            return asyncio.run(_export_subject(args.reference, args.out))
+        if args.command == "erase":
+            return asyncio.run(_erase_subject(args.reference, confirmed=args.yes))
+        if args.command == "manifest":
+            from manifest.build import run_build
+
+            return run_build(args)
     except (ConfigurationError, PackError) as error:
         print(f"concerns-bot: {error}", file=sys.stderr)
         return 2
@@ -249,6 +300,143 @@ async def _audit_verify() -> int:
     if report.last is not None:
         # A chain cannot show that its newest events were removed; a hash kept elsewhere can.
         print(f"last event {report.last.id}, hash {report.last.hash}")
+    return 0
+
+
+
+def _operator() -> Any:
+    """Who runs a command line that changes or discloses personal data, as the audit trail records it."""
+    import getpass
+
+    from concerns.model import Actor
+
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):
+        user = "unknown"
+    return Actor(id=f"cli:{user}"[:128], name=f"{user} (concerns-bot command line)"[:200], tenant_id="")
+
+
+@asynccontextmanager
+async def _units_of_work() -> AsyncIterator[Any]:
+    from storage.db import create_engine, session_factory
+    from storage.uow import SqlUnitOfWork
+
+    settings = Settings.from_environment()
+    await _database_ready(settings, migrate=False)
+    engine = create_engine(settings.database_url)
+    try:
+        yield SqlUnitOfWork(session_factory(engine))
+    finally:
+        await engine.dispose()
+
+
+async def _retention_run(at: datetime | None, *, dry_run: bool) -> int:
+    """Anonymise what is past the configured pack's retention periods, in batches; report per record type."""
+    from concerns.packs import default_packs_dir, load_packs
+    from concerns.retention import RetentionPolicy, describe, run_retention
+
+    settings = Settings.from_environment()
+    packs = load_packs(settings.packs_dir or default_packs_dir())
+    if settings.pack_id not in packs:
+        raise ConfigurationError(f"CONCERNS_PACK={settings.pack_id} is not one of the procedure packs")
+    now = datetime.now(UTC)
+    if at is not None and at > now and not dry_run:
+        print("concerns-bot: a real retention run cannot be dated in the future (it would anonymise records "
+              "early); preview with --dry-run", file=sys.stderr)
+        return 2
+    async with _units_of_work() as uow:
+        report = await run_retention(uow, RetentionPolicy.of(packs[settings.pack_id]), (at or now).astimezone(UTC),
+                                     _operator(), dry_run=dry_run)
+    print("\n".join(describe(report)))
+    return 0
+
+
+async def _export_subject(reference: str, out: Path) -> int:
+    """Write subject-REFERENCE.json and .html, then audit the export; nothing is written for an unknown one."""
+    from concerns.clock import SystemClock
+    from concerns.subjects import BadReference, file_stem, record_export, subject_file, subject_html, subject_json
+
+    try:
+        async with _units_of_work() as uow:
+            found = await subject_file(uow, SystemClock(), reference)
+            if found.empty:
+                print(f"concerns-bot: nothing is held under the individual reference {found.reference}: "
+                      "no concern names it and no form draft holds it", file=sys.stderr)
+                return 1
+            stem = file_stem(found.reference)
+            try:
+                written = _write_files([(out / f"{stem}.json", subject_json(found)),
+                                        (out / f"{stem}.html", subject_html(found))])
+            except OSError as error:
+                print(f"concerns-bot: cannot write the export to {out}: {error.strerror or error}", file=sys.stderr)
+                return 1
+            try:
+                await record_export(uow, SystemClock(), _operator(), found)
+            except BaseException:
+                _remove_files(written)  # an export the audit trail does not show must not be left lying about
+                raise
+    except BadReference as error:
+        print(f"concerns-bot: {error}", file=sys.stderr)
+        return 2
+    print(f"{len(found.concerns)} concern(s), {found.screening_count} screening(s) and {len(found.drafts)} form "
+          f"draft(s) held under {found.reference}; written to:")
+    for path in written:
+        print(f"  {path}")
+    return 0
+
+
+def _write_files(files: list[tuple[Path, str]]) -> list[Path]:
+    """Write each file whole (a partial file, then renamed), or none of them."""
+    written: list[Path] = []
+    try:
+        for path, text in files:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_name(path.name + ".partial")
+            partial.write_text(text, encoding="utf-8")
+            partial.replace(path)
+            written.append(path)
+    except BaseException:
+        _remove_files(written)
+        raise
+    return written
+
+
+def _remove_files(paths: list[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
+async def _erase_subject(reference: str, *, confirmed: bool) -> int:
+    """Without --yes, say what erasure would change; with it, erase in one audited transaction."""
+    from concerns.clock import SystemClock
+    from concerns.subjects import BadReference, erase_subject, subject_file, typed_audit_details
+
+    try:
+        async with _units_of_work() as uow:
+            found = await subject_file(uow, SystemClock(), reference)
+            if found.empty:
+                print(f"concerns-bot: nothing is held under the individual reference {found.reference}: "
+                      "no concern names it and no form draft holds it", file=sys.stderr)
+                return 1
+            concerns = ", ".join(c.reference for c in found.concerns) or "none"
+            typed = typed_audit_details(found)
+            kept = (f" {len(typed)} audit event(s) about them keep typed text "
+                    f"({', '.join(sorted({k for _, _, keys in typed for k in keys}))}): the audit trail is "
+                    "append-only, so erasure cannot change it (SECURITY.md, retention and the audit trail)."
+                    if typed else "")
+            if not confirmed:
+                print(f"Erasing {found.reference} would remove it from {len(found.concerns)} concern(s) ({concerns}), "
+                      f"replace their descriptions and the rationale of their {found.screening_count} screening(s), "
+                      f"and delete {len(found.drafts)} form draft(s) holding it.{kept} Run again with --yes to do it.")
+                return 0
+            erasure = await erase_subject(uow, SystemClock(), _operator(), found.reference)
+    except BadReference as error:
+        print(f"concerns-bot: {error}", file=sys.stderr)
+        return 2
+    print(f"Erased {found.reference}: removed from {len(erasure.concerns)} concern(s) "
+          f"({', '.join(r for _, r in erasure.concerns) or 'none'}), {erasure.screenings} screening rationale(s) "
+          f"replaced, {erasure.drafts} form draft(s) deleted. Recorded in the audit trail as subject.erased.{kept}")
     return 0
 
 

@@ -106,7 +106,11 @@ async def submit_close(turn: Turn, data: dict[str, Any]) -> None:
     except FormErrors as invalid:
         record.values = values
         await turn.services.forms.save(record)
-        case, readiness = await closure.closure_check(turn.uow(), pack, turn.actor.tenant_id, record.subject)
+        try:  # the outcome is checked before the case, which may be closed by now
+            case, readiness = await closure.closure_check(turn.uow(), pack, turn.actor.tenant_id, record.subject)
+        except (NotFound, NotAllowed) as refusal:
+            await tell_privately(turn, str(refusal))
+            return
         await turn.replace_card("close_case", **await _close_values(turn, case, readiness, record, invalid.errors))
         return
     except (NotFound, NotAllowed) as refusal:

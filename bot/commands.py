@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from dataclasses import dataclass
 from typing import Any
 
 from bot.state import FormRecord
@@ -17,7 +18,7 @@ from concerns.clock import UK, uk_today
 from concerns.model import Concern, ConversationKind, Provider
 from concerns.packs import ProcedurePack
 from concerns.screening import Screening
-from concerns.validation import FIELDS, MAX_DESCRIPTION, FormErrors, parse_raise_form
+from concerns.validation import FIELDS, MAX_DESCRIPTION, FormErrors, parse_id, parse_raise_form
 from concerns.vocabulary import Category, ServiceType, SourceAgency
 
 log = logging.getLogger(__name__)
@@ -81,13 +82,22 @@ async def welcome(turn: Turn) -> None:
 # -- raise a concern ---------------------------------------------------------------------------
 
 
-async def _raise_card_values(
-    turn: Turn, record: FormRecord, errors: dict[str, str]
+def _posts_here(turn: Turn, post_here: bool | None) -> bool:
+    """Whether a concern raised in this turn goes to this conversation (a channel) or to a chosen channel.
+
+    None: decided by where the form is, as for the typed `raise`. The message extension decides for itself,
+    because it can be used in a channel of a team the bot is not in.
+    """
+    return turn.conversation.kind is ConversationKind.CHANNEL if post_here is None else post_here
+
+
+async def raise_card_values(
+    turn: Turn, record: FormRecord, errors: dict[str, str], *, post_here: bool | None = None
 ) -> dict[str, Any]:
     tenant = turn.actor.tenant_id
     providers: list[Provider] = await services.known_providers(turn.uow(), tenant)
     channels = None
-    if turn.conversation.kind is not ConversationKind.CHANNEL:
+    if not _posts_here(turn, post_here):
         channels = [
             {"value": c.id, "title": c.display_name}
             for c in await services.channels(turn.uow(), tenant)
@@ -164,7 +174,7 @@ async def open_raise_form(turn: Turn, args: str = "") -> None:
             )
             return
     record = await _issue_raise_form(turn)
-    await turn.reply_card("raise_concern", **await _raise_card_values(turn, record, {}))
+    await turn.reply_card("raise_concern", **await raise_card_values(turn, record, {}))
 
 
 async def open_raise_form_verb(turn: Turn, data: dict[str, Any]) -> None:
@@ -182,26 +192,39 @@ def _submitted_values(data: dict[str, Any]) -> dict[str, str]:
     return kept
 
 
-async def submit_raise_form(turn: Turn, data: dict[str, Any]) -> None:
-    """Validate and store a concern, post its card in the channel, and confirm on the form."""
+@dataclass
+class RaisedForm:
+    """What became of a submitted raise form: stored (`reference` set) or to be shown again with `errors`."""
+
+    record: FormRecord  # the form to show again (a fresh one if the submitted one was refused)
+    errors: dict[str, str]
+    reference: str | None = None
+    provider: str = ""
+    channel: Any = None  # where its card went; None when this submission stored nothing new
+    warning: str | None = None
+    concern: Concern | None = None  # set only when this submission created the concern
+
+
+async def raise_from_form(turn: Turn, data: dict[str, Any], *, post_here: bool | None = None) -> RaisedForm:
+    """Validate and store a concern from a raise form's data and post its card; the caller answers the user.
+
+    Shared by the card in a conversation and the message extension's dialog. The form's key is the
+    submission key, so a second press of Submit or Teams retrying it stores nothing new.
+    """
     values = _submitted_values(data)
     record, problem = await submitted_form(turn, data, RAISE_FORM)
     if record is None:
         fresh = await _issue_raise_form(turn, values)
-        await turn.replace_card(
-            "raise_concern", **await _raise_card_values(turn, fresh, {"form": problem or ""})
-        )
-        return
+        return RaisedForm(fresh, {"form": problem or ""})
 
     if record.result:
         # A second press of Submit (or Teams retrying it): show the outcome, store nothing new.
-        await _confirm_raised(turn, record.result, record.values.get("provider_name", ""), None)
-        return
+        return RaisedForm(record, {}, record.result, record.values.get("provider_name", ""))
 
     record.values = values
     try:
         form = parse_raise_form(values, uk_today(turn.services.clock))
-        channel = await _target_channel(turn, values)
+        channel = await _target_channel(turn, values, post_here)
         raised = await services.raise_concern(
             turn.uow(),
             turn.services.clock,
@@ -212,27 +235,43 @@ async def submit_raise_form(turn: Turn, data: dict[str, Any]) -> None:
         )
     except FormErrors as invalid:
         await turn.services.forms.save(record)
-        await turn.replace_card("raise_concern", **await _raise_card_values(turn, record, invalid.errors))
-        return
+        return RaisedForm(record, invalid.errors)
 
     concern = raised.concern
     record.result = concern.reference
     record.values = {"provider_name": concern.provider.name}
     await turn.services.forms.save(record)
     warning = await _post_concern_card(turn, concern, channel) if raised.created else None
-    await _confirm_raised(turn, concern.reference, concern.provider.name, channel, warning)
-    if raised.created:
-        from bot.patterns import prompt_patterns
-
-        if concern.immediate_risk and Category.FINANCE in concern.categories:
-            await post_business_failure(turn, channel, concern.provider.name,
-                                        f"Raised with {concern.reference}: immediate risk, financial management "
-                                        "or business failure.")
-        await prompt_patterns(turn, concern.provider.id, concern.provider.name, channel.id)
+    return RaisedForm(record, {}, concern.reference, concern.provider.name, channel, warning,
+                      concern if raised.created else None)
 
 
-async def _target_channel(turn: Turn, values: dict[str, str]) -> Any:
-    if turn.conversation.kind is ConversationKind.CHANNEL:
+async def after_raised(turn: Turn, raised: RaisedForm) -> None:
+    """The prompts a new concern can trigger: business failure, and the pack's pattern rules."""
+    concern, channel = raised.concern, raised.channel
+    if concern is None:
+        return
+    from bot.patterns import prompt_patterns
+
+    if concern.immediate_risk and Category.FINANCE in concern.categories:
+        await post_business_failure(turn, channel, concern.provider.name,
+                                    f"Raised with {concern.reference}: immediate risk, financial management "
+                                    "or business failure.")
+    await prompt_patterns(turn, concern.provider.id, concern.provider.name, channel.id)
+
+
+async def submit_raise_form(turn: Turn, data: dict[str, Any]) -> None:
+    """Validate and store a concern, post its card in the channel, and confirm on the form."""
+    raised = await raise_from_form(turn, data)
+    if raised.reference is None:
+        await turn.replace_card("raise_concern", **await raise_card_values(turn, raised.record, raised.errors))
+        return
+    await _confirm_raised(turn, raised.reference, raised.provider, raised.channel, raised.warning)
+    await after_raised(turn, raised)
+
+
+async def _target_channel(turn: Turn, values: dict[str, str], post_here: bool | None = None) -> Any:
+    if _posts_here(turn, post_here):
         return turn.conversation
     chosen = values.get("post_to", "")
     for channel in await services.channels(turn.uow(), turn.actor.tenant_id):
@@ -268,17 +307,20 @@ async def _post_concern_card(turn: Turn, concern: Concern, channel: Any) -> str 
     return None
 
 
+def raised_where(turn: Turn, channel: Any) -> str:
+    """Where a raised concern's card went, for the person who raised it."""
+    if channel is None:
+        return "It is saved with the team's concerns."
+    if channel is turn.conversation:
+        return "Its card is posted in this channel for the team to screen."
+    return f"Its card is posted in {channel.display_name} for the team to screen."
+
+
 async def _confirm_raised(
     turn: Turn, reference: str, provider: str, channel: Any, warning: str | None = None
 ) -> None:
-    if channel is None:
-        where = "It is saved with the team's concerns."
-    elif channel is turn.conversation:
-        where = "Its card is posted in this channel for the team to screen."
-    else:
-        where = f"Its card is posted in {channel.display_name} for the team to screen."
     await turn.replace_card(
-        "concern_raised", reference=reference, provider=provider, where=where, warning=warning
+        "concern_raised", reference=reference, provider=provider, where=raised_where(turn, channel), warning=warning
     )
 
 
@@ -343,10 +385,11 @@ async def provider_command(turn: Turn, args: str) -> None:
 
 async def provider_verb(turn: Turn, data: dict[str, Any]) -> None:
     raw = data.get("provider_id")
-    if not isinstance(raw, str) or not raw.isdigit() or len(raw) > 12:
+    provider_id = parse_id(raw)
+    if provider_id is None:
         await turn.reply_text("That provider button is not valid any more. Type provider and a name.")
         return
-    history = await services.provider_history(turn.uow(), turn.actor.tenant_id, provider_id=int(raw))
+    history = await services.provider_history(turn.uow(), turn.actor.tenant_id, provider_id=provider_id)
     await _show_history(turn, history, raw)
 
 

@@ -31,7 +31,7 @@ from concerns.documents import (
 )
 from concerns.errors import NotFound
 from concerns.packs import ProcedurePack
-from concerns.validation import FormErrors
+from concerns.validation import FormErrors, parse_id
 from concerns.votes import NotAllowed
 
 DOCUMENTS_FORM = "documents"
@@ -48,7 +48,7 @@ def _reference(args: str) -> str:
 
 
 def _number(raw: Any) -> int | None:
-    return int(raw) if isinstance(raw, str) and raw.isdigit() and len(raw) < 12 else None
+    return parse_id(raw)
 
 
 def _strings(data: dict[str, Any], keys: tuple[str, ...], suffix: str = "") -> dict[str, str]:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 
-from botbuilder.core import TurnContext
+from botbuilder.core import InvokeResponse, TurnContext
 from botbuilder.core.teams import TeamsActivityHandler
-from botbuilder.schema import ChannelAccount
+from botbuilder.schema import Activity, ChannelAccount
 
-from bot import commands, router
+from bot import commands, extension, router
 from bot.teams import command_text
 from bot.turn import BotServices, Turn
-from concerns import services
+from concerns import services, team_admins
+from concerns.validation import MAX_CARD_FIELD
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +28,7 @@ class ConcernsBot(TeamsActivityHandler):
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         turn = Turn(turn_context, self.services)
         await self._remember_conversation(turn)
+        _drop_nul(turn_context.activity)
         value = turn_context.activity.value
         if isinstance(value, dict) and value:
             await router.dispatch_verb(turn, value)
@@ -35,6 +38,25 @@ class ConcernsBot(TeamsActivityHandler):
             await commands.show_help(turn)
             return
         await router.dispatch_text(turn, text)
+
+    async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
+        """Answer the "Log a concern" message extension; refuse every other invoke: the cards press
+        Action.Submit, which arrives as a message, so no other invoke is ours.
+
+        botbuilder's Teams handler would answer 501, fail the turn on a malformed value, or put an
+        exception object in the body of its answer to adaptiveCard/action (a 500 when serialised). Its
+        on_teams_messaging_extension_* hooks are bypassed for the same reasons: their answers are
+        serialised twice (a 500 here) and a malformed value fails the turn before they run.
+        """
+        if turn_context.activity.name in extension.INVOKES:
+            return await extension.answer(Turn(turn_context, self.services))
+        return InvokeResponse(status=HTTPStatus.BAD_REQUEST)
+
+    async def on_message_update_activity(self, turn_context: TurnContext) -> None:
+        """Edits of messages change nothing here (botbuilder's handler fails the turn on odd channelData)."""
+
+    async def on_message_delete_activity(self, turn_context: TurnContext) -> None:
+        """Deleted messages change nothing here (botbuilder's handler fails the turn on odd channelData)."""
 
     async def on_conversation_update_activity(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
@@ -56,6 +78,11 @@ class ConcernsBot(TeamsActivityHandler):
             turn.uow(), self.services.clock, turn.actor, turn.conversation, installing=True
         )
         self._fresh.pop(turn.conversation.id, None)
+        team_id = turn.conversation.team_id
+        if isinstance(team_id, str) and team_id and turn.actor.id and turn.actor.id != "unknown":
+            # Whoever adds the bot to a team is its first team admin (only if it has never had one).
+            await team_admins.bootstrap(turn.uow(), self.services.clock, turn.actor, team_id,
+                                        conversation_id=turn.conversation.id)
         if first:
             await commands.welcome(turn)
 
@@ -76,5 +103,16 @@ class ConcernsBot(TeamsActivityHandler):
         self._fresh[turn.conversation.id] = signature
 
 
+def _drop_nul(activity: Activity) -> None:
+    """Remove NUL from what was typed and from a card's fields: nobody means one, and PostgreSQL refuses
+    NUL in text, so storing it, or even looking something up with it, would fail the turn. A card's fields
+    are also cut to MAX_CARD_FIELD: only a forged card sends more, and a refused form's values are kept."""
+    if isinstance(activity.text, str):
+        activity.text = activity.text.replace("\x00", "")
+    if isinstance(activity.value, dict):
+        activity.value = {key: value.replace("\x00", "")[:MAX_CARD_FIELD] if isinstance(value, str) else value
+                          for key, value in activity.value.items()}
+
+
 def _includes(members: list[ChannelAccount] | None, account_id: str | None) -> bool:
-    return bool(account_id) and any(m.id == account_id for m in members or [])
+    return bool(account_id) and any(getattr(m, "id", None) == account_id for m in members or [])

@@ -29,7 +29,7 @@ from concerns.meetings import (
 )
 from concerns.model import ConversationKind
 from concerns.permissions import Operation, allowed
-from concerns.validation import FormErrors
+from concerns.validation import FormErrors, parse_id
 from concerns.votes import NotAllowed
 
 log = logging.getLogger(__name__)
@@ -306,8 +306,7 @@ async def meetings_command(turn: Turn, args: str) -> None:
 
 
 def _meeting_id(data: dict[str, Any]) -> int | None:
-    raw = data.get("meeting")
-    return int(raw) if isinstance(raw, str) and raw.isdigit() and len(raw) < 12 else None
+    return parse_id(data.get("meeting"))
 
 
 async def _minutes_values(turn: Turn, case: Case, meeting: Meeting, record: Any,

@@ -11,7 +11,7 @@ from concerns import services
 from concerns.clock import UK
 from concerns.errors import NotFound
 from concerns.model import Conversation
-from concerns.validation import FormErrors
+from concerns.validation import FormErrors, parse_id
 from concerns.vocabulary import SourceAgency
 
 log = logging.getLogger(__name__)
@@ -61,13 +61,13 @@ def prompt_card_values(new: services.NewPrompt, provider_name: str, decision: st
 
 async def decline_verb(turn: Turn, data: dict[str, Any]) -> None:
     """Record "not now" on a pattern prompt, with the reason, and show the decision on the card."""
-    raw = data.get("prompt")
+    prompt_id = parse_id(data.get("prompt"))
     reason = data.get("reason")
-    if not isinstance(raw, str) or not raw.isdigit() or len(raw) > 12:
+    if prompt_id is None:
         await turn.reply_text("That prompt button is not valid.")
         return
     try:
-        prompt = await services.decline_prompt(turn.uow(), turn.services.clock, turn.actor, int(raw),
+        prompt = await services.decline_prompt(turn.uow(), turn.services.clock, turn.actor, prompt_id,
                                                reason if isinstance(reason, str) else "",
                                                conversation_id=turn.conversation.id)
     except FormErrors as invalid:

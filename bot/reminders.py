@@ -21,7 +21,7 @@ from concerns.cases import Case, Person
 from concerns.clock import UK, uk_today
 from concerns.errors import NotFound
 from concerns.reminders import OutboxMessage, ReminderKind, action_facts, snooze_choices
-from concerns.validation import FormErrors
+from concerns.validation import FormErrors, parse_id
 from concerns.votes import NotAllowed
 
 log = logging.getLogger(__name__)
@@ -201,8 +201,7 @@ def message_activity(message: OutboxMessage, calendar: WorkingCalendar, today: d
 # -- what the buttons do ---------------------------------------------------------------------------
 
 def _action_id(data: dict[str, Any]) -> int | None:
-    raw = data.get("action")
-    return int(raw) if isinstance(raw, str) and raw.isdigit() and len(raw) < 12 else None
+    return parse_id(data.get("action"))
 
 
 def _text(data: dict[str, Any], field: str) -> str:

@@ -12,6 +12,7 @@ from bot import (
     closure,
     commands,
     documents,
+    individuals,
     meetings,
     patterns,
     providers,
@@ -41,8 +42,11 @@ COMMANDS: tuple[Command, ...] = (
     Command("provider", "provider NAME", "A provider's concerns, newest first", commands.provider_command),
     Command("screen", "screen REFERENCE", "Screen a concern, e.g. screen C-2026-0001", screening.screen_command),
     Command("open case", "open case NAME", "Open a provider concerns case for a provider", cases.open_case_command),
-    Command("case", "case REFERENCE [export|report]", "A case's card; 'export' sends the case file, 'report' the "
-            "closure notices and board report", cases.show_case),
+    Command("case", "case REFERENCE [export|report|access-log]", "A case's card; 'export' sends the case file, "
+            "'report' the closure notices and board report, 'access-log' who saw individual details (chair, "
+            "team admins; personal chat)", cases.show_case),
+    Command("details", "details REFERENCE", "A concern's individual reference and s42 enquiry, in personal chat, "
+            "for whoever raised or screened it and its case's chair and coordinator", individuals.details_command),
     Command("close case", "close case REFERENCE", "Close a case (chair)", closure.close_case_command),
     Command("add action", "add action REFERENCE", "Add an ad hoc action to a case (chair, coordinator, minute taker)",
             actions.add_action_command),
@@ -60,8 +64,8 @@ COMMANDS: tuple[Command, ...] = (
             providers.status_command),
     Command("embargo list", "embargo list", "Providers not at normal commissioning status",
             providers.embargo_list_command),
-    Command("team roles", "team roles", "Who holds the procedure's roles here (e.g. commissioning)",
-            team_roles.team_roles_command),
+    Command("team roles", "team roles", "Who holds the procedure's roles here (e.g. commissioning) and who the "
+            "team admins are; team admins change them", team_roles.team_roles_command),
     Command("indicators", "indicators", "How often referrers were told the outcome in time",
             screening.indicators_command),
 )
@@ -81,6 +85,8 @@ VERBS: dict[str, VerbHandler] = {
     "case.roles": cases.roles_verb,
     "case.role": cases.submit_role,
     "team.role": team_roles.submit_team_role,
+    "team.admin_grant": team_roles.grant_admin_verb,
+    "team.admin_revoke": team_roles.revoke_admin_verb,
     "action.done": actions.done_verb,
     "action.na": actions.not_applicable_verb,
     "action.assign": actions.assign_verb,

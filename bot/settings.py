@@ -11,6 +11,7 @@ from botbuilder.schema import CallerIdConstants
 from botframework.connector.auth import AuthenticationConstants
 
 from bot.graph import GraphSettings
+from bot.throttle import UserRate
 from storage.db import default_database_url
 
 
@@ -34,6 +35,30 @@ def parse_tenants(value: str) -> tuple[str, ...]:
         if tenant not in tenants:
             tenants.append(tenant)
     return tuple(tenants)
+
+
+# A person reads each answer before the next command: 30 a minute is far beyond that, and 10 at once
+# covers pressing through a card's buttons quickly.
+DEFAULT_USER_RATE = UserRate(commands=30, seconds=60, burst=10)
+
+
+def parse_user_rate(rate: str, burst: str, *, dev: bool) -> UserRate | None:
+    """CONCERNS_USER_RATE ("30/60s"; "off" for no limit) and CONCERNS_USER_BURST.
+
+    Unset, the limit is DEFAULT_USER_RATE, except with --dev: the Agents Playground driven by a script
+    (tests/e2e) sends commands faster than any person, and only its one local user is there to limit.
+    """
+    if rate.strip().lower() in ("off", "none", "no", "0"):
+        return None
+    if not rate.strip():
+        if dev:
+            return None
+        rate = f"{DEFAULT_USER_RATE.commands}/{DEFAULT_USER_RATE.seconds:g}s"
+        burst = burst or str(DEFAULT_USER_RATE.burst)
+    try:
+        return UserRate.parse(rate, burst)
+    except ValueError as bad:
+        raise ConfigurationError(f"CONCERNS_USER_RATE / CONCERNS_USER_BURST: {bad}") from None
 
 
 @dataclass(frozen=True)
@@ -80,6 +105,8 @@ class Settings:
     admin_channel: str = ""  # where undelivered-message alerts go; default: each team's General channel
     # CONCERNS_ALLOWED_TENANTS; the home tenant (MicrosoftAppTenantId) is allowed besides these.
     allowed_tenants: tuple[str, ...] = ()
+    # CONCERNS_USER_RATE / CONCERNS_USER_BURST: commands and card submits per person; None: no limit.
+    user_rate: UserRate | None = None
     # Not from the environment: tests point these at local keys (see BotFrameworkEndpoints).
     bot_framework: BotFrameworkEndpoints = field(default_factory=BotFrameworkEndpoints)
 
@@ -112,6 +139,8 @@ class Settings:
             scheduler=values.get("CONCERNS_SCHEDULER", "on").lower() not in ("off", "0", "false", "no"),
             admin_channel=values.get("CONCERNS_ADMIN_CHANNEL", ""),
             allowed_tenants=parse_tenants(values.get("CONCERNS_ALLOWED_TENANTS", "")),
+            user_rate=parse_user_rate(values.get("CONCERNS_USER_RATE", ""), values.get("CONCERNS_USER_BURST", ""),
+                                      dev=dev),
         )
 
     def tenant_allow_list(self) -> frozenset[str] | None:

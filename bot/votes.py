@@ -15,7 +15,7 @@ from concerns import services
 from concerns.cases import Case
 from concerns.errors import NotFound
 from concerns.packs import ProcedurePack
-from concerns.validation import FormErrors
+from concerns.validation import FormErrors, parse_id
 from concerns.votes import NotAllowed, Vote, VoteClosed, may_confirm, parse_ballot, parse_confirmation
 
 log = logging.getLogger(__name__)
@@ -148,8 +148,7 @@ async def start_vote_verb(turn: Turn, data: dict[str, Any]) -> None:
 
 
 def _vote_id(data: dict[str, Any]) -> int | None:
-    raw = data.get("vote")
-    return int(raw) if isinstance(raw, str) and raw.isdigit() and len(raw) < 12 else None
+    return parse_id(data.get("vote"))
 
 
 async def cast_verb(turn: Turn, data: dict[str, Any]) -> None:

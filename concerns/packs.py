@@ -30,8 +30,10 @@ __all__ = [
     "PackError",
     "PatternKind",
     "PatternRule",
+    "Period",
     "ProcedurePack",
     "Reminders",
+    "Retention",
     "Role",
     "Step",
     "StepAction",
@@ -198,6 +200,39 @@ class Reminders(_Model):
         return ZoneInfo(self.time_zone)
 
 
+class Period(_Model):
+    """A retention period in calendar years, months and days (a year from 29 February ends on 28 February)."""
+
+    years: NonNegativeInt = 0
+    months: NonNegativeInt = 0
+    days: NonNegativeInt = 0
+
+    @model_validator(mode="after")
+    def _check_length(self) -> Period:
+        if not (self.years or self.months or self.days):
+            raise ValueError("a retention period needs years, months or days above 0")
+        if self.years + self.months // 12 + self.days // 366 > 100:
+            raise ValueError("a retention period of more than 100 years is a mistake")
+        return self
+
+    def __str__(self) -> str:
+        parts = [(self.years, "year"), (self.months, "month"), (self.days, "day")]
+        return ", ".join(f"{n} {unit}{'' if n == 1 else 's'}" for n, unit in parts if n)
+
+
+class Retention(_Model):
+    """How long personal data is kept, per record type, before `concerns-bot retention run` anonymises it.
+
+    The council's policy, so it is data; concerns/retention.py says what each period runs from.
+    """
+
+    declined_concerns: Period  # screened "no further action" and in no case: from the latest screening
+    other_concerns: Period  # any other concern in no case: from its latest screening, or its raising
+    closed_cases: Period  # a closed case with its concerns, actions, meetings and documents: from closure
+    form_state: Period  # form drafts and dialog state: from their last change
+    outbox: Period  # messages sent or given up on: from sending (or queuing)
+
+
 class ProcedurePack(_Model):
     id: Slug
     version: PositiveInt
@@ -218,6 +253,7 @@ class ProcedurePack(_Model):
     meetings: MeetingRules
     closure: Closure
     reminders: Reminders = Reminders()
+    retention: Retention
 
     @model_validator(mode="after")
     def _check_cross_references(self) -> ProcedurePack:

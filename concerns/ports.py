@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Protocol
@@ -15,8 +15,11 @@ from concerns.meetings import Meeting, MeetingForm
 from concerns.model import Actor, AuditEvent, Concern, Conversation, NewConcern, Provider
 from concerns.packs import ProcedurePack
 from concerns.patterns import ConcernFact, PatternMatch, PatternPrompt
+from concerns.permissions import TeamAdmin
 from concerns.reminders import OutboxMessage, Reminder, ReminderState
+from concerns.retention import Due, RecordType
 from concerns.screening import Screening, ScreeningDecision
+from concerns.subjects import Erasure, StoredDraft, SubjectConcern
 from concerns.vocabulary import CommissioningStatus, ServiceType
 from concerns.votes import BallotForm, Confirmation, Vote
 
@@ -100,7 +103,13 @@ class AuditLog(Protocol):
 
     async def for_subject(self, subject_type: str, subject_ref: str) -> list[AuditEvent]: ...
 
-    async def for_subjects(self, subjects: list[tuple[str, str]], limit: int | None = None) -> list[AuditEvent]: ...
+    async def for_subjects(
+        self, subjects: list[tuple[str, str]], limit: int | None = None, *, tenant_id: str | None = None,
+        only: Collection[str] | None = None, exclude: Collection[str] = (),
+    ) -> list[AuditEvent]:
+        """The events about any of `subjects`, oldest first (the newest `limit` if given); `tenant_id`,
+        `only` and `exclude` narrow them to one tenant and to (or away from) some actions."""
+        ...
 
 
 class ConversationRepository(Protocol):
@@ -173,6 +182,10 @@ class CaseRepository(Protocol):
 
     async def link_concern(self, case_id: int, concern_id: int) -> None: ...
 
+    async def with_concern(self, tenant_id: str, concern_id: int) -> list[Case]:
+        """The cases (open or closed) a concern is linked to."""
+        ...
+
     async def set_member(self, case_id: int, member: Member, role: CaseRole | None, at: datetime) -> None: ...
 
     async def add_actions(self, case_id: int, planned: list[PlannedAction], at: datetime) -> None: ...
@@ -236,6 +249,34 @@ class TeamRoleRepository(Protocol):
         ...
 
 
+class TeamAdminRepository(Protocol):
+    """Who holds team admin for each team (see concerns/team_admins.py)."""
+
+    async def admins(self, tenant_id: str, team_id: str) -> list[TeamAdmin]:
+        """The team's current admins, longest-standing first."""
+        ...
+
+    async def ever_had(self, tenant_id: str, team_id: str) -> bool:
+        """Whether anyone has ever been team admin of the team (revoked ones count)."""
+        ...
+
+    async def grant(self, tenant_id: str, team_id: str, person: Person, by: Actor, at: datetime) -> bool:
+        """Make the person a team admin; False if they already are."""
+        ...
+
+    async def revoke(self, tenant_id: str, team_id: str, user_id: str, by: Actor, at: datetime) -> bool:
+        """Stop the person being a team admin; False if they were not one."""
+        ...
+
+    async def all_admins(self, tenant_id: str) -> list[TeamAdmin]:
+        """Every current admin of every team of the tenant, by team."""
+        ...
+
+    async def known_teams(self, tenant_id: str) -> dict[str, str | None]:
+        """The teams the bot has been installed in: team id to team name."""
+        ...
+
+
 class MeetingRepository(Protocol):
     """Meetings of a case (see concerns/meetings.py)."""
 
@@ -281,6 +322,36 @@ class DocumentRepository(Protocol):
         ...
 
 
+class RetentionRepository(Protocol):
+    """Records past their retention period (see concerns/retention.py), across every tenant."""
+
+    async def due(self, kind: RecordType, before: datetime, after: int | str | None, limit: int) -> list[Due]:
+        """Up to `limit` records of `kind` still holding personal data whose period ran from before `before`,
+        in key order after `after`."""
+        ...
+
+    async def anonymise(self, kind: RecordType, keys: Sequence[int | str], before: datetime,
+                        at: datetime) -> list[str]:
+        """Anonymise (form state: delete) those of `keys` still due, checked again; their labels."""
+        ...
+
+
+class SubjectRepository(Protocol):
+    """What is held under one individual reference, across every tenant (see concerns/subjects.py)."""
+
+    async def concerns_naming(self, reference: str) -> list[SubjectConcern]:
+        """The concerns whose individual reference is this one (ignoring case), with everything about them."""
+        ...
+
+    async def drafts_naming(self, reference: str) -> list[StoredDraft]:
+        """Stored forms and dialog state holding the reference as a value."""
+        ...
+
+    async def erase(self, reference: str, marker: str) -> Erasure:
+        """Remove the reference from its concerns, put `marker` for their free text, delete drafts holding it."""
+        ...
+
+
 class ReminderSource(Protocol):
     async def state(self, at: datetime) -> ReminderState:
         """Everything the reminder rules read: open cases with their deadlines, feedback owed, key contacts."""
@@ -321,8 +392,11 @@ class UnitOfWork(Protocol):
     cases: CaseRepository
     votes: VoteRepository
     team_roles: TeamRoleRepository
+    team_admins: TeamAdminRepository
     meetings: MeetingRepository
     documents: DocumentRepository
+    retention: RetentionRepository
+    subjects: SubjectRepository
 
     async def __aenter__(self) -> UnitOfWork: ...
 

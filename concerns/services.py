@@ -672,7 +672,11 @@ async def case_timeline(
         if case is None:
             raise NotFound(f"There is no case {reference.strip()[:20]}.")
         subjects = [("case", case.reference), *(("concern", ref) for ref in case.concerns)]
-        return case, await uow.audit.for_subjects(subjects, limit)
+        # Concern references are numbered per tenant, so another tenant has its own C-2026-0001. Who saw
+        # individual details is for the access log (chair and team admins), not for a timeline in a channel.
+        from concerns.individuals import ACCESS_LOG_ACTIONS
+
+        return case, await uow.audit.for_subjects(subjects, limit, tenant_id=tenant_id, exclude=ACCESS_LOG_ACTIONS)
 
 
 async def change_role(
@@ -711,15 +715,24 @@ async def role_holders(uow: UnitOfWork, tenant_id: str, team_id: str) -> dict[st
 
 
 async def set_role_holder(
-    uow: UnitOfWork, clock: Clock, pack: ProcedurePack, actor: Actor, team_id: str, role_id: str, person: Person,
-    *, conversation_id: str,
+    uow: UnitOfWork, clock: Clock, pack: ProcedurePack, actor: Actor, team_id: str, role_id: str,
+    person: Person | None, *, conversation_id: str,
 ) -> None:
-    """Record who holds a pack role (for example commissioning) for a team, so alerts can @mention them."""
-    try:
-        role = pack.role(role_id)
-    except KeyError:
-        raise FormErrors({"role": "Choose one of the procedure's roles."}) from None
+    """Record who holds a pack role (for example commissioning) for a team, so alerts can @mention them.
+
+    Only the team's admins may (role holders are @mentioned and may change commissioning status); a
+    refusal is recorded before the form is even read. `person` None is a form that named nobody.
+    """
+    from concerns.team_admins import require_admin
+
     async with uow:
+        await require_admin(uow, clock, actor, team_id, Operation.CHANGE_TEAM_ROLES, "team.role", conversation_id)
+        try:
+            role = pack.role(role_id)
+        except KeyError:
+            raise FormErrors({"role": "Choose one of the procedure's roles."}) from None
+        if person is None:
+            raise FormErrors({"person": "Choose a role and a person from the team."})
         await uow.team_roles.set(actor.tenant_id, team_id, role.id, person, actor, clock.now())
         await uow.audit.record(_event(clock, actor, "team.role_holder_set", "team", team_id, conversation_id,
                                       role=role.id, user=person.user_id, name=person.name))

@@ -18,6 +18,12 @@ MAX_PROVIDER_NAME = 200
 MAX_DESCRIPTION = 4000
 MAX_INDIVIDUAL_REFERENCE = 32
 OLDEST_OCCURRENCE = date(1990, 1, 1)
+# Row ids are 32-bit integers in PostgreSQL: a larger number can name no row, and asking for one fails.
+MAX_ROW_ID = 2**31 - 1
+# The most of any one card field the bot reads: above every card input's maxLength (the longest is 15,000, a
+# meeting's decisions), so no typed value is cut, yet a refused form kept to be shown again stays bounded,
+# and so does the card that shows it (Teams refuses a message over about 100 KB).
+MAX_CARD_FIELD = 20_000
 
 # A pseudonymous reference from a case system, such as LAS-104233. We cannot prove a reference is
 # not identifying, but we refuse what looks like a name: spaces, or no digit at all.
@@ -64,6 +70,17 @@ def normalise_name(name: str) -> str:
     return " ".join(name.split()).casefold()
 
 
+def parse_id(raw: Any) -> int | None:
+    """The row id a card's data names, or None if it cannot be one.
+
+    Only ASCII digits: str.isdigit() also accepts "²", which int() refuses.
+    """
+    if not isinstance(raw, str) or not raw.isascii() or not raw.isdigit() or len(raw) > 10:
+        return None
+    number = int(raw)
+    return number if number <= MAX_ROW_ID else None
+
+
 def _text(values: dict[str, Any], key: str) -> str:
     value = values.get(key)
     if value is None:
@@ -83,9 +100,8 @@ def parse_raise_form(values: dict[str, Any], today: date) -> RaiseConcernForm:
     provider_name = " ".join(_text(values, "provider_name").split())
     provider_id: int | None = None
     if provider_id_text:
-        if provider_id_text.isdigit() and len(provider_id_text) < 12:
-            provider_id = int(provider_id_text)
-        else:
+        provider_id = parse_id(provider_id_text)
+        if provider_id is None:
             errors["provider_id"] = "That provider is not one I know. Pick one from the list."
     if provider_id_text and provider_name:
         errors["provider_name"] = "Pick a provider from the list or type a new name, not both."

@@ -101,6 +101,8 @@ class ConcernRow(Base):
     card_activity_id: Mapped[str | None] = mapped_column(String(200))
     # The latest screening's outcome, kept here so lists need no join.
     screening_outcome: Mapped[str | None] = mapped_column(String(32))
+    # When retention replaced its personal data, so a second run skips it (migration 0013).
+    anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     provider: Mapped[ProviderRow] = relationship(lazy="joined")
 
@@ -183,6 +185,8 @@ class CaseRow(Base):
     closed_by_name: Mapped[str | None] = mapped_column(String(200))
     closure_override_reason: Mapped[str | None] = mapped_column(Text)
     closure_outcome: Mapped[str | None] = mapped_column(Text)
+    # When retention anonymised the closed case and everything hanging off it (migration 0013).
+    anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     provider: Mapped[ProviderRow] = relationship(lazy="joined")
     members: Mapped[list[CaseMemberRow]] = relationship(lazy="selectin", order_by="CaseMemberRow.added_at")
@@ -393,6 +397,25 @@ class KeyContactsReviewRow(Base):
     reviewed_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class TeamAdminRow(Base):
+    """Someone who holds (or held, once `revoked_at` is set) team admin for a team (migration 0014).
+
+    Revoked rows stay, so that reinstalling the bot never makes the installer admin of a team that has
+    had one: bootstrapping is for a team's first install only.
+    """
+
+    __tablename__ = "team_admins"
+
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(400), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    granted_by_name: Mapped[str] = mapped_column(String(200))
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_by_name: Mapped[str | None] = mapped_column(String(200))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 class OutboxRow(Base):
     """One message the scheduler owes someone. The key is (rule, subject, occurrence): one row, one message."""
 
@@ -425,6 +448,8 @@ class OutboxRow(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     activity_id: Mapped[str | None] = mapped_column(String(200))
     sent_to: Mapped[str | None] = mapped_column(String(400))  # the conversation it went to
+    # When retention blanked the message's names and text; the row (and its key) stays so it is never resent.
+    anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class ReferenceCounterRow(Base):

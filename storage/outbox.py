@@ -148,7 +148,8 @@ class SqlOutbox:
     async def retry_dead(self, ids: Sequence[int] | None, at: datetime) -> list[int]:
         """Give dead letters (these, or all) a fresh set of attempts from `at`."""
         async with self._sessions() as session:
-            condition = OutboxRow.status == DEAD
+            # An anonymised row has lost what it would say: sending it again would post a blank message.
+            condition = and_(OutboxRow.status == DEAD, OutboxRow.anonymised_at.is_(None))
             if ids is not None:
                 condition = and_(condition, OutboxRow.id.in_(list(ids)))
             chosen = list(await session.scalars(select(OutboxRow.id).where(condition)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import replace
 from datetime import UTC, date, datetime
 
@@ -334,20 +335,32 @@ class SqlAuditLog(_Repository):
     async def for_subject(self, subject_type: str, subject_ref: str) -> list[AuditEvent]:
         return await self.for_subjects([(subject_type, subject_ref)])
 
-    async def for_subjects(self, subjects: list[tuple[str, str]], limit: int | None = None) -> list[AuditEvent]:
-        """The events about any of `subjects`, oldest first (the newest `limit` of them if given)."""
+    async def for_subjects(
+        self, subjects: list[tuple[str, str]], limit: int | None = None, *, tenant_id: str | None = None,
+        only: Collection[str] | None = None, exclude: Collection[str] = (),
+    ) -> list[AuditEvent]:
+        """The events about any of `subjects`, oldest first (the newest `limit` of them if given); `tenant_id`,
+        `only` and `exclude` narrow them to one tenant and to (or away from) some actions."""
         await self.session.flush()
-        if not subjects:
+        if not subjects or (only is not None and not only):
             return []
         condition = or_(*(
             (AuditEventRow.subject_type == kind) & (AuditEventRow.subject_ref == ref) for kind, ref in subjects
         ))
         query = select(AuditEventRow).where(condition).order_by(AuditEventRow.id.desc())
+        if tenant_id is not None:
+            query = query.where(AuditEventRow.tenant_id == tenant_id)
+        if only is not None:
+            query = query.where(AuditEventRow.action.in_(list(only)))
+        if exclude:
+            query = query.where(AuditEventRow.action.not_in(list(exclude)))
         if limit is not None:
             query = query.limit(limit)
         rows = list(reversed((await self.session.scalars(query)).all()))
         wanted = set(subjects)
-        queued = [e for e in self.session.info.get(_PENDING, ()) if (e.subject_type, e.subject_ref) in wanted]
+        queued = [e for e in self.session.info.get(_PENDING, ()) if (e.subject_type, e.subject_ref) in wanted
+                  and (tenant_id is None or e.tenant_id == tenant_id) and (only is None or e.action in only)
+                  and e.action not in exclude]
         found = [_audit_event(r) for r in rows] + queued  # this transaction's own events are the newest
         return found[-limit:] if limit is not None else found
 
@@ -700,6 +713,12 @@ class SqlCaseRepository(_Repository):
     async def link_concern(self, case_id: int, concern_id: int) -> None:
         self.session.add(CaseConcernRow(case_id=case_id, concern_id=concern_id))
         await self.session.flush()
+
+    async def with_concern(self, tenant_id: str, concern_id: int) -> list[Case]:
+        rows = await self.session.scalars(
+            select(CaseRow).join(CaseConcernRow, CaseConcernRow.case_id == CaseRow.id)
+            .where(CaseRow.tenant_id == tenant_id, CaseConcernRow.concern_id == concern_id).order_by(CaseRow.id))
+        return [_case(r) for r in rows]
 
     async def set_member(self, case_id: int, member: Member, role: CaseRole | None, at: datetime) -> None:
         """Give a member a role, add them, or (role None) remove them."""

@@ -23,6 +23,8 @@ from storage.repositories import (
     SqlTeamRoleRepository,
     SqlVoteRepository,
 )
+from storage.retention import SqlRetentionRepository, SqlSubjectRepository
+from storage.team_admins import SqlTeamAdminRepository
 
 
 class SqlUnitOfWork:
@@ -38,8 +40,11 @@ class SqlUnitOfWork:
     cases: SqlCaseRepository
     votes: SqlVoteRepository
     team_roles: SqlTeamRoleRepository
+    team_admins: SqlTeamAdminRepository
     meetings: SqlMeetingRepository
     documents: SqlDocumentRepository
+    retention: SqlRetentionRepository
+    subjects: SqlSubjectRepository
 
     def __init__(self, sessions: async_sessionmaker[Any]) -> None:
         self._sessions = sessions
@@ -60,8 +65,11 @@ class SqlUnitOfWork:
         self.cases = SqlCaseRepository(session)
         self.votes = SqlVoteRepository(session)
         self.team_roles = SqlTeamRoleRepository(session)
+        self.team_admins = SqlTeamAdminRepository(session)
         self.meetings = SqlMeetingRepository(session)
         self.documents = SqlDocumentRepository(session)
+        self.retention = SqlRetentionRepository(session)
+        self.subjects = SqlSubjectRepository(session)
         return self
 
     async def __aexit__(

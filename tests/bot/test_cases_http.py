@@ -186,6 +186,7 @@ async def test_the_coordinator_re_dates_an_action_from_the_checklist(running_bot
 async def test_commissioning_status_by_the_head_of_service_and_the_embargo_list(running_bot: RunningBot) -> None:
     bot = running_bot
     case_post, _ = await open_case_via_prompt(bot)
+    await bot.send(bot.teams.bot_added_to_team(PRIYA))  # Priya installed the bot: she is its team admin
     await bot.send(bot.teams.channel_message(PRIYA, "team roles"))  # Helen becomes Head of Service
     roles = bot.connector.sent[-1]
     await bot.send(bot.teams.card_submit(PRIYA, submit_data(roles.card) | {"role": "head_of_service",

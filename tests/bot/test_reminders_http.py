@@ -368,6 +368,7 @@ async def test_three_working_days_overdue_prompts_the_chair_in_the_thread_and_th
     assert first.details["action_id"] == action.id and first.details["to"] is None
     assert first.actor_name == "Helen Ward"
 
+    await bot.send(bot.teams.bot_added_to_team(HELEN))  # Helen installed the bot: she is its team admin
     await bot.send(bot.teams.channel_message(HELEN, "team roles"))
     roles = bot.connector.sent[-1]
     await bot.send(bot.teams.card_submit(HELEN, submit_data(roles.card) | {"role": "head_of_service",

@@ -136,6 +136,7 @@ async def test_the_commissioning_role_holder_is_mentioned_at_screening(running_b
     bot = running_bot
     bot.connector.roster = [roster_entry(u) for u in (PRIYA, TOM, HELEN)]
     concern = await raise_concern(bot)
+    await bot.send(bot.teams.bot_added_to_team(PRIYA))  # Priya installed the bot: she is its team admin
     await bot.send(bot.teams.channel_message(PRIYA, "team roles"))
     roles = bot.connector.sent[-1]
     assert "Not recorded" in texts(roles.card)
@@ -153,7 +154,7 @@ async def test_the_commissioning_role_holder_is_mentioned_at_screening(running_b
     assert alert.body["entities"][0]["mentioned"] == {"id": HELEN.id, "name": "Helen Ward"}
     async with bot.uow() as uow:
         events = await uow.audit.for_subject("team", "19:team-safeguarding@thread.tacv2")
-    assert [e.action for e in events] == ["team.role_holder_set"]
+    assert [e.action for e in events] == ["team.admin_granted", "team.role_holder_set"]
 
 
 def roles_thread(sent: Any, bot: RunningBot) -> dict[str, Any]:

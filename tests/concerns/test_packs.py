@@ -14,6 +14,7 @@ import yaml
 from concerns.packs import (
     CASE_ROLE_IDS,
     PackError,
+    Period,
     ProcedurePack,
     default_packs_dir,
     load_pack,
@@ -73,6 +74,17 @@ def test_both_shipped_packs_load(packs: dict[str, ProcedurePack]) -> None:
         assert pack.business_failure.prompt
         assert pack.notifications.screening_alert_role == "commissioning_manager"
         assert pack.notifications.escalation_role == "head_of_service"
+
+
+def test_both_packs_keep_personal_data_as_the_issue_says(packs: dict[str, ProcedurePack]) -> None:
+    for pack in packs.values():
+        retention = pack.retention
+        assert retention.declined_concerns == Period(years=2)
+        assert retention.closed_cases == Period(years=7)
+        assert retention.other_concerns.years >= retention.declined_concerns.years
+        assert retention.form_state.days >= 14  # a form card is honoured for 14 days (bot/state.py)
+        assert retention.outbox == Period(days=90)
+        assert str(retention.closed_cases) == "7 years" and str(Period(years=1, days=2)) == "1 year, 2 days"
 
 
 def test_croydon_has_the_six_steps_in_order(croydon: ProcedurePack) -> None:
@@ -311,3 +323,27 @@ def test_pack_error_keeps_path_and_problems(tmp_path: Path, croydon_data: dict[s
         load_pack(path)
     assert caught.value.path == path
     assert [field for field, _ in caught.value.problems] == ["version"]
+
+
+def test_retention_is_required_and_names_the_missing_period(tmp_path: Path, croydon_data: dict[str, Any]) -> None:
+    del croydon_data["retention"]["closed_cases"]
+    path = write_pack(tmp_path, "bad.yaml", croydon_data)
+    assert f"{path}: retention.closed_cases: Field required" in load_error(path)
+    del croydon_data["retention"]
+    path = write_pack(tmp_path, "bad.yaml", croydon_data)
+    assert f"{path}: retention: Field required" in load_error(path)
+
+
+def test_a_retention_period_must_be_some_time_and_say_it_in_known_units(
+    tmp_path: Path, croydon_data: dict[str, Any]
+) -> None:
+    croydon_data["retention"]["declined_concerns"] = {"years": 0}
+    croydon_data["retention"]["form_state"] = {"weeks": 2}
+    croydon_data["retention"]["outbox"] = {"days": -1}
+    croydon_data["retention"]["other_concerns"] = {"years": 700}
+    path = write_pack(tmp_path, "bad.yaml", croydon_data)
+    message = load_error(path)
+    assert "retention.declined_concerns: Value error, a retention period needs years, months or days above 0" in message
+    assert "retention.form_state.weeks: Extra inputs are not permitted" in message
+    assert "retention.outbox.days: Input should be greater than or equal to 0" in message
+    assert "retention.other_concerns: Value error, a retention period of more than 100 years is a mistake" in message

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from concerns import services
+from concerns import services, team_admins
 from concerns.cases import CaseRole, CaseStatus, LeadAgency, OpenCaseForm, Person, parse_open_case_form
 from concerns.validation import FormErrors
 from tests.storage.test_patterns import check
@@ -160,6 +160,7 @@ async def test_team_role_holders_receive_the_actions_for_their_role(uow: Any, cl
                            team_id="19:team")
     await services.note_conversation(uow(), clock, PRIYA, channel, installing=True)
     priya = Person(PRIYA.id, PRIYA.name)
+    await team_admins.bootstrap(uow(), clock, PRIYA, "19:team", conversation_id="c")
     await services.set_role_holder(uow(), clock, CROYDON, PRIYA, "19:team", "safeguarding_manager", priya,
                                    conversation_id="c")
     raised = await raise_one(uow, clock, "k1")

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from concerns import services
+from concerns import services, team_admins
 from concerns.cases import Person
 from concerns.model import Actor
 from concerns.validation import FormErrors
@@ -28,6 +28,7 @@ async def test_only_the_head_of_service_suspends_placements_and_says_why(uow: An
     with pytest.raises(NotAllowed, match="Head of Service"):
         await services.set_commissioning_status(uow(), clock, CROYDON, head, provider_id, "new_placements_suspended",
                                                 "Major threshold confirmed", team_id=TEAM, conversation_id="c")
+    await team_admins.bootstrap(uow(), clock, PRIYA, TEAM, conversation_id="c")  # Priya installed the bot
     await services.set_role_holder(uow(), clock, CROYDON, PRIYA, TEAM, "head_of_service",
                                    Person(HELEN.user_id, HELEN.name), conversation_id="c")
     with pytest.raises(FormErrors) as caught:

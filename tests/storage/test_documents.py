@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from concerns import documents, services
+from concerns import documents, services, team_admins
 from concerns.calendar import WorkingCalendar
 from concerns.cases import Person
 from concerns.documents import CURRENT, EXPECTED, REQUESTED, CommunicationCheck, DocumentState, PlannedDocument
@@ -41,6 +41,7 @@ async def make_priya_safeguarding_manager(uow: Any, clock: FixedClock) -> None:
     channel = Conversation(id="19:general", tenant_id=TENANT, kind=ConversationKind.CHANNEL, reference={},
                            team_id="19:team")
     await services.note_conversation(uow(), clock, PRIYA, channel, installing=True)
+    await team_admins.bootstrap(uow(), clock, PRIYA, "19:team", conversation_id="c")
     await services.set_role_holder(uow(), clock, CROYDON, PRIYA, "19:team", "safeguarding_manager",
                                    Person(PRIYA.id, PRIYA.name), conversation_id="c")
 

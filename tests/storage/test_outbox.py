@@ -188,6 +188,22 @@ async def test_dead_letters_are_listed_and_retrying_them_gives_fresh_attempts(se
     assert keys(retried) == ["a", "b"] and [m.attempts for m in retried] == [1, 1]
 
 
+async def test_a_dead_letter_anonymised_by_retention_is_not_retried(sessions: Any) -> None:
+    """Retention blanks old outbox rows: retrying one would post an empty reminder."""
+    outbox = SqlOutbox(sessions)
+    await outbox.enqueue([reminder("old", "aad-a"), reminder("new", "aad-b")], T0)
+    ids = await ids_by_key(outbox)
+    await outbox.claim("w1", T0, LEASE, 10)
+    for key in ("old", "new"):
+        assert await outbox.dead(ids[key], "w1", T0, "HTTP 404: conversation not found")
+    async with sessions() as session:
+        (await session.get(OutboxRow, ids["old"])).anonymised_at = T0 + timedelta(days=91)
+        await session.commit()
+    assert await outbox.retry_dead(None, T0 + timedelta(days=92)) == [ids["new"]]
+    assert await outbox.retry_dead([ids["old"]], T0 + timedelta(days=92)) == []
+    assert (await outbox.get(ids["old"])).status == "dead"
+
+
 # -- PostgreSQL: several schedulers on one database ---------------------------------------------
 
 

@@ -11,6 +11,7 @@ TEAM_ID = "19:team-safeguarding@thread.tacv2"
 CHANNEL_ID = "19:general-safeguarding@thread.tacv2"
 BOT_ID = "28:concerns-bot"
 BOT_NAME = "Concerns Bot"
+GROUP_CHAT_ID = "19:safeguarding-leads@thread.v2"
 
 _ids = itertools.count(1)
 
@@ -112,6 +113,58 @@ class Teams:
         activity = self._base("conversationUpdate", user, self.channel_conversation(), data)
         activity["membersRemoved"] = [{"id": BOT_ID}]
         return activity
+
+    # -- message extension invokes (msteams-docs: action commands, "Create and send dialogs") --------------
+
+    def extension_invoke(self, user: User, name: str, value: dict[str, Any], *, where: str = "channel",
+                         thread: str | None = None) -> dict[str, Any]:
+        """A `composeExtension/*` invoke from a channel (`thread`: a reply in that thread), a group chat or
+        the user's personal chat with the bot, with the `channelData.source` Teams adds."""
+        source = {"source": {"name": "compose"}}
+        if where == "channel":
+            conversation, data = self.channel_conversation(thread), self._channel_data() | source
+        elif where == "group":
+            conversation = {"id": GROUP_CHAT_ID, "conversationType": "groupChat", "isGroup": True,
+                            "tenantId": self.tenant}
+            data = {"tenant": {"id": self.tenant}} | source
+        else:
+            conversation, data = self.personal_conversation(user), {"tenant": {"id": self.tenant}} | source
+        activity = self._base("invoke", user, conversation, data)
+        activity["name"] = name
+        activity["value"] = value
+        return activity
+
+    def fetch_task(self, user: User, context: str = "compose", *, where: str = "channel",
+                   message: dict[str, Any] | None = None, command: str = "logConcern") -> dict[str, Any]:
+        """`composeExtension/fetchTask`: the command was picked; `message` is the payload of the message whose
+        "..." menu it was picked from (commandContext "message", in that message's thread)."""
+        value: dict[str, Any] = {"commandId": command, "commandContext": context,
+                                 "requestId": f"{next(_ids):032x}", "context": {"theme": "default"}}
+        thread = None
+        if message is not None:
+            value["messagePayload"] = message
+            thread = message["id"]
+        return self.extension_invoke(user, "composeExtension/fetchTask", value, where=where, thread=thread)
+
+    def submit_action(self, user: User, data: Any, context: str = "compose", *, where: str = "channel",
+                      thread: str | None = None, command: str = "logConcern") -> dict[str, Any]:
+        """`composeExtension/submitAction`: the dialog's Action.Submit, with the card's data and inputs in
+        `value.data`."""
+        value = {"commandId": command, "commandContext": context, "context": {"theme": "default"}, "data": data}
+        return self.extension_invoke(user, "composeExtension/submitAction", value, where=where, thread=thread)
+
+
+def message_payload(author: User, html: str, message_id: str = "1700000000777") -> dict[str, Any]:
+    """A channel message as a message action's `value.messagePayload` carries it (HTML body, Graph-style `from`)."""
+    return {
+        "id": message_id, "replyToId": None, "createdDateTime": "2026-11-23T09:12:24.833Z",
+        "lastModifiedDateTime": None, "deleted": False, "subject": None, "summary": None, "importance": "normal",
+        "locale": "en-gb", "linkToMessage": f"https://teams.microsoft.com/l/message/{CHANNEL_ID}/{message_id}",
+        "from": {"device": None, "conversation": None, "application": None,
+                 "user": {"userIdentityType": "aadUser", "id": author.aad, "displayName": author.name}},
+        "body": {"contentType": "html", "content": html},
+        "attachments": [], "mentions": [], "reactions": [],
+    }
 
 
 def roster_entry(user: User) -> dict[str, Any]:
