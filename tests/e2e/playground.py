@@ -526,3 +526,40 @@ def card_choice(scope: Any, title: str) -> Any:
     """A choice of an expanded Input.ChoiceSet (a radio, or a checkbox when isMultiSelect)."""
     radios = scope.get_by_role("radio", name=title, exact=True)
     return radios.or_(scope.get_by_role("checkbox", name=title, exact=True))
+
+
+# --------------------------------------------------------------------------------------------
+# Action message extensions (dialogs)
+# --------------------------------------------------------------------------------------------
+
+
+def open_action_command(page: Any, command_id: str, title: str) -> Any:
+    """Start an action message extension from the open conversation's compose box (in a channel, the new
+    post's), as Teams would for a
+    manifest command with `fetchTask: true`: "Trigger Message Extension App" -> "Action Command" -> the
+    command id (the Playground does not read the manifest, so it asks) -> "Create", which sends
+    `composeExtension/fetchTask` with commandContext "compose". Returns the dialog once it shows the bot's
+    answer (its title is the task's `title`)."""
+    # In a channel each thread's reply box has the button too; the new post's box is the compose box.
+    scope = _new_post_box(page) if _new_post_box(page).count() else page
+    scope.get_by_role("button", name="Trigger Message Extension App").click()
+    page.get_by_role("menuitem", name="Action Command").click()
+    asking = page.get_by_role("dialog", name="Command ID option dialog")
+    asking.get_by_role("textbox", name="Command ID").fill(command_id)
+    asking.get_by_role("radio", name=re.compile("^Adaptive Cards")).check()
+    asking.get_by_role("button", name="Create", exact=True).click()
+    dialog = page.get_by_role("dialog").filter(has_text=title).last
+    dialog.wait_for()
+    return dialog
+
+
+def dialog_pick(page: Any, dialog: Any, box: str, *options: str) -> None:
+    """Choose from a compact Input.ChoiceSet inside a dialog. Escape (which closes a card's list) would close
+    the whole dialog there, so an open multi-select list is closed with its own toggle button."""
+    combobox = dialog.get_by_role("combobox", name=box, exact=True)
+    combobox.click()
+    for option in options:
+        page.get_by_role("option", name=option, exact=True).or_(
+            page.get_by_role("menuitemcheckbox", name=option, exact=True)).click()
+    if combobox.get_attribute("aria-expanded") == "true":
+        dialog.get_by_role("button", name=f"Open {box}", exact=True).click()
