@@ -1,0 +1,43 @@
+"""The concerns bot as `concerns-bot serve` runs it, with one difference: where channel tokens' keys are found.
+
+Everything comes from the environment as in production (MicrosoftAppId, MicrosoftAppPassword,
+MicrosoftAppType=SingleTenant, MicrosoftAppTenantId, CONCERNS_*), `Settings.check()` must pass, and the
+logging is the command's. `BotFrameworkEndpoints` is deliberately not read from the environment
+(bot/settings.py), so only its channel OpenID metadata URL is replaced here, by code, with the stub's
+(BENCH_OPENID_METADATA_URL): the same override the auth tests make. The outgoing token still comes from
+login.microsoftonline.com, which the stub answers through the HTTPS proxy (HTTPS_PROXY, REQUESTS_CA_BUNDLE).
+
+Run: python -m bench.botproc --port P
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from dataclasses import replace
+
+from aiohttp import web
+
+from bot.app import init_app
+from bot.settings import BotFrameworkEndpoints, Settings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    # As bot.cli.main sets it up for `serve`.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    metadata = os.environ["BENCH_OPENID_METADATA_URL"]
+    settings = Settings.from_environment(host="127.0.0.1", port=args.port)
+    settings = replace(settings, bot_framework=replace(BotFrameworkEndpoints(), channel_openid_metadata_url=metadata,
+                                                       emulator_openid_metadata_url=metadata))
+    settings.check()
+    web.run_app(init_app(settings), host=settings.host, port=settings.port, print=None)
+
+
+if __name__ == "__main__":
+    main()
