@@ -1,7 +1,8 @@
 """The reminder sweep at scale: compute and enqueue what is due, then deliver through the rate limiter.
 
 The sweeper is built as the app builds it (bot.scheduling.build_sweeper: the SQL reminder source and
-outbox, TeamsSender on botbuilder's CloudAdapter with the production authentication configuration), over
+outbox, TeamsSender on botbuilder's CloudAdapter with the app's authentication: bot.connector's, or
+botbuilder's own with BENCH_CONNECTOR=stock), over
 a database generated with `--deadlines D` open dated actions, a share of them due. Timed:
 - first sweep: read the deadlines, compute what is due, drop what the outbox already has, enqueue the rest;
 - steady sweep: the same again a minute later, when nothing new is due (what the every-minute job costs);
@@ -27,6 +28,7 @@ from typing import Any
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 from sqlalchemy import func, select
 
+from bot.connector import ReusingBotFrameworkAuthentication, connector_session
 from bot.scheduling import build_sweeper
 from bot.settings import BotFrameworkConfig, BotFrameworkEndpoints, Settings
 from concerns.calendar import WorkingCalendar
@@ -79,7 +81,11 @@ async def run(database_url: str, at: datetime, delivery_seconds: float) -> dict[
     engine = create_engine(database_url)
     sessions = session_factory(engine)
     clock = RunningClock(at)
-    adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(BotFrameworkConfig(settings)))
+    connector_http = connector_session()
+    if os.environ.get("BENCH_CONNECTOR") == "stock":
+        adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(BotFrameworkConfig(settings)))
+    else:
+        adapter = CloudAdapter(ReusingBotFrameworkAuthentication(BotFrameworkConfig(settings), connector_http))
     sweeper = build_sweeper(sessions=sessions, uow=lambda: SqlUnitOfWork(sessions), adapter=adapter,
                             app_id=settings.app_id, clock=clock, packs=packs, pack=packs[settings.pack_id])
     deliverer, sweeper.deliverer = sweeper.deliverer, None
@@ -121,6 +127,7 @@ async def run(database_url: str, at: datetime, delivery_seconds: float) -> dict[
             "delivery_rate_per_s": round(sent / elapsed, 2) if elapsed else 0.0,
         }
     finally:
+        await connector_http.close()
         await engine.dispose()
 
 

@@ -49,7 +49,7 @@ async def checklist_values(turn: Turn, case: Case, actions: list[CaseAction],
 
 async def post_checklist(turn: Turn, case: Case, conversation_id: str) -> None:
     """Post the case's actions into its thread (after the case card)."""
-    _, actions = await services.case_actions(turn.uow(), turn.actor.tenant_id, case.reference)
+    _, actions = await services.case_actions(turn.reader(), turn.actor.tenant_id, case.reference)
     from bot.cards import renderer
 
     activity = renderer.card_activity("checklist", **await checklist_values(turn, case, actions))
@@ -71,7 +71,7 @@ async def refresh_checklist(turn: Turn, case: Case) -> None:
     """
     if not (case.checklist_activity_id and case.card_conversation_id):
         return
-    _, actions = await services.case_actions(turn.uow(), turn.actor.tenant_id, case.reference)
+    _, actions = await services.case_actions(turn.reader(), turn.actor.tenant_id, case.reference)
     in_team = turn.conversation.team_id is not None
     people = None if in_team else [Person(m.user_id, m.name) for m in case.members]
     try:
@@ -87,7 +87,7 @@ def _action_id(data: dict[str, Any]) -> int | None:
 
 async def _after(turn: Turn, case: Case, notice: str | None) -> None:
     """Show the checklist again in place, and keep the case card's next deadline current."""
-    _, actions = await services.case_actions(turn.uow(), turn.actor.tenant_id, case.reference)
+    _, actions = await services.case_actions(turn.reader(), turn.actor.tenant_id, case.reference)
     await turn.replace_card("checklist", **await checklist_values(turn, case, actions, notice))
     if notice is None and case.card_conversation_id and case.card_activity_id:
         from bot.cases import case_card
@@ -171,7 +171,7 @@ STEP_FORM = "step_move"
 
 async def _step_values(turn: Turn, case: Case, record: Any, errors: dict[str, str]) -> dict[str, Any]:
     pack = turn.services.packs.get(case.pack_id, turn.services.pack)
-    _, actions = await services.case_actions(turn.uow(), turn.actor.tenant_id, case.reference)
+    _, actions = await services.case_actions(turn.reader(), turn.actor.tenant_id, case.reference)
     targets = step_targets(pack, case.step)
     return {
         "form_key": record.key, "reference": case.reference, "current": pack.step(case.step).name,
@@ -188,7 +188,7 @@ async def offer_step_verb(turn: Turn, data: dict[str, Any]) -> None:
 
     reference = data.get("case") if isinstance(data.get("case"), str) else ""
     try:
-        case = await services.get_case(turn.uow(), turn.actor.tenant_id, reference)
+        case = await services.get_case(turn.reader(), turn.actor.tenant_id, reference)
         if case.role_of(turn.actor.id) is not CaseRole.CHAIR:
             raise NotAllowed(f"Only the chair of {case.reference} can move it to another step.")
     except (NotFound, NotAllowed) as refusal:
@@ -207,7 +207,7 @@ async def move_step_verb(turn: Turn, data: dict[str, Any]) -> None:
         await form_refused(turn, problem)
         return
     values = {k: data[k] for k in ("step", "override_reason") if isinstance(data.get(k), str)}
-    case = await services.get_case(turn.uow(), turn.actor.tenant_id, record.subject)
+    case = await services.get_case(turn.reader(), turn.actor.tenant_id, record.subject)
     pack = turn.services.packs.get(case.pack_id, turn.services.pack)
     try:
         moved = await services.move_step(turn.uow(), turn.services.clock, turn.services.calendar, pack, turn.actor,
@@ -252,7 +252,7 @@ async def add_action_command(turn: Turn, args: str) -> None:
     from bot.commands import issue_form
 
     try:
-        case = await services.get_case(turn.uow(), turn.actor.tenant_id, args.split()[0] if args else "")
+        case = await services.get_case(turn.reader(), turn.actor.tenant_id, args.split()[0] if args else "")
     except NotFound as missing:
         await turn.reply_text(f"{missing} For example: add action PC-2026-0001.")
         return

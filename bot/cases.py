@@ -28,7 +28,7 @@ OPEN_CASE_FORM = "open_case"
 
 async def case_card(turn: Turn, case: Case) -> dict[str, Any]:
     """The case card's values, with the next deadline and the red/amber/green status from its actions."""
-    _, actions = await services.case_actions(turn.uow(), turn.actor.tenant_id, case.reference)
+    _, actions = await services.case_actions(turn.reader(), turn.actor.tenant_id, case.reference)
     open_dates = [a.due_on for a in actions if a.status == "open" and a.due_on is not None]
     status = rag_status(actions, uk_today(turn.services.clock), turn.services.calendar)
     return case_card_values(turn, case, min(open_dates) if open_dates else None, status)
@@ -82,7 +82,7 @@ async def offer_case(turn: Turn, provider_id: int, prompt_id: int | None = None)
     if turn.conversation.kind is not ConversationKind.CHANNEL:
         await turn.reply_text("A case lives in a team channel: open it there, so the whole team can follow it.")
         return
-    async with turn.uow() as uow:
+    async with turn.reader() as uow:
         provider = await uow.providers.get(turn.actor.tenant_id, provider_id)
         existing = await uow.cases.open_for_provider(turn.actor.tenant_id, provider_id) if provider else None
     if provider is None:
@@ -103,7 +103,7 @@ async def open_case_command(turn: Turn, args: str) -> None:
     if not name:
         await turn.reply_text("Tell me which provider: for example, open case Oakwood Lodge.")
         return
-    history = await services.provider_history(turn.uow(), turn.actor.tenant_id, name[:200], limit=1)
+    history = await services.provider_history(turn.reader(), turn.actor.tenant_id, name[:200], limit=1)
     if history.provider is None:
         names = ", ".join(p.name for p in history.candidates[:5])
         await turn.reply_text(f"Which provider? {names}." if names else f'No provider called "{name[:60]}".')
@@ -131,7 +131,7 @@ async def submit_open_case(turn: Turn, data: dict[str, Any]) -> None:
     prompt = record.values.get("prompt", "")
     values = {k: data[k] for k in ("chair", "coordinator", "lead_agency") if isinstance(data.get(k), str)}
     roster = await team_roster(turn.context)
-    async with turn.uow() as uow:
+    async with turn.reader() as uow:
         provider = await uow.providers.get(turn.actor.tenant_id, int(record.subject))
     provider_name = provider.name if provider else "Unknown provider"
     try:
@@ -177,7 +177,7 @@ async def show_case(turn: Turn, args: str) -> None:
         await access_log(turn, words[0])
         return
     try:
-        case, events = await services.case_timeline(turn.uow(), turn.actor.tenant_id, words[0] if words else "")
+        case, events = await services.case_timeline(turn.reader(), turn.actor.tenant_id, words[0] if words else "")
     except NotFound as missing:
         await turn.reply_text(str(missing))
         return
@@ -265,7 +265,7 @@ async def _roles_card(turn: Turn, case: Case, record: Any, notice: str | None) -
 async def show_roles(turn: Turn, reference: str) -> None:
     """The case's members and a form for the chair to change them."""
     try:
-        case = await services.get_case(turn.uow(), turn.actor.tenant_id, reference)
+        case = await services.get_case(turn.reader(), turn.actor.tenant_id, reference)
     except NotFound as missing:
         await turn.reply_text(str(missing))
         return
@@ -309,7 +309,7 @@ async def submit_role(turn: Turn, data: dict[str, Any]) -> None:
         await tell_privately(turn, str(refusal))
         return
     except (RoleChangeRefused, NotFound) as refusal:
-        current = await services.get_case(turn.uow(), turn.actor.tenant_id, record.subject)
+        current = await services.get_case(turn.reader(), turn.actor.tenant_id, record.subject)
         await turn.replace_card("case_roles", **await _roles_card(turn, current, record, str(refusal)))
         return
     await turn.replace_card("case_roles", **await _roles_card(turn, case, record, None))
@@ -323,7 +323,7 @@ async def submit_role(turn: Turn, data: dict[str, Any]) -> None:
 
 async def my_actions_command(turn: Turn, args: str = "") -> None:
     """`actions`: my open actions across cases, soonest due first, overdue ones marked."""
-    actions = await services.my_actions(turn.uow(), turn.actor.tenant_id, turn.actor.id)
+    actions = await services.my_actions(turn.reader(), turn.actor.tenant_id, turn.actor.id)
     today = uk_today(turn.services.clock)
     overdue = sum(a.overdue(today) for a in actions)
     shown = actions[:25]

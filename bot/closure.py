@@ -64,9 +64,9 @@ async def _offer(turn: Turn, reference: str) -> None:
 
     pack = turn.services.pack
     try:
-        case = await services.get_case(turn.uow(), turn.actor.tenant_id, reference)
+        case = await services.get_case(turn.reader(), turn.actor.tenant_id, reference)
         pack = turn.services.packs.get(case.pack_id, pack)
-        case, readiness = await closure.closure_check(turn.uow(), pack, turn.actor.tenant_id, case.reference)
+        case, readiness = await closure.closure_check(turn.reader(), pack, turn.actor.tenant_id, case.reference)
         closure.may_close(case, turn.actor.id)
     except (NotFound, NotAllowed) as refusal:
         await tell_privately(turn, str(refusal))
@@ -98,7 +98,7 @@ async def submit_close(turn: Turn, data: dict[str, Any]) -> None:
         return
     values = {k: data[k] for k in ("outcome", "override_reason") if isinstance(data.get(k), str)}
     try:
-        case = await services.get_case(turn.uow(), turn.actor.tenant_id, record.subject)
+        case = await services.get_case(turn.reader(), turn.actor.tenant_id, record.subject)
         pack = turn.services.packs.get(case.pack_id, turn.services.pack)
         closed = await closure.close_case(
             turn.uow(), turn.services.clock, turn.services.calendar, pack, turn.actor, case.reference,
@@ -107,7 +107,7 @@ async def submit_close(turn: Turn, data: dict[str, Any]) -> None:
         record.values = values
         await turn.services.forms.save(record)
         try:  # the outcome is checked before the case, which may be closed by now
-            case, readiness = await closure.closure_check(turn.uow(), pack, turn.actor.tenant_id, record.subject)
+            case, readiness = await closure.closure_check(turn.reader(), pack, turn.actor.tenant_id, record.subject)
         except (NotFound, NotAllowed) as refusal:
             await tell_privately(turn, str(refusal))
             return

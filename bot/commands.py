@@ -95,12 +95,12 @@ async def raise_card_values(
     turn: Turn, record: FormRecord, errors: dict[str, str], *, post_here: bool | None = None
 ) -> dict[str, Any]:
     tenant = turn.actor.tenant_id
-    providers: list[Provider] = await services.known_providers(turn.uow(), tenant)
+    providers: list[Provider] = await services.known_providers(turn.reader(), tenant)
     channels = None
     if not _posts_here(turn, post_here):
         channels = [
             {"value": c.id, "title": c.display_name}
-            for c in await services.channels(turn.uow(), tenant)
+            for c in await services.channels(turn.reader(), tenant)
         ]
     return {
         "form_key": record.key,
@@ -163,7 +163,7 @@ async def _issue_raise_form(turn: Turn, values: dict[str, Any] | None = None) ->
 async def open_raise_form(turn: Turn, args: str = "") -> None:
     """Answer with an empty raise-a-concern card, bound to this conversation."""
     if turn.conversation.kind is not ConversationKind.CHANNEL:
-        if not await services.channels(turn.uow(), turn.actor.tenant_id):
+        if not await services.channels(turn.reader(), turn.actor.tenant_id):
             await turn.reply_card(
                 "notice",
                 title="Add me to a team first",
@@ -274,7 +274,7 @@ async def _target_channel(turn: Turn, values: dict[str, str], post_here: bool | 
     if _posts_here(turn, post_here):
         return turn.conversation
     chosen = values.get("post_to", "")
-    for channel in await services.channels(turn.uow(), turn.actor.tenant_id):
+    for channel in await services.channels(turn.reader(), turn.actor.tenant_id):
         if channel.id == chosen:
             return channel
     raise FormErrors({"post_to": "Choose one of the team channels I am in."})
@@ -356,7 +356,7 @@ def _row(concern: Concern) -> dict[str, Any]:
 
 async def list_unscreened(turn: Turn, args: str = "") -> None:
     """List the concerns waiting to be screened, those waiting longest first."""
-    page = await services.unscreened_concerns(turn.uow(), turn.actor.tenant_id)
+    page = await services.unscreened_concerns(turn.reader(), turn.actor.tenant_id)
     shown = len(page.concerns)
     await turn.reply_card(
         "concern_list",
@@ -379,7 +379,7 @@ async def provider_command(turn: Turn, args: str) -> None:
     if not name:
         await turn.reply_text("Tell me which provider: for example, provider Oakwood Lodge.")
         return
-    history = await services.provider_history(turn.uow(), turn.actor.tenant_id, name[:200])
+    history = await services.provider_history(turn.reader(), turn.actor.tenant_id, name[:200])
     await _show_history(turn, history, name)
 
 
@@ -389,7 +389,7 @@ async def provider_verb(turn: Turn, data: dict[str, Any]) -> None:
     if provider_id is None:
         await turn.reply_text("That provider button is not valid any more. Type provider and a name.")
         return
-    history = await services.provider_history(turn.uow(), turn.actor.tenant_id, provider_id=provider_id)
+    history = await services.provider_history(turn.reader(), turn.actor.tenant_id, provider_id=provider_id)
     await _show_history(turn, history, raw)
 
 

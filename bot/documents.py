@@ -112,7 +112,7 @@ async def _show_register(turn: Turn, reference: str) -> None:
     from bot.commands import issue_form
 
     try:
-        case, documents = await document_register(turn.uow(), turn.actor.tenant_id, reference)
+        case, documents = await document_register(turn.reader(), turn.actor.tenant_id, reference)
     except NotFound as missing:
         await turn.reply_text(f"{missing} For example: documents PC-2026-0001.")
         return
@@ -137,7 +137,7 @@ async def _submitted(turn: Turn, data: dict[str, Any], kind: str) -> tuple[Any, 
     if record is None or record.subject is None:
         await form_refused(turn, problem)
         return None, None
-    return record, await services.get_case(turn.uow(), turn.actor.tenant_id, record.subject)
+    return record, await services.get_case(turn.reader(), turn.actor.tenant_id, record.subject)
 
 
 def _calendar(pack: ProcedurePack) -> WorkingCalendar:
@@ -161,7 +161,7 @@ async def update_verb(turn: Turn, data: dict[str, Any]) -> None:
             turn.uow(), turn.services.clock, pack, turn.actor, case.reference, document_id, values,
             conversation_id=turn.conversation.id, calendar=_calendar(pack))
     except FormErrors as invalid:
-        _, documents = await document_register(turn.uow(), turn.actor.tenant_id, case.reference)
+        _, documents = await document_register(turn.reader(), turn.actor.tenant_id, case.reference)
         await turn.replace_card("documents", **await register_values(
             turn, case, documents, record, notice="Nothing was saved: see the entry marked below.",
             notice_colour="Attention", row_id=document_id,
@@ -170,7 +170,7 @@ async def update_verb(turn: Turn, data: dict[str, Any]) -> None:
     except (NotFound, NotAllowed) as refusal:
         await tell_privately(turn, str(refusal))
         return
-    _, documents = await document_register(turn.uow(), turn.actor.tenant_id, case.reference)
+    _, documents = await document_register(turn.reader(), turn.actor.tenant_id, case.reference)
     if changed:
         what = ", ".join(name.replace("_on", "").replace("_", " ") for name in changed)
         notice = f"{document.title}: {what} updated by {turn.actor.name}."
@@ -192,7 +192,7 @@ async def add_verb(turn: Turn, data: dict[str, Any]) -> None:
         case, document = await add_document(turn.uow(), turn.services.clock, pack, turn.actor, case.reference,
                                             values, conversation_id=turn.conversation.id, calendar=_calendar(pack))
     except FormErrors as invalid:
-        _, documents = await document_register(turn.uow(), turn.actor.tenant_id, case.reference)
+        _, documents = await document_register(turn.reader(), turn.actor.tenant_id, case.reference)
         await turn.replace_card("documents", **await register_values(
             turn, case, documents, record, notice="Nothing was added: see the form below.",
             notice_colour="Attention", add_values=values, add_errors=invalid.errors))
@@ -200,7 +200,7 @@ async def add_verb(turn: Turn, data: dict[str, Any]) -> None:
     except (NotFound, NotAllowed) as refusal:
         await tell_privately(turn, str(refusal))
         return
-    _, documents = await document_register(turn.uow(), turn.actor.tenant_id, case.reference)
+    _, documents = await document_register(turn.reader(), turn.actor.tenant_id, case.reference)
     await turn.replace_card("documents", **await register_values(
         turn, case, documents, record, notice=f"{document.title} added by {turn.actor.name}."))
 
@@ -244,8 +244,8 @@ async def _show_comms(turn: Turn, reference: str) -> None:
     from bot.commands import issue_form
 
     try:
-        case = await services.get_case(turn.uow(), turn.actor.tenant_id, reference)
-        checklist = await communication_checklist(turn.uow(), _pack(turn, case), turn.actor.tenant_id,
+        case = await services.get_case(turn.reader(), turn.actor.tenant_id, reference)
+        checklist = await communication_checklist(turn.reader(), _pack(turn, case), turn.actor.tenant_id,
                                                   case.reference)
     except NotFound as missing:
         await turn.reply_text(f"{missing} For example: comms PC-2026-0001.")
@@ -279,7 +279,7 @@ async def save_comms_verb(turn: Turn, data: dict[str, Any]) -> None:
             turn.uow(), turn.services.clock, pack, turn.actor, case.reference, _number(data.get("entry")), values,
             conversation_id=turn.conversation.id)
     except FormErrors as invalid:
-        checklist = await communication_checklist(turn.uow(), pack, turn.actor.tenant_id, case.reference)
+        checklist = await communication_checklist(turn.reader(), pack, turn.actor.tenant_id, case.reference)
         stale = "form" in invalid.errors
         await turn.replace_card("communication", **comms_values(
             turn, checklist, record, notice=invalid.errors.get("form", "Nothing was saved: see the items marked."),

@@ -60,7 +60,7 @@ async def answer(turn: Turn) -> InvokeResponse:
 
 async def _fetch_task(turn: Turn, value: dict[str, Any]) -> InvokeResponse:
     post_here = await _posts_here(turn)
-    if not post_here and not await services.channels(turn.uow(), turn.actor.tenant_id):
+    if not post_here and not await services.channels(turn.reader(), turn.actor.tenant_id):
         return _notice("Add me to a team first", "A concern is posted in a team channel for the team to screen, "
                        "and I am not in any team channel yet. Add me to your safeguarding team, then log it.")
     values: dict[str, str] = {}
@@ -97,7 +97,7 @@ async def _posts_here(turn: Turn) -> bool:
     conversation = turn.conversation
     if conversation.kind is not ConversationKind.CHANNEL:
         return False
-    known = await services.channels(turn.uow(), turn.actor.tenant_id)
+    known = await services.channels(turn.reader(), turn.actor.tenant_id)
     return any(c.id == conversation.id or (conversation.team_id and c.team_id == conversation.team_id)
                for c in known)
 

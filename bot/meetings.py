@@ -102,7 +102,7 @@ async def offer_schedule(turn: Turn, reference: str) -> None:
     from bot.votes import tell_privately
 
     try:
-        case = await services.get_case(turn.uow(), turn.actor.tenant_id, reference)
+        case = await services.get_case(turn.reader(), turn.actor.tenant_id, reference)
         may_schedule(case, turn.actor.id)
         if case.status.value != "open":
             raise NotAllowed(f"Case {case.reference} is closed.")
@@ -152,7 +152,7 @@ async def submit_schedule(turn: Turn, data: dict[str, Any]) -> None:
     values = _kept(data, MEETING_FIELDS)
     online = graph.online_meetings()
     try:
-        case = await services.get_case(turn.uow(), turn.actor.tenant_id, record.subject)
+        case = await services.get_case(turn.reader(), turn.actor.tenant_id, record.subject)
         pack = _pack(turn, case)
         form = parse_meeting_form(values, await team_roster(turn.context), turn.services.clock.now(),
                                   turn.services.calendar, link_will_be_created=online is not None)
@@ -202,7 +202,7 @@ async def _create_online(turn: Turn, online: graph.OnlineMeetings, case: Case, m
 async def meeting_card_values(turn: Turn, case: Case, meeting: Meeting, online_note: str | None = None
                               ) -> dict[str, Any]:
     """The meeting card, with the checks it brought as they stand on the case's actions."""
-    _, actions = await services.case_actions(turn.uow(), turn.actor.tenant_id, case.reference)
+    _, actions = await services.case_actions(turn.reader(), turn.actor.tenant_id, case.reference)
     checks: list[CaseAction] = [a for a in actions if a.source == meeting.source]
     if meeting.online_link is None and online_note is None:
         online_note = NOT_CONFIGURED if graph.online_meetings() is None else "No online meeting link."
@@ -257,7 +257,7 @@ async def _refresh_case(turn: Turn, case: Case) -> None:
     """The case card's next deadline follows the new actions."""
     from bot.cases import case_card
 
-    current = await services.get_case(turn.uow(), turn.actor.tenant_id, case.reference)
+    current = await services.get_case(turn.reader(), turn.actor.tenant_id, case.reference)
     if current.card_conversation_id and current.card_activity_id:
         try:
             await turn.update_card_in(current.card_conversation_id, current.card_activity_id, "case",
@@ -272,7 +272,7 @@ async def _refresh_case(turn: Turn, case: Case) -> None:
 async def meetings_command(turn: Turn, args: str) -> None:
     """`meetings PC-2026-0001`: the case's meetings, those to come first."""
     try:
-        case, found = await use_cases.case_meetings(turn.uow(), turn.services.clock, turn.actor.tenant_id,
+        case, found = await use_cases.case_meetings(turn.reader(), turn.services.clock, turn.actor.tenant_id,
                                                     args.split()[0] if args else "")
     except NotFound as missing:
         await turn.reply_text(f"{missing} For example: meetings PC-2026-0001.")
@@ -329,7 +329,7 @@ async def offer_minutes_verb(turn: Turn, data: dict[str, Any]) -> None:
     try:
         if meeting_id is None:
             raise NotFound("That meeting button is not valid.")
-        case, meeting = await use_cases.meeting_with_case(turn.uow(), turn.actor.tenant_id, meeting_id)
+        case, meeting = await use_cases.meeting_with_case(turn.reader(), turn.actor.tenant_id, meeting_id)
         may_record_minutes(case, meeting, turn.actor.id)
         if meeting.status is not MeetingStatus.SCHEDULED:
             raise NotAllowed(f"The minutes of this meeting were already recorded by {meeting.minutes_by}."
@@ -352,7 +352,7 @@ async def submit_minutes(turn: Turn, data: dict[str, Any]) -> None:
         return
     values = _kept(data, MINUTES_FIELDS)
     try:
-        case, meeting = await use_cases.meeting_with_case(turn.uow(), turn.actor.tenant_id, int(record.subject))
+        case, meeting = await use_cases.meeting_with_case(turn.reader(), turn.actor.tenant_id, int(record.subject))
         form = parse_minutes_form(values, await team_roster(turn.context), uk_today(turn.services.clock),
                                   turn.services.calendar)
         recorded = await use_cases.record_minutes(turn.uow(), turn.services.clock, turn.actor, meeting.id, form,

@@ -29,7 +29,7 @@ async def prompt_patterns(turn: Turn, provider_id: int, provider_name: str, chan
         return
     channel: Conversation | None = None
     if channel_id:
-        async with turn.uow() as uow:
+        async with turn.reader() as uow:
             channel = await uow.conversations.get(channel_id.split(";", 1)[0])
     for new in prompts:
         activity = renderer.card_activity("pattern_prompt", **prompt_card_values(new, provider_name))

@@ -39,7 +39,7 @@ async def status_command(turn: Turn, args: str) -> None:
     if turn.conversation.kind is not ConversationKind.CHANNEL or not turn.conversation.team_id:
         await turn.reply_text("Change a commissioning status in the team's channel, where its roles are recorded.")
         return
-    history = await services.provider_history(turn.uow(), turn.actor.tenant_id, args.strip()[:200], limit=1)
+    history = await services.provider_history(turn.reader(), turn.actor.tenant_id, args.strip()[:200], limit=1)
     if history.provider is None:
         names = ", ".join(p.name for p in history.candidates[:5])
         await turn.reply_text(f"Which provider? {names}." if names else "Tell me the provider: status Oakwood Lodge.")
@@ -62,7 +62,7 @@ async def submit_status(turn: Turn, data: dict[str, Any]) -> None:
             values.get("status", ""), values.get("reason", ""), team_id=turn.conversation.team_id or "",
             conversation_id=turn.conversation.id)
     except FormErrors as invalid:
-        async with turn.uow() as uow:
+        async with turn.reader() as uow:
             current = await uow.providers.get(turn.actor.tenant_id, int(record.subject))
         record.values = values
         await turn.services.forms.save(record)
@@ -74,7 +74,7 @@ async def submit_status(turn: Turn, data: dict[str, Any]) -> None:
         return
     await turn.replace_card("notice", title=f"{provider.name}: {status_label(provider.commissioning_status)}",
                             text=f"Changed by {turn.actor.name}: {values.get('reason', '').strip()}", color="Warning")
-    case = await services.open_case_for_provider(turn.uow(), turn.actor.tenant_id, provider.id)
+    case = await services.open_case_for_provider(turn.reader(), turn.actor.tenant_id, provider.id)
     if case is not None and case.card_conversation_id and case.card_activity_id:
         from bot.cases import case_card
 
@@ -87,7 +87,7 @@ async def submit_status(turn: Turn, data: dict[str, Any]) -> None:
 
 async def embargo_list_command(turn: Turn, args: str = "") -> None:
     """`embargo list`: providers whose commissioning status is not normal."""
-    providers = await services.providers_not_normal(turn.uow(), turn.actor.tenant_id)
+    providers = await services.providers_not_normal(turn.reader(), turn.actor.tenant_id)
     await turn.reply_card(
         "concern_list", title="Providers not at normal commissioning status", subtitle=None,
         rows=[{"reference": status_label(p.commissioning_status), "provider": p.name, "raised_on": "",

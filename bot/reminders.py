@@ -213,7 +213,7 @@ async def _refresh_case(turn: Turn, case: Case) -> None:
     """The case card and the step checklist in the thread show what was just done from the reminder."""
     from bot.actions import refresh_checklist
 
-    async with turn.uow() as uow:
+    async with turn.reader() as uow:
         current = await uow.cases.get(case.tenant_id, case.id)
     await refresh_checklist(turn, current or case)
     if case.card_conversation_id and case.card_activity_id:
@@ -268,7 +268,7 @@ async def snooze_verb(turn: Turn, data: dict[str, Any]) -> None:
         await _refused(turn, refusal)
         return
     except FormErrors as invalid:
-        async with turn.uow() as uow:
+        async with turn.reader() as uow:
             current = await uow.cases.action(turn.actor.tenant_id, action_id or 0)
         if current is None:
             await _refused(turn, NotFound("That action is not one I know."))
@@ -317,7 +317,7 @@ async def escalate_verb(turn: Turn, data: dict[str, Any]) -> None:
         if action_id is None:
             raise NotFound("That button is not valid.")
         case_pack = turn.services.pack
-        async with turn.uow() as uow:
+        async with turn.reader() as uow:
             found = await uow.cases.action(turn.actor.tenant_id, action_id)
             case = await uow.cases.get(turn.actor.tenant_id, found.case_id) if found else None
         if case is not None:

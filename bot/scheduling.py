@@ -43,7 +43,7 @@ def admin_channel_finder(uow: Callable[[], UnitOfWork], configured: str) -> Call
     async def find(tenant_id: str) -> str | None:
         if configured:
             return configured
-        async with uow() as tx:
+        async with uow().reader() as tx:
             channel = _general(await tx.conversations.channels(tenant_id))
         return channel.id if channel else None
 

@@ -64,7 +64,7 @@ async def _screen_card_values(turn: Turn, context: services.ScreeningContext, re
 async def open_screening(turn: Turn, reference: str) -> None:
     """Answer with the screening card for one concern."""
     try:
-        context = await services.screening_context(turn.uow(), turn.services.clock, turn.actor.tenant_id, reference)
+        context = await services.screening_context(turn.reader(), turn.services.clock, turn.actor.tenant_id, reference)
     except NotFound as missing:
         await turn.reply_text(f"{missing} Type concerns to see those waiting.")
         return
@@ -95,7 +95,7 @@ async def submit_screening(turn: Turn, data: dict[str, Any]) -> None:
         await turn.reply_text(f"{record.subject} is already screened with this form; nothing more was saved.")
         return
     pack = turn.services.pack
-    context = await services.screening_context(turn.uow(), turn.services.clock, turn.actor.tenant_id,
+    context = await services.screening_context(turn.reader(), turn.services.clock, turn.actor.tenant_id,
                                                record.subject)
     record.values = values
     try:
@@ -146,16 +146,16 @@ async def _role_holder(turn: Turn, concern: Any, role_id: str) -> Any:
     """The person recorded as holding `role_id` in the team whose channel has the concern's card."""
     team_id = turn.conversation.team_id
     if concern.card_conversation_id:
-        async with turn.uow() as uow:
+        async with turn.reader() as uow:
             channel = await uow.conversations.get(concern.card_conversation_id.split(";", 1)[0])
         team_id = channel.team_id if channel and channel.team_id else team_id
     if not team_id:
         return None
-    return (await services.role_holders(turn.uow(), turn.actor.tenant_id, team_id)).get(role_id)
+    return (await services.role_holders(turn.reader(), turn.actor.tenant_id, team_id)).get(role_id)
 
 
 async def _refresh_concern_card(turn: Turn, reference: str) -> None:
-    context = await services.screening_context(turn.uow(), turn.services.clock, turn.actor.tenant_id, reference)
+    context = await services.screening_context(turn.reader(), turn.services.clock, turn.actor.tenant_id, reference)
     concern = context.concern
     if not (concern.card_conversation_id and concern.card_activity_id):
         return
@@ -194,7 +194,7 @@ async def referrer_told_verb(turn: Turn, data: dict[str, Any]) -> None:
 
 async def indicators_command(turn: Turn, args: str = "") -> None:
     """Answer with the referrer-feedback indicator for the last 12 months."""
-    indicator = await services.feedback_indicator(turn.uow(), turn.services.clock, turn.actor.tenant_id)
+    indicator = await services.feedback_indicator(turn.reader(), turn.services.clock, turn.actor.tenant_id)
     share = indicator.share_on_time
     days = turn.services.pack.timescales.referrer_feedback_working_days
     await turn.reply_card(

@@ -23,8 +23,8 @@ TEAM_ROLES_FORM = "team_roles"
 async def _card(turn: Turn, record: Any, notice: str | None, colour: str = "Good") -> dict[str, Any]:
     pack = turn.services.pack
     team_id = record.subject or ""
-    holders = await services.role_holders(turn.uow(), turn.actor.tenant_id, team_id)
-    admins = await team_admins.team_admins(turn.uow(), turn.actor.tenant_id, team_id)
+    holders = await services.role_holders(turn.reader(), turn.actor.tenant_id, team_id)
+    admins = await team_admins.team_admins(turn.reader(), turn.actor.tenant_id, team_id)
     return {
         "form_key": record.key, "notice": notice, "notice_colour": colour,
         "rows": [{"id": r.id, "role": r.label, "holder": holders[r.id].name if r.id in holders else "Not recorded"}

@@ -76,6 +76,10 @@ class Turn:
     def uow(self) -> UnitOfWork:
         return self.services.uow()
 
+    def reader(self) -> UnitOfWork:
+        """A unit of work for a turn that only reads (a listing, a card's contents): it never waits for writers."""
+        return self.services.uow().reader()
+
     async def reply_card(self, name: str, **values: Any) -> str | None:
         response = await self.context.send_activity(renderer.card_activity(name, **values))
         return response.id if response else None
@@ -130,7 +134,7 @@ class Turn:
             await logic(self.context)
             return
         base_id = conversation_id.split(";", 1)[0]
-        async with self.uow() as uow:
+        async with self.reader() as uow:
             stored = await uow.conversations.get(base_id)
         if stored is None:
             raise LookupError(f"no stored reference for {base_id}")

@@ -90,7 +90,7 @@ async def send_privately(turn: Turn, activity: Activity) -> None:
 
 async def _refresh(turn: Turn, case: Case, vote: Vote) -> None:
     """Update the vote card (and the case card) in place for everyone."""
-    async with turn.uow() as uow:
+    async with turn.reader() as uow:
         conversation_id, activity_id = await uow.votes.card_of(vote.id)
     if conversation_id and activity_id:
         try:
@@ -115,7 +115,7 @@ async def start_vote(turn: Turn, reference: str) -> None:
     except (NotFound, NotAllowed) as refusal:
         await tell_privately(turn, str(refusal))
         return
-    async with turn.uow() as uow:
+    async with turn.reader() as uow:
         _, activity_id = await uow.votes.card_of(vote.id)
     if activity_id:
         await turn.reply_text(f"A vote on the level of {case.reference} is already open: see its card.")
@@ -158,7 +158,7 @@ async def cast_verb(turn: Turn, data: dict[str, Any]) -> None:
         await tell_privately(turn, "That vote button is not valid.")
         return
     try:
-        case, vote = await services.vote_with_case(turn.uow(), turn.actor.tenant_id, vote_id)
+        case, vote = await services.vote_with_case(turn.reader(), turn.actor.tenant_id, vote_id)
         ballot = parse_ballot(data, _pack(turn, case))
         case, vote = await services.cast_ballot(turn.uow(), turn.services.clock, turn.actor, vote_id, ballot,
                                                 conversation_id=turn.conversation.id)
@@ -177,7 +177,7 @@ async def close_verb(turn: Turn, data: dict[str, Any]) -> None:
     try:
         if vote_id is None:
             raise NotFound("That vote button is not valid.")
-        case, vote = await services.vote_with_case(turn.uow(), turn.actor.tenant_id, vote_id)
+        case, vote = await services.vote_with_case(turn.reader(), turn.actor.tenant_id, vote_id)
         may_confirm(case, turn.actor.id)
         if vote.status != "open":
             raise VoteClosed(f"The vote on {case.reference} has already closed.")
@@ -208,7 +208,7 @@ async def confirm_verb(turn: Turn, data: dict[str, Any]) -> None:
         return
     values = {k: data[k] for k in ("level", "rationale", "justification") if isinstance(data.get(k), str)}
     try:
-        case, vote = await services.vote_with_case(turn.uow(), turn.actor.tenant_id, int(record.subject))
+        case, vote = await services.vote_with_case(turn.reader(), turn.actor.tenant_id, int(record.subject))
         pack = _pack(turn, case)
         confirmation = parse_confirmation(values, pack, vote)
         confirmed = await services.confirm_level(turn.uow(), turn.services.clock, pack, turn.actor, vote.id,

@@ -16,7 +16,7 @@ from concerns.model import Actor, AuditEvent, Concern, Conversation, NewConcern,
 from concerns.packs import ProcedurePack
 from concerns.patterns import ConcernFact, PatternMatch, PatternPrompt
 from concerns.permissions import TeamAdmin
-from concerns.reminders import OutboxMessage, Reminder, ReminderState
+from concerns.reminders import OutboxMessage, Reminder, ReminderState, ReminderWindow
 from concerns.retention import Due, RecordType
 from concerns.screening import Screening, ScreeningDecision
 from concerns.subjects import Erasure, StoredDraft, SubjectConcern
@@ -353,8 +353,13 @@ class SubjectRepository(Protocol):
 
 
 class ReminderSource(Protocol):
-    async def state(self, at: datetime) -> ReminderState:
-        """Everything the reminder rules read: open cases with their deadlines, feedback owed, key contacts."""
+    async def state(self, at: datetime, window: ReminderWindow | None = None) -> ReminderState:
+        """What the reminder rules read: the open cases with deadlines in `window` (all of them without one),
+        feedback owed, key contacts."""
+        ...
+
+    async def chairs(self) -> set[tuple[str, str]]:
+        """(tenant, user) of each open case's chair (its coordinator when it has none): whose digest may be owed."""
         ...
 
 
@@ -410,3 +415,8 @@ class UnitOfWork(Protocol):
     async def commit(self) -> None: ...
 
     async def rollback(self) -> None: ...
+
+    def reader(self) -> UnitOfWork:
+        """A unit of work on the same store for work that only reads: it does not queue behind writers,
+        and any write through it is refused."""
+        ...

@@ -10,8 +10,8 @@ the next working start, when the rules run again.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -30,11 +30,14 @@ __all__ = [
     "Reminder",
     "ReminderKind",
     "ReminderState",
+    "ReminderWindow",
     "Target",
     "action_facts",
+    "digest_key",
     "due_reminders",
     "is_quiet",
     "next_working_start",
+    "reminder_window",
     "snooze_choices",
 ]
 
@@ -104,6 +107,55 @@ class ReminderState:
     cases: tuple[CaseSnapshot, ...] = ()
     feedback: tuple[FeedbackOwed, ...] = ()
     key_contacts: tuple[KeyContacts, ...] = ()
+    # The (tenant, chair) pairs whose digest to compute: `cases` then holds every open case they chair.
+    # None: every chair in `cases` (which then holds every open case).
+    digest_for: frozenset[tuple[str, str]] | None = None
+
+
+@dataclass(frozen=True)
+class ReminderWindow:
+    """What the rules could find due at one moment, so that storage reads that and not every deadline.
+
+    Each bound is generous (it may let in rows nothing is due for, never keeps out one that is): the
+    rules below still decide what is due. A bound left None lets everything in, so `ReminderWindow()`
+    is every open case with all its deadlines. Built by `reminder_window`.
+    """
+
+    quiet: bool = False  # quiet time under every pack: nothing can be due, nothing need be read
+    actions_due_by: date | None = None  # open actions due on or before this day
+    snoozed_by: date | None = None  # ... and open actions snoozed until this day or earlier
+    meetings_before: datetime | None = None  # scheduled meetings starting before this
+    inactive_since: datetime | None = None  # open cases with no activity since this (for the stale prompt)
+    feedback_due_by: date | None = None  # feedback to referrers due on or before this day
+    digest_day: date | None = None  # chairs' digests are due today (this day), once each
+    digest_actions_by: date | None = None  # what a digest lists: actions due on or before this day
+    digest_for: frozenset[tuple[str, str]] | None = None  # (tenant, chair) whose digest is owed; None: all
+
+    def owing_digests(self, chairs: Iterable[tuple[str, str]], sent: Iterable[str]) -> ReminderWindow:
+        """This window with the digests narrowed to `chairs` whose digest key for the day is not in `sent`."""
+        if self.digest_day is None:
+            return self
+        day, done = self.digest_day, set(sent)
+        return replace(self, digest_for=frozenset(
+            (tenant, user) for tenant, user in chairs if digest_key(tenant, user, day) not in done))
+
+    @property
+    def digests(self) -> bool:
+        return self.digest_day is not None and (self.digest_for is None or bool(self.digest_for))
+
+    @property
+    def action_horizon(self) -> date | None:
+        """The latest due date of an action any rule (digests included) could need; None: all of them."""
+        if self.actions_due_by is None or (self.digests and self.digest_actions_by is None):
+            return None
+        if self.digests:
+            assert self.digest_actions_by is not None
+            return max(self.actions_due_by, self.digest_actions_by)
+        return self.actions_due_by
+
+
+def digest_key(tenant_id: str, user_id: str, day: date) -> str:
+    return f"{ReminderKind.DIGEST}:{tenant_id}:{user_id}:{day.isoformat()}"
 
 
 @dataclass(frozen=True)
@@ -220,6 +272,32 @@ def action_facts(action: CaseAction, today: date, calendar: WorkingCalendar) -> 
     }
 
 
+class _Remembering(WorkingCalendar):
+    """A calendar that keeps its answers for one run of the rules: thousands of actions share a few due dates."""
+
+    def __init__(self, calendar: WorkingCalendar) -> None:
+        super().__init__(calendar.nation)
+        self._calendar = calendar
+        self._working: dict[date, bool] = {}
+        self._added: dict[tuple[date, int], date] = {}
+        self._between: dict[tuple[date, date], int] = {}
+
+    def is_working_day(self, day: date) -> bool:
+        if day not in self._working:
+            self._working[day] = self._calendar.is_working_day(day)
+        return self._working[day]
+
+    def add_working_days(self, start: date, n: int) -> date:
+        if (start, n) not in self._added:
+            self._added[(start, n)] = self._calendar.add_working_days(start, n)
+        return self._added[(start, n)]
+
+    def working_days_between(self, start: date, end: date) -> int:
+        if (start, end) not in self._between:
+            self._between[(start, end)] = self._calendar.working_days_between(start, end)
+        return self._between[(start, end)]
+
+
 @dataclass
 class _Rules:
     at: datetime
@@ -227,10 +305,13 @@ class _Rules:
     default_pack: ProcedurePack
     calendar_for: Callable[[str], WorkingCalendar]
     found: list[Reminder] = field(default_factory=list)
+    calendars: dict[str, WorkingCalendar] = field(default_factory=dict)
 
     def working_day(self, pack: ProcedurePack) -> tuple[date, WorkingCalendar] | None:
         """Today's date for this pack, or None when it is quiet time and nothing is due."""
-        calendar = self.calendar_for(pack.nation)
+        if pack.nation not in self.calendars:
+            self.calendars[pack.nation] = _Remembering(self.calendar_for(pack.nation))
+        calendar = self.calendars[pack.nation]
         if is_quiet(pack.reminders, calendar, self.at):
             return None
         return local_now(pack.reminders, self.at).date(), calendar
@@ -370,7 +451,7 @@ class _Rules:
 
     # -- per tenant -----------------------------------------------------------------------------
 
-    def digests(self, snapshots: Iterable[CaseSnapshot]) -> None:
+    def digests(self, snapshots: Iterable[CaseSnapshot], only: frozenset[tuple[str, str]] | None) -> None:
         pack = self.default_pack
         working = self.working_day(pack)
         if working is None:
@@ -385,6 +466,8 @@ class _Rules:
             chair = _chair(snapshot.case)
             if chair is not None:
                 key = (snapshot.case.tenant_id, chair.user_id)
+                if only is not None and key not in only:
+                    continue  # its digest was sent, or its cases were not all read
                 by_chair.setdefault(key, []).append(snapshot)
                 people[key] = chair
         for (tenant_id, user_id), mine in sorted(by_chair.items()):
@@ -407,7 +490,7 @@ class _Rules:
             due.sort(key=lambda item: (item["due_on"], item["case"]))
             overdue.sort(key=lambda item: (item["due_on"], item["case"]))
             self.add(Reminder(
-                key=f"{ReminderKind.DIGEST}:{tenant_id}:{user_id}:{today.isoformat()}",
+                key=digest_key(tenant_id, user_id, today),
                 kind=ReminderKind.DIGEST, tenant_id=tenant_id, target=Target.PERSONAL, recipient=chair,
                 facts={"date": today.isoformat(), "cases": cases, "due": due, "overdue": overdue, "votes": votes},
                 summary=f"{chair.name}: digest of {len(cases)} case(s), {len(due)} due this week, "
@@ -483,7 +566,7 @@ def due_reminders(
     rules = _Rules(at, packs, default_pack, calendar_for)
     for snapshot in state.cases:
         rules.case(snapshot)
-    rules.digests(state.cases)
+    rules.digests(state.cases, state.digest_for)
     for owed in state.feedback:
         rules.feedback(owed)
     for contacts in state.key_contacts:
@@ -491,3 +574,48 @@ def due_reminders(
     unique = {reminder.key: reminder for reminder in rules.found}
     return [unique[key] for key in sorted(unique)]
 
+
+
+def reminder_window(
+    at: datetime,
+    packs: Mapping[str, ProcedurePack],
+    default_pack: ProcedurePack,
+    calendar_for: Callable[[str], WorkingCalendar],
+) -> ReminderWindow:
+    """The window of deadlines the rules above could find due at `at`, under any of the packs.
+
+    It mirrors each rule: an action reminded `before` working days ahead is due by the `before + 1`th
+    working day from today; a meeting is reminded the working day before; a case is stale once its
+    last activity falls before the `period - 1`th working day back. Digests, feedback and key contacts
+    follow the default pack, as the rules do.
+    """
+    actions: list[date] = []
+    snoozed: list[date] = []
+    meetings: list[datetime] = []
+    inactive: list[datetime] = []
+    for pack in {default_pack.id: default_pack, **packs}.values():
+        calendar = calendar_for(pack.nation)
+        if is_quiet(pack.reminders, calendar, at):
+            continue
+        today = local_now(pack.reminders, at).date()
+        zone = pack.reminders.zone
+        actions.append(calendar.add_working_days(today, max(pack.timescales.reminder_before_working_days, 0) + 1))
+        snoozed.append(today)
+        meetings.append(datetime.combine(calendar.add_working_days(today, 2) + timedelta(days=2), time(), zone))
+        quiet_from = calendar.add_working_days(today, -max(pack.timescales.stale_case_working_days - 1, 0))
+        inactive.append(datetime.combine(quiet_from, time(), zone))
+    if not actions:
+        return ReminderWindow(quiet=True, digest_for=frozenset())
+    window = ReminderWindow(actions_due_by=max(actions), snoozed_by=max(snoozed), meetings_before=max(meetings),
+                            inactive_since=max(inactive), digest_for=frozenset())
+    calendar = calendar_for(default_pack.nation)
+    if is_quiet(default_pack.reminders, calendar, at):
+        return replace(window, feedback_due_by=date.min)
+    hours = default_pack.reminders
+    today = local_now(hours, at).date()
+    window = replace(window, feedback_due_by=calendar.add_working_days(
+        today, max(default_pack.timescales.reminder_before_working_days, 0) + 1))
+    if local_now(hours, at).time().replace(tzinfo=None) >= hours.digest_at:
+        window = replace(window, digest_day=today, digest_actions_by=calendar.add_working_days(today, 5),
+                         digest_for=None)
+    return window

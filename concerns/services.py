@@ -414,8 +414,14 @@ async def check_patterns(
 ) -> list[NewPrompt]:
     """Run the pack's pattern rules for one provider; return prompts never raised for this evidence."""
     now = clock.now()
+    since = now - longest_window(pack)
+    # Most concerns match no rule: learn that without queueing for the write transaction. When one does,
+    # the facts are read again inside it.
+    async with uow.reader() as reader:
+        if not find_patterns(pack, await reader.patterns.facts(actor.tenant_id, provider_id, since), now):
+            return []
     async with uow:
-        facts = await uow.patterns.facts(actor.tenant_id, provider_id, now - longest_window(pack))
+        facts = await uow.patterns.facts(actor.tenant_id, provider_id, since)
         fresh: list[NewPrompt] = []
         for match in find_patterns(pack, facts, now):
             prompt = await uow.patterns.add_if_new(actor.tenant_id, provider_id, match, now)

@@ -11,7 +11,7 @@ from concerns.calendar import WorkingCalendar
 from concerns.clock import Clock
 from concerns.packs import ProcedurePack
 from concerns.ports import Outbox, ReminderSource
-from concerns.reminders import Reminder, due_reminders
+from concerns.reminders import Reminder, digest_key, due_reminders, reminder_window
 from scheduler.delivery import Deliverer, DeliveryReport
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,15 @@ class Sweeper:
 
     async def pending(self, at: datetime) -> list[Reminder]:
         """What is due at `at` and not yet in the outbox: what a sweep then would add (nothing is written)."""
-        due = due_reminders(await self.source.state(at), at, self.packs, self.default_pack, self.calendar_for)
+        # The rules say which deadlines could be due, storage reads only those, and the rules decide.
+        window = reminder_window(at, self.packs, self.default_pack, self.calendar_for)
+        if window.digest_day is not None:
+            chairs = await self.source.chairs()
+            day = window.digest_day
+            sent = await self.outbox.known_keys([digest_key(tenant, user, day) for tenant, user in chairs])
+            window = window.owing_digests(chairs, sent)
+        state = await self.source.state(at, window)
+        due = due_reminders(state, at, self.packs, self.default_pack, self.calendar_for)
         known = await self.outbox.known_keys([r.key for r in due])
         return [r for r in due if r.key not in known]
 

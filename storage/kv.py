@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from storage.db import reading, writing
 from storage.models import BotStateRow
 
 
@@ -30,7 +31,7 @@ class DocumentStore:
     async def read(self, keys: list[str]) -> dict[str, Document]:
         if not keys:
             return {}
-        async with self._sessions() as session:
+        async with reading(self._sessions) as session:
             rows = await session.scalars(select(BotStateRow).where(BotStateRow.key.in_(keys)))
             return {r.key: Document(r.key, r.document, r.e_tag) for r in rows}
 
@@ -41,7 +42,7 @@ class DocumentStore:
         """
         now = datetime.now(UTC)
         written: dict[str, int] = {}
-        async with self._sessions() as session, session.begin():
+        async with writing(self._sessions) as session, session.begin():
             for key, (text, expected) in changes.items():
                 row = await session.get(BotStateRow, key, with_for_update=True)
                 if row is None:
@@ -61,5 +62,5 @@ class DocumentStore:
     async def delete(self, keys: list[str]) -> None:
         if not keys:
             return
-        async with self._sessions() as session, session.begin():
+        async with writing(self._sessions) as session, session.begin():
             await session.execute(delete(BotStateRow).where(BotStateRow.key.in_(keys)))

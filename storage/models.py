@@ -57,7 +57,11 @@ class Base(DeclarativeBase):
 
 class ProviderRow(Base):
     __tablename__ = "providers"
-    __table_args__ = (UniqueConstraint("tenant_id", "name_key"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "name_key"),
+        # The provider list: most recent concern first (migration 0015).
+        Index("ix_providers_tenant_recent", "tenant_id", "last_concern_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tenant_id: Mapped[str] = mapped_column(String(64))
@@ -112,6 +116,9 @@ class ScreeningRow(Base):
     __table_args__ = (
         UniqueConstraint("concern_id", "sequence"),
         Index("ix_screenings_tenant_screened", "tenant_id", "screened_at"),
+        # Feedback still owed to referrers, by due date (the reminder sweep; migration 0015).
+        Index("ix_screenings_feedback_owed", "feedback_due_on", sqlite_where=text("feedback_given_at IS NULL"),
+              postgresql_where=text("feedback_given_at IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -161,6 +168,8 @@ class CaseRow(Base):
         # At most one open case per provider, enforced by the database itself.
         Index("uq_cases_one_open_per_provider", "tenant_id", "provider_id", unique=True,
               sqlite_where=text("status = 'open'"), postgresql_where=text("status = 'open'")),
+        # The open cases, and those opened before the reminder sweep's inactivity cut-off (migration 0015).
+        Index("ix_cases_status_opened", "status", "opened_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -198,6 +207,8 @@ class CaseRow(Base):
 
 class CaseMemberRow(Base):
     __tablename__ = "case_members"
+    # A person's cases: whose digest lists which cases (migration 0015).
+    __table_args__ = (Index("ix_case_members_user", "user_id", "role"),)
 
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
     user_id: Mapped[str] = mapped_column(String(128), primary_key=True)
@@ -255,6 +266,13 @@ class CaseActionRow(Base):
     """A task on a case. Owners and due dates arrive with the steps; here: what a level requires."""
 
     __tablename__ = "case_actions"
+    # Open actions by due date and by snooze, for the reminder sweep; a person's open actions, so that
+    # their listing is not read through the status of every action (migration 0015).
+    __table_args__ = (
+        Index("ix_case_actions_status_due", "status", "due_on", "case_id"),
+        Index("ix_case_actions_status_snoozed", "status", "snoozed_until"),
+        Index("ix_case_actions_owner_status", "owner_user_id", "status"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
@@ -292,6 +310,8 @@ class MeetingRow(Base):
     """A meeting of a case (decision, initial, findings, update, contingency, lessons learned)."""
 
     __tablename__ = "meetings"
+    # Scheduled meetings about to start, for the reminder sweep (migration 0015).
+    __table_args__ = (Index("ix_meetings_status_starts", "status", "starts_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
@@ -463,7 +483,11 @@ class ReferenceCounterRow(Base):
 
 class AuditEventRow(Base):
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_events_subject", "subject_type", "subject_ref", "id"),)
+    __table_args__ = (
+        Index("ix_audit_events_subject", "subject_type", "subject_ref", "id"),
+        # A case's latest activity, and whether it had any since a moment (the sweep; migration 0015).
+        Index("ix_audit_events_subject_time", "subject_type", "subject_ref", "occurred_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -12,7 +12,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import Session, SessionTransaction, aliased
 
 from concerns.actions import CaseAction, PlannedAction
 from concerns.audit import GENESIS, ChainedEvent, event_hash, stored_details
@@ -41,6 +41,7 @@ from concerns.vocabulary import (
     SourceAgency,
 )
 from concerns.votes import Ballot, BallotForm, Confirmation, Vote
+from storage.db import READ_ONLY, ReadOnlyViolation
 from storage.models import (
     AuditEventRow,
     BallotRow,
@@ -304,9 +305,15 @@ class SqlReferenceCounter(_Repository):
 
 
 # Appends to the audit chain are serialised on PostgreSQL by this transaction-scoped advisory lock (the bytes
-# of "auditlog"); SQLite has one writer at a time anyway (every transaction begins IMMEDIATE, storage/db.py).
+# of "auditlog"); SQLite has one writer at a time anyway (every transaction that may write begins IMMEDIATE,
+# storage/db.py).
 AUDIT_CHAIN_LOCK = 7022629598041763687
 _PENDING = "audit.pending"  # session.info key: this transaction's events, not yet in the chain
+
+
+def pending_audit(session: AsyncSession) -> bool:
+    """True when this transaction has queued audit events not yet appended."""
+    return bool(session.info.get(_PENDING))
 
 
 class SqlAuditLog(_Repository):
@@ -328,6 +335,8 @@ class SqlAuditLog(_Repository):
             sa_event.listen(sync, "after_soft_rollback", _forget_pending)
 
     async def record(self, event: AuditEvent) -> None:
+        if self.session.info.get(READ_ONLY):
+            raise ReadOnlyViolation(f"read-only unit of work asked to record {event.action}")
         await self.session.connection()  # begin the transaction now, so that a rollback forgets the event
         pending = self.session.info.setdefault(_PENDING, [])
         pending.append(replace(event, details=stored_details(event.details)))
@@ -568,16 +577,13 @@ def _prompt(row: PatternPromptRow) -> PatternPrompt:
 class SqlPatternRepository(_Repository):
     async def facts(self, tenant_id: str, provider_id: int, since: datetime) -> list[ConcernFact]:
         """The provider's concerns since `since`, each with the threshold of its latest screening."""
-        latest = (
-            select(ScreeningRow.concern_id, func.max(ScreeningRow.sequence).label("sequence"))
-            .group_by(ScreeningRow.concern_id)
-            .subquery()
-        )
+        # Correlated, so each of the provider's concerns looks up its own latest screening by index; a grouped
+        # subquery over all screenings would read every screening there is on each raise.
+        later = aliased(ScreeningRow)
+        latest = select(func.max(later.sequence)).where(later.concern_id == ConcernRow.id).scalar_subquery()
         rows = await self.session.execute(
             select(ConcernRow.reference, ConcernRow.raised_at, ConcernRow.source_agency, ScreeningRow.threshold)
-            .outerjoin(latest, latest.c.concern_id == ConcernRow.id)
-            .outerjoin(ScreeningRow, (ScreeningRow.concern_id == ConcernRow.id)
-                       & (ScreeningRow.sequence == latest.c.sequence))
+            .outerjoin(ScreeningRow, (ScreeningRow.concern_id == ConcernRow.id) & (ScreeningRow.sequence == latest))
             .where(ConcernRow.tenant_id == tenant_id, ConcernRow.provider_id == provider_id,
                    ConcernRow.raised_at >= since)
         )

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from concerns.errors import Conflict
+from storage.db import ReadOnlyViolation, reading, write_turn
 from storage.documents import SqlDocumentRepository
 from storage.meetings import SqlMeetingRepository
 from storage.repositories import (
@@ -22,13 +26,29 @@ from storage.repositories import (
     SqlScreeningRepository,
     SqlTeamRoleRepository,
     SqlVoteRepository,
+    pending_audit,
 )
 from storage.retention import SqlRetentionRepository, SqlSubjectRepository
 from storage.team_admins import SqlTeamAdminRepository
 
 
+def _refuse_flush(session: Session, *_: Any) -> None:
+    raise ReadOnlyViolation(f"read-only unit of work asked to write {len(session.new)} new, "
+                            f"{len(session.dirty)} changed, {len(session.deleted)} deleted row(s)")
+
+
+def _refuse_dml(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        raise ReadOnlyViolation(f"read-only unit of work asked to run {state.statement}")
+
+
 class SqlUnitOfWork:
-    """Use as `async with uow:`; each entry opens a fresh session, so one object can be reused."""
+    """Use as `async with uow:`; each entry opens a fresh session, so one object can be reused.
+
+    With `read_only`, the transaction only reads: on SQLite it neither takes nor waits for the write
+    lock, and any write (a flush, an INSERT/UPDATE/DELETE, an audit event, a commit of either) raises
+    ReadOnlyViolation. A writing one waits its turn for SQLite's write lock in this process first.
+    """
 
     providers: SqlProviderRepository
     concerns: SqlConcernRepository
@@ -46,14 +66,28 @@ class SqlUnitOfWork:
     retention: SqlRetentionRepository
     subjects: SqlSubjectRepository
 
-    def __init__(self, sessions: async_sessionmaker[Any]) -> None:
+    def __init__(self, sessions: async_sessionmaker[Any], *, read_only: bool = False) -> None:
         self._sessions = sessions
         self._session: AsyncSession | None = None
+        self._turn: AbstractAsyncContextManager[None] | None = None
+        self.read_only = read_only
+
+    def reader(self) -> SqlUnitOfWork:
+        """A unit of work on the same database for work that only reads."""
+        return SqlUnitOfWork(self._sessions, read_only=True)
 
     async def __aenter__(self) -> SqlUnitOfWork:
         if self._session is not None:
             raise RuntimeError("unit of work is already in use")
-        session = self._sessions()
+        if self.read_only:
+            session = reading(self._sessions)
+            event.listen(session.sync_session, "before_flush", _refuse_flush)
+            event.listen(session.sync_session, "do_orm_execute", _refuse_dml)
+        else:
+            turn = write_turn(self._sessions)
+            await turn.__aenter__()
+            self._turn = turn
+            session = self._sessions()
         self._session = session
         self.providers = SqlProviderRepository(session)
         self.concerns = SqlConcernRepository(session)
@@ -79,16 +113,27 @@ class SqlUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         session, self._session = self._session, None
+        turn, self._turn = self._turn, None
         assert session is not None
         try:
             await session.rollback()
         finally:
-            await session.close()
+            try:
+                await session.close()
+            finally:
+                if turn is not None:
+                    await turn.__aexit__(None, None, None)
         if isinstance(exc, IntegrityError):
             raise Conflict(str(exc.orig)) from exc
 
     async def commit(self) -> None:
         assert self._session is not None
+        if self.read_only:
+            session = self._session
+            if session.new or session.dirty or session.deleted or pending_audit(session):
+                raise ReadOnlyViolation("read-only unit of work asked to commit writes")
+            await session.rollback()  # nothing to keep: end the read transaction
+            return
         try:
             await self._session.commit()
         except IntegrityError as error:
