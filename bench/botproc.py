@@ -7,6 +7,10 @@ logging is the command's. `BotFrameworkEndpoints` is deliberately not read from 
 (BENCH_OPENID_METADATA_URL): the same override the auth tests make. The outgoing token still comes from
 login.microsoftonline.com, which the stub answers through the HTTPS proxy (HTTPS_PROXY, REQUESTS_CA_BUNDLE).
 
+With BENCH_CONNECTOR=stock (`python -m bench --connector stock`) the app is given botbuilder's own
+connector factory and user-token client instead of bot.connector's, and checks every token on a thread of
+its own (bot.app before bot.connector), for a before/after comparison on the same machine and tree.
+
 Run: python -m bench.botproc --port P
 """
 
@@ -18,9 +22,30 @@ import os
 from dataclasses import replace
 
 from aiohttp import web
+from botbuilder.schema import Activity
+from botframework.connector.auth import AuthenticateRequestResult, ClaimsIdentity, ConnectorFactory, UserTokenClient
 
+import bot.app
 from bot.app import init_app
+from bot.connector import ReusingBotFrameworkAuthentication
 from bot.settings import BotFrameworkEndpoints, Settings
+
+
+class Stock(ReusingBotFrameworkAuthentication):
+    """The app as it was before bot.connector: botbuilder's own factories, and every token check on a thread
+    with its own event loop."""
+
+    async def authenticate_request(self, activity: Activity, auth_header: str) -> AuthenticateRequestResult:
+        return await self._inner.authenticate_request(activity, auth_header)
+
+    def create_connector_factory(self, claims_identity: ClaimsIdentity) -> ConnectorFactory:
+        return self._inner.create_connector_factory(claims_identity)
+
+    async def create_user_token_client(self, claims_identity: ClaimsIdentity) -> UserTokenClient:
+        return await self._inner.create_user_token_client(claims_identity)
+
+    def checks_without_fetching(self, auth_header: str) -> bool:
+        return False
 
 
 def main() -> None:
@@ -36,6 +61,9 @@ def main() -> None:
     settings = replace(settings, bot_framework=replace(BotFrameworkEndpoints(), channel_openid_metadata_url=metadata,
                                                        emulator_openid_metadata_url=metadata))
     settings.check()
+    if os.environ.get("BENCH_CONNECTOR") == "stock":
+        bot.app.ReusingBotFrameworkAuthentication = Stock  # type: ignore[misc]
+        logging.getLogger(__name__).warning("BENCH_CONNECTOR=stock: botbuilder's connector factory, for comparison")
     web.run_app(init_app(settings), host=settings.host, port=settings.port, print=None)
 
 

@@ -118,8 +118,8 @@ class Harness:
         self.results: dict[str, Any] = {
             "started": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine(),
             "command": " ".join(["python -m bench", *sys.argv[1:]]), "database": args.db,
-            "connector_latency_ms": args.connector_latency_ms, "baselines": [], "runs": [], "memory": [],
-            "sweep": [], "audit": [], "profiles": {},
+            "connector_latency_ms": args.connector_latency_ms, "connector": args.connector, "baselines": [],
+            "runs": [], "memory": [], "sweep": [], "audit": [], "profiles": {},
         }
 
     # -- processes ---------------------------------------------------------------------------------
@@ -135,7 +135,7 @@ class Harness:
             # everything on 127.0.0.1 (the stub's connector and channel keys) directly.
             "HTTPS_PROXY": proxy, "https_proxy": proxy, "NO_PROXY": "127.0.0.1,localhost",
             "no_proxy": "127.0.0.1,localhost", "REQUESTS_CA_BUNDLE": str(self.keys.ca_cert),
-            "PYTHONUNBUFFERED": "1",
+            "PYTHONUNBUFFERED": "1", "BENCH_CONNECTOR": self.args.connector,
         })
         env.update(extra)
         return env
@@ -437,6 +437,8 @@ def main(argv: list[str] | None = None) -> int:
                              "driver's few people; '30/60s' is the production default)")
     parser.add_argument("--connector-latency-ms", type=float, default=0.0,
                         help="the stub waits this long before each connector answer")
+    parser.add_argument("--connector", choices=["reusing", "stock"], default="reusing",
+                        help="our bot's connector calls: bot.connector's (reusing) or botbuilder's own (stock)")
     parser.add_argument("--out", default=None, help="run folder (default var/bench/<UTC time>)")
     args = parser.parse_args(argv)
     unknown = set(args.scenarios) - set(SCENARIOS)

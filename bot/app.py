@@ -13,13 +13,14 @@ from typing import Any
 import requests
 from aiohttp import web
 from botbuilder.core import InvokeResponse, TurnContext, serializer_helper
-from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ActivityTypes
 from botframework.connector.auth import AuthenticateRequestResult
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import devclock, files
+from bot.connector import ReusingBotFrameworkAuthentication, connector_session
 from bot.handler import ConcernsBot
 from bot.links import FileLinks
 from bot.scheduling import build_sweeper
@@ -116,7 +117,9 @@ def _lifecycle(settings: Settings, packs: dict[str, ProcedurePack], clock: Clock
             links=FileLinks(settings.link_secret, settings.public_url or f"http://{settings.host}:{settings.port}",
                             settings.link_hours),
         )
-        adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(BotFrameworkConfig(settings)))
+        # Opened here, on the app's loop: every connector call of every turn and proactive send goes through it.
+        connector_http = connector_session()
+        adapter = CloudAdapter(ReusingBotFrameworkAuthentication(BotFrameworkConfig(settings), connector_http))
         adapter.on_turn_error = _turn_error_handler(app)
         app[ENGINE] = engine
         app[SERVICES] = services
@@ -134,6 +137,7 @@ def _lifecycle(settings: Settings, packs: dict[str, ProcedurePack], clock: Clock
         yield
         if scheduler is not None:
             jobs.stop(runtime_id, scheduler)
+        await connector_http.close()
         await engine.dispose()
 
     return lifecycle
@@ -203,10 +207,13 @@ async def _authenticate(app: web.Application, activity: Activity, header: str) -
 
     botbuilder raises PermissionError for most refusals but also jwt errors, IndexError (a key id that is not
     in the key set) and AttributeError (a token it could not read): callers treat any exception as a refusal.
-    It fetches the metadata with blocking `requests.get` calls and no timeout inside its coroutine, so the
-    check runs on a worker thread with its own event loop: the app keeps serving while Microsoft answers.
+    It fetches the metadata with blocking `requests.get` calls and no timeout inside its coroutine, so when
+    that may happen (the first token, keys a day old) the check runs on a worker thread with its own event
+    loop and the app keeps serving while Microsoft answers; with the keys in hand it is CPU only and runs here.
     """
     auth = app[ADAPTER].bot_framework_authentication
+    if isinstance(auth, ReusingBotFrameworkAuthentication) and auth.checks_without_fetching(header):
+        return await asyncio.wait_for(auth.authenticate_request(activity, header), AUTH_TIMEOUT_SECONDS)
     return await asyncio.wait_for(asyncio.to_thread(asyncio.run, auth.authenticate_request(activity, header)),
                                   AUTH_TIMEOUT_SECONDS)
 

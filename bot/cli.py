@@ -192,8 +192,9 @@ async def _database_ready(settings: Settings, *, migrate: bool) -> None:
 @asynccontextmanager
 async def _sweeper(settings: Settings, at: datetime, *, deliver: bool) -> AsyncIterator[Any]:
     """A sweeper on the configured database whose clock stands still at `at`."""
-    from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+    from botbuilder.integration.aiohttp import CloudAdapter
 
+    from bot.connector import ReusingBotFrameworkAuthentication, connector_session
     from bot.scheduling import build_sweeper
     from bot.settings import BotFrameworkConfig
     from concerns.packs import default_packs_dir, load_packs
@@ -210,7 +211,9 @@ async def _sweeper(settings: Settings, at: datetime, *, deliver: bool) -> AsyncI
     await _database_ready(settings, migrate=settings.dev)
     engine = create_engine(settings.database_url)
     sessions = session_factory(engine)
-    adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(BotFrameworkConfig(settings)))
+    # The same connector path as the running bot: one token and one client per service URL for the whole tick.
+    connector_http = connector_session()
+    adapter = CloudAdapter(ReusingBotFrameworkAuthentication(BotFrameworkConfig(settings), connector_http))
     sweeper = build_sweeper(sessions=sessions, uow=lambda: SqlUnitOfWork(sessions), adapter=adapter,
                             app_id=settings.app_id, clock=Frozen(), packs=packs, pack=packs[settings.pack_id],
                             admin_channel=settings.admin_channel)
@@ -219,6 +222,7 @@ async def _sweeper(settings: Settings, at: datetime, *, deliver: bool) -> AsyncI
     try:
         yield sweeper
     finally:
+        await connector_http.close()
         await engine.dispose()
 
 
