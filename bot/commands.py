@@ -17,6 +17,7 @@ from concerns import services
 from concerns.clock import UK, uk_today
 from concerns.model import Concern, ConversationKind, Provider
 from concerns.packs import ProcedurePack
+from concerns.patterns import ConcernFact
 from concerns.screening import Screening
 from concerns.validation import FIELDS, MAX_DESCRIPTION, FormErrors, parse_id, parse_raise_form
 from concerns.vocabulary import Category, ServiceType, SourceAgency
@@ -203,6 +204,7 @@ class RaisedForm:
     channel: Any = None  # where its card went; None when this submission stored nothing new
     warning: str | None = None
     concern: Concern | None = None  # set only when this submission created the concern
+    provider_facts: list[ConcernFact] | None = None  # the provider's concerns, when known without a read
 
 
 async def raise_from_form(turn: Turn, data: dict[str, Any], *, post_here: bool | None = None) -> RaisedForm:
@@ -243,7 +245,7 @@ async def raise_from_form(turn: Turn, data: dict[str, Any], *, post_here: bool |
     await turn.services.forms.save(record)
     warning = await _post_concern_card(turn, concern, channel) if raised.created else None
     return RaisedForm(record, {}, concern.reference, concern.provider.name, channel, warning,
-                      concern if raised.created else None)
+                      concern if raised.created else None, raised.provider_facts())
 
 
 async def after_raised(turn: Turn, raised: RaisedForm) -> None:
@@ -257,7 +259,7 @@ async def after_raised(turn: Turn, raised: RaisedForm) -> None:
         await post_business_failure(turn, channel, concern.provider.name,
                                     f"Raised with {concern.reference}: immediate risk, financial management "
                                     "or business failure.")
-    await prompt_patterns(turn, concern.provider.id, concern.provider.name, channel.id)
+    await prompt_patterns(turn, concern.provider.id, concern.provider.name, channel.id, known=raised.provider_facts)
 
 
 async def submit_raise_form(turn: Turn, data: dict[str, Any]) -> None:

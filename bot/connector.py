@@ -16,15 +16,18 @@ Differences from botbuilder's requests sender, on purpose:
   where botbuilder raised a ClientRequestError (urllib3's "too many 500 error responses");
 - redirects are not followed (requests followed them; the connector answers none);
 - TLS is verified against the system's CA store (requests used certifi's); proxies come from the environment
-  as with requests (`trust_env`).
+  (HTTPS_PROXY, HTTP_PROXY, NO_PROXY) as with requests, read once per host rather than on every call as
+  aiohttp's `trust_env` would (it also parses ~/.netrc on a worker thread each time); netrc is not read.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
+import urllib.request
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Hashable
 from dataclasses import dataclass
@@ -34,6 +37,7 @@ from typing import Any, Generic, TypeVar
 
 import aiohttp
 import requests
+import yarl
 from botbuilder.integration.aiohttp import ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import Activity
 from botframework.connector.aio import ConnectorClient
@@ -107,10 +111,18 @@ class _Lru(Generic[K, V]):
 
 def connector_session() -> aiohttp.ClientSession:
     """The one HTTP session for connector calls; create it on the app's event loop and close it at cleanup."""
+    proxy_for.cache_clear()  # the environment's proxies as they are when the app starts
     return aiohttp.ClientSession(
         timeout=aiohttp.ClientTimeout(total=ATTEMPT_TIMEOUT_SECONDS, connect=CONNECT_TIMEOUT_SECONDS),
-        trust_env=True,
     )
+
+
+@functools.lru_cache(maxsize=MAX_CLIENTS)
+def proxy_for(scheme: str, host: str) -> str | None:
+    """The proxy the environment names for calls to this host, as requests would choose it (NO_PROXY honoured)."""
+    if urllib.request.proxy_bypass(host):
+        return None
+    return urllib.request.getproxies().get(scheme)
 
 
 # -- the bearer token --------------------------------------------------------------------------------------------
@@ -265,8 +277,9 @@ class AiohttpSender(AsyncHTTPSender):  # type: ignore[type-arg]
         attempt = 0
         while True:
             try:
-                async with self.session.request(method, http_request.url, headers=headers, data=data,
-                                                allow_redirects=False) as raw:
+                url = yarl.URL(http_request.url)
+                async with self.session.request(method, url, headers=headers, data=data, allow_redirects=False,
+                                                proxy=proxy_for(url.scheme, url.host or "")) as raw:
                     answer = _Answer(http_request, raw, await raw.read())
             except (aiohttp.ClientError, TimeoutError) as error:
                 # A refused connection never reached the connector, so even a POST may go again; anything later

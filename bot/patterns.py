@@ -11,17 +11,19 @@ from concerns import services
 from concerns.clock import UK
 from concerns.errors import NotFound
 from concerns.model import Conversation
+from concerns.patterns import ConcernFact
 from concerns.validation import FormErrors, parse_id
 from concerns.vocabulary import SourceAgency
 
 log = logging.getLogger(__name__)
 
 
-async def prompt_patterns(turn: Turn, provider_id: int, provider_name: str, channel_id: str | None) -> None:
+async def prompt_patterns(turn: Turn, provider_id: int, provider_name: str, channel_id: str | None, *,
+                          known: list[ConcernFact] | None = None) -> None:
     """Check the pack's pattern rules for a provider and post any new prompt as a channel thread."""
     try:
         prompts = await services.check_patterns(turn.uow(), turn.services.clock, turn.services.pack, turn.actor,
-                                                provider_id, conversation_id=turn.conversation.id)
+                                                provider_id, conversation_id=turn.conversation.id, known=known)
     except Exception:  # the concern is saved; a missed prompt is logged, and the next concern re-checks
         log.exception("pattern check failed for provider %s", provider_id)
         return

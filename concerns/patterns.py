@@ -13,6 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from concerns.model import Concern
 from concerns.packs import PatternRule, ProcedurePack
 
 
@@ -24,6 +25,11 @@ class ConcernFact:
     raised_at: datetime
     source_agency: str
     threshold: str | None  # level id of its latest screening, if screened
+
+
+def new_concern_fact(concern: Concern) -> ConcernFact:
+    """A concern as the rules see it the moment it is raised: nobody has screened it yet."""
+    return ConcernFact(concern.reference, concern.raised_at, concern.source_agency.value, None)
 
 
 @dataclass(frozen=True)

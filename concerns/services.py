@@ -43,7 +43,7 @@ from concerns.clock import UK, Clock, uk_today
 from concerns.errors import Conflict, NotFound
 from concerns.model import Actor, AuditEvent, Concern, Conversation, Provider
 from concerns.packs import LevelAction, ProcedurePack
-from concerns.patterns import ConcernFact, PatternPrompt, find_patterns, longest_window
+from concerns.patterns import ConcernFact, PatternPrompt, find_patterns, longest_window, new_concern_fact
 from concerns.permissions import Operation, require
 from concerns.ports import UnitOfWork
 from concerns.references import CASE, CONCERN, Reference, parse_reference
@@ -66,6 +66,11 @@ from concerns.votes import (
 class RaisedConcern:
     concern: Concern
     created: bool  # False when the same submission had already been stored (a retried submit)
+    new_provider: bool = False  # the provider was first named by this concern, so it has no other
+
+    def provider_facts(self) -> list[ConcernFact] | None:
+        """All the provider's concerns as the pattern rules see them, when known without asking the store."""
+        return [new_concern_fact(self.concern)] if self.created and self.new_provider else None
 
 
 async def raise_concern(
@@ -88,7 +93,7 @@ async def raise_concern(
             existing = await uow.concerns.get_by_submission_key(tenant, submission_key)
             if existing is not None:
                 return RaisedConcern(existing, created=False)
-            provider = await _resolve_provider(uow, clock, actor, form, conversation_id)
+            provider, new_provider = await _resolve_provider(uow, clock, actor, form, conversation_id)
             now = clock.now()
             year = now.astimezone(UK).year
             number = await uow.references.next_number(tenant, CONCERN, year)
@@ -103,7 +108,8 @@ async def raise_concern(
                 conversation_id=conversation_id,
                 submission_key=submission_key,
             )
-            case = await uow.cases.open_for_provider(tenant, provider.id)
+            # A provider created a moment ago in this transaction cannot have a case yet.
+            case = None if new_provider else await uow.cases.open_for_provider(tenant, provider.id)
             if case is not None:
                 # A new concern about a provider already in the process belongs to its case.
                 await uow.cases.link_concern(case.id, concern.id)
@@ -121,7 +127,7 @@ async def raise_concern(
                 individual_involved=form.concern.individual_reference is not None,
             ))
             await uow.commit()
-            return RaisedConcern(concern, created=True)
+            return RaisedConcern(concern, created=True, new_provider=new_provider)
     except Conflict:
         # Two deliveries of one submit raced; the one that lost reads what the winner stored.
         async with uow:
@@ -133,25 +139,26 @@ async def raise_concern(
 
 async def _resolve_provider(
     uow: UnitOfWork, clock: Clock, actor: Actor, form: RaiseConcernForm, conversation_id: str
-) -> Provider:
+) -> tuple[Provider, bool]:
+    """The provider the form names, and whether this transaction created it."""
     choice = form.provider
     if choice.provider_id is not None:
         provider = await uow.providers.get(actor.tenant_id, choice.provider_id)
         if provider is None:
             raise FormErrors({"provider_id": "That provider is not one I know. Pick one from the list."})
-        return provider
+        return provider, False
     assert choice.new_name is not None and choice.service_type is not None
     provider = await uow.providers.find_by_name(actor.tenant_id, normalise_name(choice.new_name))
     if provider is not None:
-        return provider
+        return provider, False
     provider, created = await uow.providers.add(actor.tenant_id, choice.new_name, choice.service_type, clock.now())
     if not created:
-        return provider
+        return provider, False
     await uow.audit.record(_event(
         clock, actor, "provider.created", "provider", str(provider.id), conversation_id,
         name=provider.name, service_type=provider.service_type.value,
     ))
-    return provider
+    return provider, True
 
 
 async def record_concern_card(
@@ -410,16 +417,25 @@ class NewPrompt:
 
 
 async def check_patterns(
-    uow: UnitOfWork, clock: Clock, pack: ProcedurePack, actor: Actor, provider_id: int, *, conversation_id: str
+    uow: UnitOfWork, clock: Clock, pack: ProcedurePack, actor: Actor, provider_id: int, *, conversation_id: str,
+    known: list[ConcernFact] | None = None,
 ) -> list[NewPrompt]:
-    """Run the pack's pattern rules for one provider; return prompts never raised for this evidence."""
+    """Run the pack's pattern rules for one provider; return prompts never raised for this evidence.
+
+    `known`: the provider's concerns when the caller already has them all (`RaisedConcern.provider_facts`),
+    so that ruling out every rule needs no read.
+    """
     now = clock.now()
     since = now - longest_window(pack)
     # Most concerns match no rule: learn that without queueing for the write transaction. When one does,
     # the facts are read again inside it.
-    async with uow.reader() as reader:
-        if not find_patterns(pack, await reader.patterns.facts(actor.tenant_id, provider_id, since), now):
+    if known is not None:
+        if not find_patterns(pack, known, now):
             return []
+    else:
+        async with uow.reader() as reader:
+            if not find_patterns(pack, await reader.patterns.facts(actor.tenant_id, provider_id, since), now):
+                return []
     async with uow:
         facts = await uow.patterns.facts(actor.tenant_id, provider_id, since)
         fresh: list[NewPrompt] = []

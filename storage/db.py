@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -50,7 +51,87 @@ def create_engine(url: str) -> AsyncEngine:
     return engine
 
 
+class _OneTripCursor:
+    """An aiosqlite cursor that runs a statement, fetches its rows and closes in one trip to the driver's thread.
+
+    aiosqlite makes each cursor call a trip of its own (open, execute, fetch, close), and each trip hands the GIL
+    between the event loop and that thread: most of a statement's CPU here. SQLAlchemy fetches every row of a
+    statement straight after running it anyway (it never streams from SQLite in this project), so nothing waits.
+    """
+
+    arraysize = 1
+
+    def __init__(self, connection: Any) -> None:
+        self._connection = connection
+        self._rows: list[Any] = []
+        self.description: Any = None
+        self.rowcount = -1
+        self.lastrowid: int | None = None
+
+    async def __aenter__(self) -> _OneTripCursor:
+        return self
+
+    async def __aexit__(self, *_: Any) -> None:
+        return None
+
+    async def execute(self, sql: str, parameters: Any = None) -> _OneTripCursor:
+        self._rows, self.description, self.rowcount, self.lastrowid = await self._connection._execute(
+            _run_statement, self._connection._conn, sql, parameters, False)
+        return self
+
+    async def executemany(self, sql: str, parameters: Any) -> _OneTripCursor:
+        self._rows, self.description, self.rowcount, self.lastrowid = await self._connection._execute(
+            _run_statement, self._connection._conn, sql, parameters, True)
+        return self
+
+    async def fetchone(self) -> Any:
+        return self._rows.pop(0) if self._rows else None
+
+    async def fetchmany(self, size: int | None = None) -> list[Any]:
+        count = self.arraysize if size is None else size
+        taken, self._rows = self._rows[:count], self._rows[count:]
+        return taken
+
+    async def fetchall(self) -> list[Any]:
+        taken, self._rows = self._rows, []
+        return taken
+
+    async def close(self) -> None:
+        self._rows = []
+
+
+def _run_statement(connection: sqlite3.Connection, sql: str, parameters: Any, many: bool) -> tuple[Any, ...]:
+    cursor = connection.cursor()
+    try:
+        if many:
+            cursor.executemany(sql, parameters)
+        elif parameters is None:
+            cursor.execute(sql)
+        else:
+            cursor.execute(sql, parameters)
+        rows = cursor.fetchall() if cursor.description else []
+        return rows, cursor.description, cursor.rowcount, cursor.lastrowid
+    finally:
+        cursor.close()
+
+
+class _OneTripConnection:
+    """aiosqlite's connection as SQLAlchemy sees it, handing out one-trip cursors; everything else is aiosqlite's."""
+
+    def __init__(self, connection: Any) -> None:
+        self._inner = connection
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def cursor(self) -> _OneTripCursor:
+        return _OneTripCursor(self._inner)
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    driver = getattr(dbapi_connection, "_connection", None)
+    if hasattr(driver, "_execute") and hasattr(driver, "_conn"):  # aiosqlite: see _OneTripCursor
+        dbapi_connection._connection = _OneTripConnection(driver)
     # Let SQLAlchemy, not the driver, decide when transactions begin (see _sqlite_begin_immediate).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Select, bindparam, delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from storage.db import reading, writing
@@ -24,6 +27,26 @@ class StaleWrite(Exception):
     """The document changed since it was read (optimistic concurrency)."""
 
 
+# Every turn reads and writes here: the statements are built once (building one costs more than running it).
+_STATE = BotStateRow.__table__
+_READ: Select[Any] = select(_STATE).where(_STATE.c.key.in_(bindparam("keys", expanding=True)))
+
+
+@cache
+def _upsert(dialect: str, checked: bool) -> Any:
+    """Write one document: a new key starts at e-tag 1; an existing one is replaced, if `checked` only when
+    its e-tag is still the expected one (else nothing comes back). One atomic statement on both databases."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(_STATE).values(key=bindparam("key"), document=bindparam("document"), e_tag=1,
+                                      updated_at=bindparam("updated_at"))
+    return statement.on_conflict_do_update(
+        index_elements=[_STATE.c.key],
+        set_={"document": statement.excluded.document, "e_tag": _STATE.c.e_tag + 1,
+              "updated_at": statement.excluded.updated_at},
+        where=_STATE.c.e_tag == bindparam("expected") if checked else None,
+    ).returning(_STATE.c.e_tag)
+
+
 class DocumentStore:
     def __init__(self, sessions: async_sessionmaker[Any]) -> None:
         self._sessions = sessions
@@ -32,7 +55,7 @@ class DocumentStore:
         if not keys:
             return {}
         async with reading(self._sessions) as session:
-            rows = await session.scalars(select(BotStateRow).where(BotStateRow.key.in_(keys)))
+            rows = await session.execute(_READ, {"keys": keys})
             return {r.key: Document(r.key, r.document, r.e_tag) for r in rows}
 
     async def write(self, changes: dict[str, tuple[str, int | None]]) -> dict[str, int]:
@@ -43,20 +66,13 @@ class DocumentStore:
         now = datetime.now(UTC)
         written: dict[str, int] = {}
         async with writing(self._sessions) as session, session.begin():
+            dialect = session.bind.dialect.name
             for key, (text, expected) in changes.items():
-                row = await session.get(BotStateRow, key, with_for_update=True)
-                if row is None:
-                    session.add(BotStateRow(key=key, document=text, e_tag=1, updated_at=now))
-                    written[key] = 1
-                    continue
-                if expected is not None and expected != row.e_tag:
-                    raise StaleWrite(f"{key}: expected e-tag {expected}, found {row.e_tag}")
-                await session.execute(
-                    update(BotStateRow)
-                    .where(BotStateRow.key == key)
-                    .values(document=text, e_tag=row.e_tag + 1, updated_at=now)
-                )
-                written[key] = row.e_tag + 1
+                e_tag = await session.scalar(_upsert(dialect, expected is not None),
+                                             {"key": key, "document": text, "updated_at": now, "expected": expected})
+                if e_tag is None:
+                    raise StaleWrite(f"{key}: expected e-tag {expected}, but it has changed")
+                written[key] = e_tag
         return written
 
     async def delete(self, keys: list[str]) -> None:

@@ -6,9 +6,11 @@ from collections import Counter
 from collections.abc import Collection
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from functools import cache
+from typing import Any
 
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy import event as sa_event
-from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -75,12 +77,12 @@ def _provider(row: ProviderRow) -> Provider:
     )
 
 
-def _concern(row: ConcernRow) -> Concern:
+def _concern(row: ConcernRow, provider: Provider | None = None) -> Concern:
     return Concern(
         id=row.id,
         tenant_id=row.tenant_id,
         reference=row.reference,
-        provider=_provider(row.provider),
+        provider=_provider(row.provider) if provider is None else provider,
         categories=tuple(Category(c) for c in row.categories),
         source_agency=SourceAgency(row.source_agency),
         description=row.description,
@@ -96,6 +98,48 @@ def _concern(row: ConcernRow) -> Concern:
         card_activity_id=row.card_activity_id,
         screening_outcome=ScreeningOutcome(row.screening_outcome) if row.screening_outcome else None,
     )
+
+
+# Raising a concern is the busiest write: its statements are built once, with bind parameters, because
+# building a statement costs more CPU than SQLite takes to run it.
+_FIND_PROVIDER = select(ProviderRow).where(ProviderRow.tenant_id == bindparam("tenant_id"),
+                                           ProviderRow.name_key == bindparam("name_key"))
+_BY_SUBMISSION_KEY = select(ConcernRow).where(ConcernRow.tenant_id == bindparam("tenant_id"),
+                                              ConcernRow.submission_key == bindparam("submission_key"))
+_PROVIDERS = ProviderRow.__table__
+_CONCERNS = ConcernRow.__table__
+_COUNTERS = ReferenceCounterRow.__table__
+_INSERT_CONCERN = _CONCERNS.insert().returning(_CONCERNS.c.id)
+_TOUCH_PROVIDER = (update(_PROVIDERS).where(_PROVIDERS.c.id == bindparam("provider_id"))
+                   .values(last_concern_at=bindparam("raised_at")))
+_SET_CONCERN_CARD = (update(_CONCERNS).where(_CONCERNS.c.id == bindparam("concern_id"))
+                     .values(card_conversation_id=bindparam("conversation_id"),
+                             card_activity_id=bindparam("activity_id")))
+_LAST_AUDIT_HASH = select(AuditEventRow.hash).order_by(AuditEventRow.id.desc()).limit(1)
+# Core, not the ORM: an appended event is never read back in its transaction, and each append is a flush less.
+_APPEND_AUDIT = AuditEventRow.__table__.insert()
+
+
+@cache
+def _insert_provider(dialect: str) -> Any:
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return (insert(_PROVIDERS)
+            .values(tenant_id=bindparam("tenant_id"), name=bindparam("name"), name_key=bindparam("name_key"),
+                    service_type=bindparam("service_type"), commissioning_status=bindparam("status"),
+                    created_at=bindparam("created_at"))
+            .on_conflict_do_nothing(index_elements=["tenant_id", "name_key"])
+            .returning(_PROVIDERS.c.id))
+
+
+@cache
+def _next_in_counter(dialect: str) -> Any:
+    # The upsert takes a row lock held to commit, so concurrent raises get consecutive numbers.
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return (insert(_COUNTERS)
+            .values(tenant_id=bindparam("tenant_id"), kind=bindparam("kind"), year=bindparam("year"), last_number=1)
+            .on_conflict_do_update(index_elements=[_COUNTERS.c.tenant_id, _COUNTERS.c.kind, _COUNTERS.c.year],
+                                   set_={"last_number": _COUNTERS.c.last_number + 1})
+            .returning(_COUNTERS.c.last_number))
 
 
 class _Repository:
@@ -117,9 +161,7 @@ class SqlProviderRepository(_Repository):
         return _provider(row)
 
     async def find_by_name(self, tenant_id: str, name: str) -> Provider | None:
-        row = await self.session.scalar(
-            select(ProviderRow).where(ProviderRow.tenant_id == tenant_id, ProviderRow.name_key == name)
-        )
+        row = await self.session.scalar(_FIND_PROVIDER, {"tenant_id": tenant_id, "name_key": name})
         return _provider(row) if row else None
 
     async def search(self, tenant_id: str, text: str, limit: int) -> list[Provider]:
@@ -147,25 +189,16 @@ class SqlProviderRepository(_Repository):
         # Two people may raise the first concern about a new provider at once: the loser of the
         # race waits for the winner's row and uses it rather than failing.
         name_key = normalise_name(name)
-        insert = pg_insert if self.session.bind.dialect.name == "postgresql" else sqlite_insert
-        created_id = await self.session.scalar(
-            insert(ProviderRow)
-            .values(
-                tenant_id=tenant_id,
-                name=name,
-                name_key=name_key,
-                service_type=service_type.value,
-                commissioning_status=CommissioningStatus.NORMAL.value,
-                created_at=at,
-            )
-            .on_conflict_do_nothing(index_elements=["tenant_id", "name_key"])
-            .returning(ProviderRow.id)
-        )
-        row = await self.session.scalar(
-            select(ProviderRow).where(ProviderRow.tenant_id == tenant_id, ProviderRow.name_key == name_key)
-        )
+        created_id = await self.session.scalar(_insert_provider(self.session.bind.dialect.name), {
+            "tenant_id": tenant_id, "name": name, "name_key": name_key, "service_type": service_type.value,
+            "status": CommissioningStatus.NORMAL.value, "created_at": at,
+        })
+        if created_id is not None:  # what was just inserted is known: no need to read it back
+            return Provider(id=created_id, tenant_id=tenant_id, name=name, service_type=service_type,
+                            commissioning_status=CommissioningStatus.NORMAL), True
+        row = await self.session.scalar(_FIND_PROVIDER, {"tenant_id": tenant_id, "name_key": name_key})
         assert row is not None
-        return _provider(row), created_id is not None
+        return _provider(row), False
 
 
     async def set_status(self, provider_id: int, status: CommissioningStatus) -> None:
@@ -193,30 +226,27 @@ class SqlConcernRepository(_Repository):
         conversation_id: str,
         submission_key: str,
     ) -> Concern:
-        row = ConcernRow(
-            tenant_id=tenant_id,
-            reference=reference,
-            provider_id=provider.id,
-            categories=[c.value for c in concern.categories],
-            source_agency=concern.source_agency.value,
-            description=concern.description,
-            occurred_on=concern.occurred_on,
-            immediate_risk=concern.immediate_risk,
-            individual_reference=concern.individual_reference,
-            status=ConcernStatus.UNSCREENED.value,
-            raised_by_id=raised_by.id,
-            raised_by_name=raised_by.name,
-            raised_at=raised_at,
-            raised_in_conversation=conversation_id,
-            submission_key=submission_key,
-        )
-        self.session.add(row)
-        await self.session.execute(
-            update(ProviderRow).where(ProviderRow.id == provider.id).values(last_concern_at=raised_at)
-        )
-        await self.session.flush()
-        await self.session.refresh(row, ["provider"])
-        return _concern(row)
+        values: dict[str, Any] = {
+            "tenant_id": tenant_id,
+            "reference": reference,
+            "provider_id": provider.id,
+            "categories": [c.value for c in concern.categories],
+            "source_agency": concern.source_agency.value,
+            "description": concern.description,
+            "occurred_on": concern.occurred_on,
+            "immediate_risk": concern.immediate_risk,
+            "individual_reference": concern.individual_reference,
+            "status": ConcernStatus.UNSCREENED.value,
+            "raised_by_id": raised_by.id,
+            "raised_by_name": raised_by.name,
+            "raised_at": raised_at,
+            "raised_in_conversation": conversation_id,
+            "submission_key": submission_key,
+        }
+        # Core, not an ORM flush: nothing reads the row back in this transaction, which holds the write lock.
+        concern_id = await self.session.scalar(_INSERT_CONCERN, values)
+        await self.session.execute(_TOUCH_PROVIDER, {"provider_id": provider.id, "raised_at": raised_at})
+        return _concern(ConcernRow(id=concern_id, **values), provider)
 
     async def get_by_reference(self, tenant_id: str, reference: str) -> Concern | None:
         row = await self.session.scalar(
@@ -225,11 +255,7 @@ class SqlConcernRepository(_Repository):
         return _concern(row) if row else None
 
     async def get_by_submission_key(self, tenant_id: str, submission_key: str) -> Concern | None:
-        row = await self.session.scalar(
-            select(ConcernRow).where(
-                ConcernRow.tenant_id == tenant_id, ConcernRow.submission_key == submission_key
-            )
-        )
+        row = await self.session.scalar(_BY_SUBMISSION_KEY, {"tenant_id": tenant_id, "submission_key": submission_key})
         return _concern(row) if row else None
 
     async def unscreened(self, tenant_id: str, limit: int) -> list[Concern]:
@@ -273,33 +299,14 @@ class SqlConcernRepository(_Repository):
         return len(rows), Counter(c for categories in rows for c in categories)
 
     async def set_card(self, concern_id: int, conversation_id: str, activity_id: str) -> None:
-        await self.session.execute(
-            update(ConcernRow)
-            .where(ConcernRow.id == concern_id)
-            .values(card_conversation_id=conversation_id, card_activity_id=activity_id)
-        )
+        await self.session.execute(_SET_CONCERN_CARD, {"concern_id": concern_id, "conversation_id": conversation_id,
+                                                       "activity_id": activity_id})
 
 
 class SqlReferenceCounter(_Repository):
     async def next_number(self, tenant_id: str, kind: str, year: int) -> int:
-        # The UPDATE takes a row lock held to commit, so concurrent raises get consecutive numbers.
-        dialect = self.session.bind.dialect.name
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        await self.session.execute(
-            insert(ReferenceCounterRow)
-            .values(tenant_id=tenant_id, kind=kind, year=year, last_number=0)
-            .on_conflict_do_nothing()
-        )
-        number = await self.session.scalar(
-            update(ReferenceCounterRow)
-            .where(
-                ReferenceCounterRow.tenant_id == tenant_id,
-                ReferenceCounterRow.kind == kind,
-                ReferenceCounterRow.year == year,
-            )
-            .values(last_number=ReferenceCounterRow.last_number + 1)
-            .returning(ReferenceCounterRow.last_number)
-        )
+        number = await self.session.scalar(_next_in_counter(self.session.bind.dialect.name),
+                                           {"tenant_id": tenant_id, "kind": kind, "year": year})
         assert number is not None
         return number
 
@@ -309,6 +316,7 @@ class SqlReferenceCounter(_Repository):
 # storage/db.py).
 AUDIT_CHAIN_LOCK = 7022629598041763687
 _PENDING = "audit.pending"  # session.info key: this transaction's events, not yet in the chain
+_HOOKED = "audit.hooked"  # session.info key: _append_pending and _forget_pending listen to this session
 
 
 def pending_audit(session: AsyncSession) -> bool:
@@ -327,16 +335,15 @@ class SqlAuditLog(_Repository):
     before it takes the reference counter's row), and two such transactions could deadlock.
     """
 
-    def __init__(self, session: AsyncSession) -> None:
-        super().__init__(session)
-        sync = session.sync_session
-        if not sa_event.contains(sync, "before_commit", _append_pending):
-            sa_event.listen(sync, "before_commit", _append_pending)
-            sa_event.listen(sync, "after_soft_rollback", _forget_pending)
-
     async def record(self, event: AuditEvent) -> None:
         if self.session.info.get(READ_ONLY):
             raise ReadOnlyViolation(f"read-only unit of work asked to record {event.action}")
+        # The hooks are needed only once an event is queued; adding them costs more than most transactions.
+        if not self.session.info.get(_HOOKED):
+            sync = self.session.sync_session
+            sa_event.listen(sync, "before_commit", _append_pending)
+            sa_event.listen(sync, "after_soft_rollback", _forget_pending)
+            self.session.info[_HOOKED] = True
         await self.session.connection()  # begin the transaction now, so that a rollback forgets the event
         pending = self.session.info.setdefault(_PENDING, [])
         pending.append(replace(event, details=stored_details(event.details)))
@@ -390,24 +397,23 @@ def _append_pending(session: Session) -> None:
         # Two transactions must not both chain onto the same last event. Under the lock, the query below
         # (READ COMMITTED: a fresh snapshot per statement) sees the previous holder's committed events.
         session.execute(select(func.pg_advisory_xact_lock(AUDIT_CHAIN_LOCK)))
-    prev_hash = session.scalar(select(AuditEventRow.hash).order_by(AuditEventRow.id.desc()).limit(1)) or GENESIS
+    prev_hash = session.scalar(_LAST_AUDIT_HASH) or GENESIS
     for event in queued:
-        row = AuditEventRow(
-            occurred_at=event.occurred_at,
-            tenant_id=event.tenant_id,
-            actor_id=event.actor_id,
-            actor_name=event.actor_name,
-            action=event.action,
-            subject_type=event.subject_type,
-            subject_ref=event.subject_ref,
-            conversation_id=event.conversation_id,
-            details=event.details,
-            prev_hash=prev_hash,
-            hash=event_hash(prev_hash, event),
-        )
-        session.add(row)
-        session.flush()  # one at a time, so that the ids follow the chain
-        prev_hash = row.hash
+        chained = event_hash(prev_hash, event)
+        session.execute(_APPEND_AUDIT, {  # one at a time, so that the ids follow the chain
+            "occurred_at": event.occurred_at,
+            "tenant_id": event.tenant_id,
+            "actor_id": event.actor_id,
+            "actor_name": event.actor_name,
+            "action": event.action,
+            "subject_type": event.subject_type,
+            "subject_ref": event.subject_ref,
+            "conversation_id": event.conversation_id,
+            "details": event.details,
+            "prev_hash": prev_hash,
+            "hash": chained,
+        })
+        prev_hash = chained
 
 
 def _forget_pending(session: Session, previous_transaction: SessionTransaction) -> None:

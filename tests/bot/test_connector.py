@@ -33,7 +33,7 @@ from msrest.exceptions import HttpOperationError
 from bench.pki import make_keys
 from bench.stub import METADATA_PATH, Stub
 from bot.app import ADAPTER, METRICS, init_app
-from bot.connector import ReusingBotFrameworkAuthentication
+from bot.connector import ReusingBotFrameworkAuthentication, proxy_for
 from bot.proactive import as_send_failed
 from bot.settings import BotFrameworkConfig, BotFrameworkEndpoints, Settings
 from storage.migrate import upgrade
@@ -478,3 +478,19 @@ async def test_with_the_keys_loaded_tokens_are_still_checked_in_full(
     assert await bot.post(teams.personal_message(PRIYA, "help"), cloud.token()) == 201
     assert cloud.stub.counts["openid_metadata"] == 1
     assert cloud.stub.counts["connector_send"] == 2
+
+
+def test_connector_calls_take_the_environment_proxy_except_for_hosts_in_no_proxy(monkeypatch: Any) -> None:
+    # Read once per app start (connector_session), not on every call as aiohttp's trust_env would.
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.council.internal:8080")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,.council.internal")
+    for name in ("https_proxy", "no_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    proxy_for.cache_clear()
+    assert proxy_for("https", "smba.trafficmanager.net") == "http://proxy.council.internal:8080"
+    assert proxy_for("https", "bot.council.internal") is None
+    assert proxy_for("http", "127.0.0.1") is None
+    monkeypatch.setenv("NO_PROXY", "smba.trafficmanager.net")
+    assert proxy_for("https", "smba.trafficmanager.net") is not None  # cached until the app starts again
+    proxy_for.cache_clear()
+    assert proxy_for("https", "smba.trafficmanager.net") is None

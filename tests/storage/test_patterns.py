@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -28,6 +29,29 @@ async def test_the_third_concern_in_ninety_days_prompts_once(uow: Any, clock: Fi
     assert [p.prompt.rule_id for p in prompts] == ["several_concerns_in_90_days"]
     assert [f.reference for f in prompts[0].evidence] == ["C-2026-0001", "C-2026-0002", "C-2026-0003"]
     assert await check(uow, clock, provider_id) == []  # the same evidence never prompts twice
+
+
+async def test_a_provider_first_named_by_a_concern_is_checked_on_that_concern_alone(
+    uow: Any, clock: FixedClock
+) -> None:
+    first = await raise_one(uow, clock, "k1")
+    provider_id = first.concern.provider.id
+    async with uow().reader() as reader:
+        stored = await reader.patterns.facts(PRIYA.tenant_id, provider_id, clock.now() - timedelta(days=90))
+    assert first.new_provider and first.provider_facts() == stored
+    assert await check(uow, clock, provider_id) == []
+    # The provider now has a history, and a retried submit created nothing: both must be read from the store.
+    assert (await raise_one(uow, clock, "k2")).provider_facts() is None
+    assert (await raise_one(uow, clock, "k1")).provider_facts() is None
+
+
+async def test_a_first_concern_that_meets_a_rule_on_its_own_still_prompts(uow: Any, clock: FixedClock) -> None:
+    every_concern = CROYDON.model_copy(update={"patterns": (CROYDON.patterns[0].model_copy(update={"count": 1}),)})
+    raised = await raise_one(uow, clock, "k1")
+    prompts = await services.check_patterns(uow(), clock, every_concern, PRIYA, raised.concern.provider.id,
+                                            conversation_id="19:general", known=raised.provider_facts())
+    assert [p.prompt.rule_id for p in prompts] == ["several_concerns_in_90_days"]
+    assert [f.reference for f in prompts[0].evidence] == ["C-2026-0001"]
 
 
 async def test_a_declined_prompt_returns_only_with_new_evidence(uow: Any, clock: FixedClock) -> None:
