@@ -374,6 +374,11 @@ async def write(database_url: str, plan: Plan) -> dict[str, int]:
                         await connection.execute(text(
                             f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
                             f"GREATEST((SELECT max(id) FROM {name}), 1))"))
+        # A database that grew to this size would have been analysed along the way (autovacuum on PostgreSQL);
+        # one loaded in a single transaction has no statistics yet, and its planner would guess.
+        async with engine.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await connection.execute(text("ANALYZE"))
         return {name: len(plan.rows.get(name, [])) for name in ORDER} | {"audit_events": len(events)}
     finally:
         await engine.dispose()

@@ -12,7 +12,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import String, and_, bindparam, exists, func, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -47,6 +48,15 @@ class SqlOutbox:
     async def known_keys(self, keys: Sequence[str]) -> set[str]:
         found: set[str] = set()
         async with reading(self._sessions) as session:
+            if session.bind.dialect.name == "postgresql" and keys:
+                # One join against the keys as an array: costs in proportion to both sides whatever the planner
+                # believes, where IN-lists of 500 were compared row by row against an outbox whose statistics
+                # still said empty (autovacuum had not caught up with a burst of thousands of rows): 2.7 s a sweep.
+                keys_array = (func.unnest(bindparam("keys", list(keys), type_=ARRAY(String)))
+                              .table_valued("key").render_derived())
+                found.update(await session.scalars(select(OutboxRow.key).join(keys_array,
+                                                                              OutboxRow.key == keys_array.c.key)))
+                return found
             for start in range(0, len(keys), 500):
                 chunk = list(keys[start:start + 500])
                 found.update(await session.scalars(select(OutboxRow.key).where(OutboxRow.key.in_(chunk))))
