@@ -36,9 +36,8 @@ from bench.pki import make_keys
 from bench.profile import Recording, py_spy, render, summarise
 from bench.scenarios import SCENARIOS, Help, Scenario, Target, stub_stats, wait_until_up
 from bench.sweep import working_moment
-from concerns.audit import ChainedEvent, verify_log
 from storage.db import create_engine, session_factory
-from storage.repositories import SqlAuditLog
+from storage.repositories import verify_audit_chain
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -235,14 +234,8 @@ class Harness:
     async def verify_audit(self, url: str, size: int) -> None:
         """Walk the whole audit chain as `concerns-bot audit verify` does: generated events and the bot's own."""
         engine = create_engine(url)
-        sessions = session_factory(engine)
-
-        async def read(after_id: int, limit: int) -> list[ChainedEvent]:
-            async with sessions() as session:
-                return await SqlAuditLog(session).chained(after_id, limit)
-
         try:
-            report = await verify_log(read)
+            report = await verify_audit_chain(session_factory(engine))
         finally:
             await engine.dispose()
         text = f"audit chain intact: {report.count} events" if report.broken is None else \

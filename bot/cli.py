@@ -278,22 +278,14 @@ async def _outbox(args: argparse.Namespace) -> int:
 
 async def _audit_verify() -> int:
     """Walk the audit chain over the configured database: intact (0), or the first broken event (1)."""
-    from concerns.audit import ChainedEvent, verify_log
     from storage.db import create_engine, session_factory
-    from storage.repositories import SqlAuditLog
+    from storage.repositories import verify_audit_chain
 
     settings = Settings.from_environment()
     await _database_ready(settings, migrate=False)
     engine = create_engine(settings.database_url)
-    sessions = session_factory(engine)
-
-    async def read(after_id: int, limit: int) -> list[ChainedEvent]:
-        # A short transaction per batch: on SQLite each one holds the write lock (BEGIN IMMEDIATE).
-        async with sessions() as session:
-            return await SqlAuditLog(session).chained(after_id, limit)
-
     try:
-        report = await verify_log(read)
+        report = await verify_audit_chain(session_factory(engine))
     finally:
         await engine.dispose()
     if report.broken is not None:

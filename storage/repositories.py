@@ -13,11 +13,11 @@ from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy import event as sa_event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, SessionTransaction, aliased
 
 from concerns.actions import CaseAction, PlannedAction
-from concerns.audit import GENESIS, ChainedEvent, event_hash, stored_details
+from concerns.audit import GENESIS, ChainedEvent, ChainReport, event_hash, stored_details, verify_log
 from concerns.cases import (
     Case,
     CaseRole,
@@ -43,7 +43,7 @@ from concerns.vocabulary import (
     SourceAgency,
 )
 from concerns.votes import Ballot, BallotForm, Confirmation, Vote
-from storage.db import READ_ONLY, ReadOnlyViolation
+from storage.db import READ_ONLY, ReadOnlyViolation, reading
 from storage.models import (
     AuditEventRow,
     BallotRow,
@@ -385,6 +385,16 @@ class SqlAuditLog(_Repository):
         rows = await self.session.scalars(
             select(AuditEventRow).where(AuditEventRow.id > after_id).order_by(AuditEventRow.id).limit(limit))
         return [ChainedEvent(r.id, _audit_event(r), r.prev_hash, r.hash) for r in rows]
+
+
+async def verify_audit_chain(sessions: async_sessionmaker[Any]) -> ChainReport:
+    """Walk the whole audit chain in batches, each a short read-only transaction (no SQLite write lock)."""
+
+    async def read(after_id: int, limit: int) -> list[ChainedEvent]:
+        async with reading(sessions) as session:
+            return await SqlAuditLog(session).chained(after_id, limit)
+
+    return await verify_log(read)
 
 
 def _append_pending(session: Session) -> None:
