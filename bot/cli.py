@@ -348,17 +348,28 @@ async def _retention_run(at: datetime | None, *, dry_run: bool) -> int:
     return 0
 
 
+async def _held_about(uow: Any, reference: str) -> Any:
+    """What is held under an individual reference, or None (said on stderr) when nothing is."""
+    from concerns.clock import SystemClock
+    from concerns.subjects import subject_file
+
+    found = await subject_file(uow, SystemClock(), reference)
+    if found.empty:
+        print(f"concerns-bot: nothing is held under the individual reference {found.reference}: "
+              "no concern names it and no form draft holds it", file=sys.stderr)
+        return None
+    return found
+
+
 async def _export_subject(reference: str, out: Path) -> int:
     """Write subject-REFERENCE.json and .html, then audit the export; nothing is written for an unknown one."""
     from concerns.clock import SystemClock
-    from concerns.subjects import BadReference, file_stem, record_export, subject_file, subject_html, subject_json
+    from concerns.subjects import BadReference, file_stem, record_export, subject_html, subject_json
 
     try:
         async with _units_of_work() as uow:
-            found = await subject_file(uow, SystemClock(), reference)
-            if found.empty:
-                print(f"concerns-bot: nothing is held under the individual reference {found.reference}: "
-                      "no concern names it and no form draft holds it", file=sys.stderr)
+            found = await _held_about(uow, reference)
+            if found is None:
                 return 1
             stem = file_stem(found.reference)
             try:
@@ -406,14 +417,12 @@ def _remove_files(paths: list[Path]) -> None:
 async def _erase_subject(reference: str, *, confirmed: bool) -> int:
     """Without --yes, say what erasure would change; with it, erase in one audited transaction."""
     from concerns.clock import SystemClock
-    from concerns.subjects import BadReference, erase_subject, subject_file, typed_audit_details
+    from concerns.subjects import BadReference, erase_subject, typed_audit_details
 
     try:
         async with _units_of_work() as uow:
-            found = await subject_file(uow, SystemClock(), reference)
-            if found.empty:
-                print(f"concerns-bot: nothing is held under the individual reference {found.reference}: "
-                      "no concern names it and no form draft holds it", file=sys.stderr)
+            found = await _held_about(uow, reference)
+            if found is None:
                 return 1
             concerns = ", ".join(c.reference for c in found.concerns) or "none"
             typed = typed_audit_details(found)
