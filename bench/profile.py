@@ -1,8 +1,9 @@
 """Profiles of a running process: py-spy (all threads, sampled from outside) summarised as top entries.
 
 botbuilder sends replies through `requests` on worker threads, which cProfile in the main thread would
-not see; py-spy samples every thread that is running (idle ones are left out), so a function's share is
-the share of the busy samples in which it was on the stack ("cumulative") or at the top ("self").
+not see; py-spy samples whichever thread holds the GIL (`--gil`: threads waiting on a socket or a queue are
+left out), so a function's share is its share of the process's Python CPU: the share of the samples in which
+it was on the stack ("cumulative") or at the top ("self").
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ class Recording:
         self.log = path.with_suffix(".log").open("wb")
         self.process = subprocess.Popen(
             [executable, "record", "--pid", str(pid), "--format", "raw", "--output", str(path), "--rate", str(rate),
-            ], stdout=self.log, stderr=subprocess.STDOUT)
+             # Only the thread holding the GIL: Python's CPU, not threads parked in a queue read.
+             "--gil"], stdout=self.log, stderr=subprocess.STDOUT)
 
     def stop(self) -> Path:
         self.process.send_signal(signal.SIGINT)

@@ -63,6 +63,16 @@ def rss_kb(pid: int) -> int | None:
     return None
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time a process has used so far (user + system, /proc/PID/stat), in seconds."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    # After the command name: state is field 3, utime and stime fields 14 and 15 of proc(5).
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def machine() -> dict[str, Any]:
     memory = next((line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
                    if line.startswith("MemTotal:")), "0")
@@ -153,7 +163,9 @@ class Harness:
         before = await stub_stats(http, self.stub_url)
         counters_before = await self.bot_counters(http, target)
         recording = Recording(process.pid, self.folder / f"profile-{profile}.txt") if profile else None
+        cpu_before = cpu_seconds(process.pid)
         measured = await drive(http, target.url, target.token, bodies, concurrency)
+        cpu_after = cpu_seconds(process.pid)
         if recording is not None:
             summary = summarise(recording.stop())
             self.results["profiles"][profile] = summary
@@ -170,6 +182,9 @@ class Harness:
         turn_errors = sum(counted.get(name, 0) for name in BAD_COUNTERS)
         result = label | {"concurrency": concurrency} | measured.summary() | {
             "per_turn": per_turn, "rss_kb": rss_kb(process.pid), "turns_so_far": target.turns,
+            # The bot's own CPU per timed request: what a turn costs, whatever else shares the machine.
+            "cpu_ms_per_request": None if cpu_before is None or cpu_after is None else
+            round((cpu_after - cpu_before) * 1000 / max(1, len(bodies)), 2),
             "bot_counters": counted, "turn_errors": turn_errors if counters_after is not None else None,
         }
         print(self.line(result), flush=True)
@@ -188,7 +203,8 @@ class Harness:
         where = f"{result.get('db', '')} {result.get('size', '')}".strip()
         return (f"  {result['scenario']:<8} {where:<16} c={result['concurrency']:<3} n={result['requests']:<5} "
                 f"ok={result['ok']:<5} {result['throughput_rps']:>8.1f} req/s  p50 {result['p50_ms']:>7.1f}  "
-                f"p95 {result['p95_ms']:>7.1f}  p99 {result['p99_ms']:>7.1f} ms  per turn {result['per_turn']}")
+                f"p95 {result['p95_ms']:>7.1f}  p99 {result['p99_ms']:>7.1f} ms  "
+                f"cpu {result['cpu_ms_per_request']} ms/req  per turn {result['per_turn']}")
 
     # -- the phases --------------------------------------------------------------------------------
 
@@ -370,7 +386,7 @@ def render_summary(results: dict[str, Any]) -> str:
              f"Command: `{results['command']}`", "",
              "| target | scenario | db | concerns | conc. | requests | errors | req/s | p50 ms | p95 ms | p99 ms "
              "| req/s ÷ echo | req/s ÷ raw | p99 ÷ echo | p99 ÷ raw | connector calls/turn | Entra calls/turn "
-             "| RSS MiB |", "|" + "---|" * 18]
+             "| RSS MiB | bot CPU ms/req |", "|" + "---|" * 19]
     for r in [*results["baselines"], *results["runs"]]:
         echo, raw = base.get(("echo", r["concurrency"])), base.get(("raw", r["concurrency"]))
         per_turn = r["per_turn"]
@@ -383,7 +399,7 @@ def render_summary(results: dict[str, Any]) -> str:
             f"| {_ratio(r['throughput_rps'], echo and echo['throughput_rps'])} "
             f"| {_ratio(r['throughput_rps'], raw and raw['throughput_rps'])} "
             f"| {_ratio(r['p99_ms'], echo and echo['p99_ms'])} | {_ratio(r['p99_ms'], raw and raw['p99_ms'])} "
-            f"| {connector:.2f} | {entra:.2f} | {(r['rss_kb'] or 0) / 1024:.0f} |")
+            f"| {connector:.2f} | {entra:.2f} | {(r['rss_kb'] or 0) / 1024:.0f} | {r.get('cpu_ms_per_request', '-')} |")
     if results["sweep"]:
         lines += ["", "| sweep: open deadlines | due | enqueued | first sweep s | steady sweep s | delivered "
                       "| delivery s | messages/s |", "|" + "---|" * 8]

@@ -208,6 +208,9 @@ async def test_many_turns_fetch_one_token_and_every_call_carries_it_with_the_sdk
     assert "Microsoft-BotFramework/3.1 (BotBuilder Python/4.17" in sdk_user_agent()
     assert bot.auth.cache.clients_built == 1
     assert bot.app[METRICS]["turn_errors_total"] == 0
+    # Every reply's body written by bot.wire's plan (tests/bot/test_wire.py: the same JSON as msrest's).
+    assert bot.auth.cache.wire is not None
+    assert (bot.auth.cache.wire.planned, bot.auth.cache.wire.fallbacks) == (TURNS, 0)
     # Handed out without asking msal (or leaving the event loop) until msal itself would refresh it.
     [tokens] = bot.auth.cache.credentials.values()
     assert abs(tokens.valid_until - (time.time() + 3599 - 300)) < 30
