@@ -11,15 +11,25 @@ With BENCH_CONNECTOR=stock (`python -m bench --connector stock`) the app is give
 connector factory and user-token client instead of bot.connector's, and checks every token on a thread of
 its own (bot.app before bot.connector), for a before/after comparison on the same machine and tree.
 
+With BENCH_CPROFILE=FOLDER (`python -m bench --cprofile`) the event loop's thread runs under cProfile
+between SIGUSR1 and SIGUSR2, which the harness sends around a timed phase, and the statistics go to
+FOLDER/cprofile-N.prof: exact call counts and CPU per function, where py-spy's samples lose their way in
+SQLAlchemy's greenlets.
+
 Run: python -m bench.botproc --port P
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import itertools
 import logging
 import os
+import signal
 from dataclasses import replace
+from functools import partial
+from pathlib import Path
 
 from aiohttp import web
 from botbuilder.schema import Activity
@@ -64,7 +74,27 @@ def main() -> None:
     if os.environ.get("BENCH_CONNECTOR") == "stock":
         bot.app.ReusingBotFrameworkAuthentication = Stock  # type: ignore[misc]
         logging.getLogger(__name__).warning("BENCH_CONNECTOR=stock: botbuilder's connector factory, for comparison")
-    web.run_app(init_app(settings), host=settings.host, port=settings.port, print=None)
+    app = init_app(settings)
+    profile_to = os.environ.get("BENCH_CPROFILE")
+    if profile_to:
+        app.on_startup.append(partial(_profiling, Path(profile_to)))
+    web.run_app(app, host=settings.host, port=settings.port, print=None)
+
+
+async def _profiling(folder: Path, _: web.Application) -> None:
+    import cProfile
+
+    profiler = cProfile.Profile()
+    phases = itertools.count(1)
+
+    def stop() -> None:
+        profiler.disable()
+        profiler.dump_stats(folder / f"cprofile-{next(phases)}.prof")
+        profiler.clear()
+
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGUSR1, profiler.enable)
+    loop.add_signal_handler(signal.SIGUSR2, stop)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import json
 import os
 import platform
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -162,10 +163,16 @@ class Harness:
         bodies = await scenario.bodies(target, self.args.requests, concurrency)
         before = await stub_stats(http, self.stub_url)
         counters_before = await self.bot_counters(http, target)
-        recording = Recording(process.pid, self.folder / f"profile-{profile}.txt") if profile else None
+        recording = Recording(process.pid, self.folder / f"profile-{profile}.txt") \
+            if profile and not self.args.cprofile else None
+        deterministic = bool(profile and self.args.cprofile and target.database_url)
+        if deterministic:
+            process.popen.send_signal(signal.SIGUSR1)  # bench.botproc: cProfile on
         cpu_before = cpu_seconds(process.pid)
         measured = await drive(http, target.url, target.token, bodies, concurrency)
         cpu_after = cpu_seconds(process.pid)
+        if deterministic:
+            process.popen.send_signal(signal.SIGUSR2)  # off, and written to the run folder
         if recording is not None:
             summary = summarise(recording.stop())
             self.results["profiles"][profile] = summary
@@ -268,7 +275,8 @@ class Harness:
                 process = self.start(f"bot-{size}", "bench.botproc", port, CONCERNS_DATABASE_URL=url,
                                      CONCERNS_LINK_SECRET=LINK_SECRET,
                                      CONCERNS_PUBLIC_URL="https://concerns.bench.invalid",
-                                     CONCERNS_SCHEDULER=self.args.scheduler, CONCERNS_USER_RATE=self.args.user_rate)
+                                     CONCERNS_SCHEDULER=self.args.scheduler, CONCERNS_USER_RATE=self.args.user_rate,
+                                     **({"BENCH_CPROFILE": str(self.folder)} if self.args.cprofile else {}))
                 try:
                     await wait_until_up(http, f"http://127.0.0.1:{port}/readyz")
                     target = Target(http, f"http://127.0.0.1:{port}/api/messages", self.token, self.stub_url,
@@ -439,6 +447,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--delivery-seconds", type=float, default=20.0, help="how long the sweep delivers")
     parser.add_argument("--soak", type=int, default=0, help="extra turns with RSS sampled, e.g. 100000")
     parser.add_argument("--profile", action="store_true", help="py-spy the echo bot and ours (raise) at top conc.")
+    parser.add_argument("--cprofile", action="store_true",
+                        help="with --profile: cProfile our bot's event loop in the profiled phase instead of py-spy "
+                             "(cprofile-N.prof in the run folder; CPU figures then include cProfile's own cost)")
     parser.add_argument("--scheduler", choices=["on", "off"], default="off",
                         help="the bot's own every-minute sweep (off: the sweep is measured on its own)")
     parser.add_argument("--user-rate", default="off",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -41,7 +41,11 @@ def create_engine(url: str) -> AsyncEngine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        kwargs["connect_args"] = {"timeout": 30}
+        # check_same_thread: statements inside a transaction run on the event loop's thread (_OneTripCursor).
+        kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+        # Every session and connection ends its transaction itself (commit, or rollback on close): the pool's
+        # own rollback on return would be a second, empty one, a trip to aiosqlite's thread per transaction.
+        kwargs["pool_reset_on_return"] = None
     else:
         kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
     engine = create_async_engine(url, **kwargs)
@@ -52,16 +56,15 @@ def create_engine(url: str) -> AsyncEngine:
 
 
 class _OneTripCursor:
-    """An aiosqlite cursor that runs a statement, fetches its rows and closes in one trip to the driver's thread.
+    """An aiosqlite cursor that runs a statement, fetches its rows and closes in one go (see _OneTripConnection).
 
-    aiosqlite makes each cursor call a trip of its own (open, execute, fetch, close), and each trip hands the GIL
-    between the event loop and that thread: most of a statement's CPU here. SQLAlchemy fetches every row of a
-    statement straight after running it anyway (it never streams from SQLite in this project), so nothing waits.
+    SQLAlchemy fetches every row of a statement straight after running it anyway (it never streams from SQLite
+    in this project), so nothing waits for rows kept here.
     """
 
     arraysize = 1
 
-    def __init__(self, connection: Any) -> None:
+    def __init__(self, connection: _OneTripConnection) -> None:
         self._connection = connection
         self._rows: list[Any] = []
         self.description: Any = None
@@ -75,14 +78,21 @@ class _OneTripCursor:
         return None
 
     async def execute(self, sql: str, parameters: Any = None) -> _OneTripCursor:
-        self._rows, self.description, self.rowcount, self.lastrowid = await self._connection._execute(
-            _run_statement, self._connection._conn, sql, parameters, False)
+        await self._run(sql, parameters, False)
         return self
 
     async def executemany(self, sql: str, parameters: Any) -> _OneTripCursor:
-        self._rows, self.description, self.rowcount, self.lastrowid = await self._connection._execute(
-            _run_statement, self._connection._conn, sql, parameters, True)
+        await self._run(sql, parameters, True)
         return self
+
+    async def _run(self, sql: str, parameters: Any, many: bool) -> None:
+        connection = self._connection
+        driver = connection.driver
+        if connection.idle() and (driver.in_transaction or sql == "BEGIN"):
+            found = _run_statement(driver, sql, parameters, many)
+        else:
+            found = await connection.trip(_run_statement, driver, sql, parameters, many)
+        self._rows, self.description, self.rowcount, self.lastrowid = found
 
     async def fetchone(self) -> Any:
         return self._rows.pop(0) if self._rows else None
@@ -116,16 +126,55 @@ def _run_statement(connection: sqlite3.Connection, sql: str, parameters: Any, ma
 
 
 class _OneTripConnection:
-    """aiosqlite's connection as SQLAlchemy sees it, handing out one-trip cursors; everything else is aiosqlite's."""
+    """aiosqlite's connection as SQLAlchemy sees it, running on aiosqlite's thread only what can wait.
+
+    aiosqlite sends every call to its thread: each trip hands the GIL between the event loop and that thread
+    and wakes the loop, costing far more CPU than the statement (a few microseconds of SQLite). Here a trip is
+    taken only by what can wait: connecting and the pragmas, BEGIN IMMEDIATE (which may queue behind another
+    process's writer for the busy timeout) and COMMIT (which waits for the disk). What cannot wait runs on the
+    event loop's thread: a deferred BEGIN (it takes no lock), ROLLBACK (under WAL it writes nothing), and every
+    statement inside an open transaction, which already holds what it needs: a writer took the write lock at
+    BEGIN IMMEDIATE, and under WAL a reader is not blocked by writers. (SQLite can still make a reader wait
+    while another connection recovers the WAL after a crash or runs a RESTART checkpoint; this app runs none.)
+
+    The driver connection is used by one thread at a time: a statement runs here only while no trip is queued
+    or running (a task cancelled during a trip leaves it running on aiosqlite's thread: what follows queues
+    behind it). Trips are counted by two counters, each written by one thread only.
+    """
 
     def __init__(self, connection: Any) -> None:
         self._inner = connection
+        self.driver: sqlite3.Connection = connection._conn
+        self._queued = 0  # written on the event loop's thread only
+        self._done = 0  # written on aiosqlite's thread only
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
     def cursor(self) -> _OneTripCursor:
-        return _OneTripCursor(self._inner)
+        return _OneTripCursor(self)
+
+    def idle(self) -> bool:
+        return self._queued == self._done
+
+    async def trip(self, function: Callable[..., Any], *args: Any) -> Any:
+        def run() -> Any:
+            try:
+                return function(*args)
+            finally:
+                self._done += 1
+
+        self._queued += 1
+        return await self._inner._execute(run)
+
+    async def commit(self) -> None:
+        await self.trip(self.driver.commit)
+
+    async def rollback(self) -> None:
+        if self.idle():
+            self.driver.rollback()
+        else:
+            await self.trip(self.driver.rollback)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
