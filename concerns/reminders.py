@@ -23,6 +23,7 @@ from concerns.packs import ProcedurePack, Reminders
 
 __all__ = [
     "CaseSnapshot",
+    "DigestCase",
     "FeedbackOwed",
     "KeyContacts",
     "OpenVote",
@@ -80,6 +81,26 @@ class CaseSnapshot:
 
 
 @dataclass(frozen=True)
+class DigestCase:
+    """An open case read only for its chair's digest, because no other rule can find anything due for it.
+
+    Only what the digest says of it: a whole `Case` for each of the thousands a morning's digests list
+    cost more than everything that was due. It has no actions: the window lets in every case with an
+    action due in the digest's week (`ReminderWindow.action_horizon`), so none of its own is listed.
+    """
+
+    id: int
+    tenant_id: str
+    reference: str
+    provider: str  # the provider's name
+    pack_id: str
+    step: str
+    level: str | None
+    chair: Person | None  # its chair, or its coordinator when it has no chair
+    open_vote: OpenVote | None = None
+
+
+@dataclass(frozen=True)
 class FeedbackOwed:
     """A screening whose referrer has not yet been told the outcome."""
 
@@ -107,9 +128,11 @@ class ReminderState:
     cases: tuple[CaseSnapshot, ...] = ()
     feedback: tuple[FeedbackOwed, ...] = ()
     key_contacts: tuple[KeyContacts, ...] = ()
-    # The (tenant, chair) pairs whose digest to compute: `cases` then holds every open case they chair.
-    # None: every chair in `cases` (which then holds every open case).
+    # The (tenant, chair) pairs whose digest to compute: `cases` and `digest_cases` then hold every open case
+    # they chair. None: every chair in `cases` (which then holds every open case).
     digest_for: frozenset[tuple[str, str]] | None = None
+    # Open cases read for the digests alone, none of them also in `cases`.
+    digest_cases: tuple[DigestCase, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -248,11 +271,15 @@ def _chair(case: Case) -> Person | None:
 
 
 def _case_facts(case: Case, pack: ProcedurePack) -> dict[str, Any]:
+    return _facts_of(case.reference, case.provider.name, pack, case.step, case.level)
+
+
+def _facts_of(reference: str, provider: str, pack: ProcedurePack, step: str, level: str | None) -> dict[str, Any]:
     return {
-        "case": case.reference,
-        "provider": case.provider.name,
-        "step": pack.step(case.step).name,
-        "level": pack.level(case.level).label if case.level else "Not yet agreed",
+        "case": reference,
+        "provider": provider,
+        "step": pack.step(step).name,
+        "level": pack.level(level).label if level else "Not yet agreed",
     }
 
 
@@ -451,7 +478,8 @@ class _Rules:
 
     # -- per tenant -----------------------------------------------------------------------------
 
-    def digests(self, snapshots: Iterable[CaseSnapshot], only: frozenset[tuple[str, str]] | None) -> None:
+    def digests(self, snapshots: Iterable[CaseSnapshot], only: frozenset[tuple[str, str]] | None,
+                digest_cases: Iterable[DigestCase] = ()) -> None:
         pack = self.default_pack
         working = self.working_day(pack)
         if working is None:
@@ -460,33 +488,44 @@ class _Rules:
         if local_now(pack.reminders, self.at).time().replace(tzinfo=None) < pack.reminders.digest_at:
             return
         week_end = calendar.add_working_days(today, 5)
-        by_chair: dict[tuple[str, str], list[CaseSnapshot]] = {}
+        # Each case as the digest sees it: (id, tenant, chair, reference, provider, pack, step, level, actions,
+        # open vote), from a whole case or from a DigestCase.
+        entries: list[tuple[Any, ...]] = [
+            (s.case.id, s.case.tenant_id, _chair(s.case), s.case.reference, s.case.provider.name, s.case.pack_id,
+             s.case.step, s.case.level, s.actions, s.open_vote) for s in snapshots]
+        digest_cases = tuple(digest_cases)
+        if digest_cases:
+            entries.extend((d.id, d.tenant_id, d.chair, d.reference, d.provider, d.pack_id, d.step, d.level, (),
+                            d.open_vote) for d in digest_cases)
+            entries.sort(key=lambda entry: entry[0])  # in case order, as when every case was a snapshot
+        by_chair: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
         people: dict[tuple[str, str], Person] = {}
-        for snapshot in snapshots:
-            chair = _chair(snapshot.case)
+        for entry in entries:
+            tenant_id, chair = entry[1], entry[2]
             if chair is not None:
-                key = (snapshot.case.tenant_id, chair.user_id)
+                key = (tenant_id, chair.user_id)
                 if only is not None and key not in only:
                     continue  # its digest was sent, or its cases were not all read
-                by_chair.setdefault(key, []).append(snapshot)
+                by_chair.setdefault(key, []).append(entry)
                 people[key] = chair
+        named: dict[tuple[str, str, str | None], dict[str, Any]] = {}  # thousands of cases share a few steps
         for (tenant_id, user_id), mine in sorted(by_chair.items()):
             chair = people[(tenant_id, user_id)]
             cases, due, overdue, votes = [], [], [], []
-            for snapshot in mine:
-                case_pack = self.packs.get(snapshot.case.pack_id, pack)
-                cases.append(_case_facts(snapshot.case, case_pack))
-                for action in snapshot.actions:
+            for _, _, _, reference, provider, pack_id, step, level, actions, open_vote in mine:
+                if (pack_id, step, level) not in named:
+                    named[(pack_id, step, level)] = _facts_of("", "", self.packs.get(pack_id, pack), step, level)
+                cases.append({**named[(pack_id, step, level)], "case": reference, "provider": provider})
+                for action in actions:
                     if action.status != "open" or action.due_on is None:
                         continue
                     if action.due_on < today:
                         overdue.append(action_facts(action, today, calendar))
                     elif action.due_on <= week_end:
                         due.append(action_facts(action, today, calendar))
-                if snapshot.open_vote is not None:
-                    votes.append({"case": snapshot.case.reference, "vote_id": snapshot.open_vote.id,
-                                  "ballots": len(snapshot.open_vote.voters),
-                                  "voted": user_id in snapshot.open_vote.voters})
+                if open_vote is not None:
+                    votes.append({"case": reference, "vote_id": open_vote.id, "ballots": len(open_vote.voters),
+                                  "voted": user_id in open_vote.voters})
             due.sort(key=lambda item: (item["due_on"], item["case"]))
             overdue.sort(key=lambda item: (item["due_on"], item["case"]))
             self.add(Reminder(
@@ -566,7 +605,7 @@ def due_reminders(
     rules = _Rules(at, packs, default_pack, calendar_for)
     for snapshot in state.cases:
         rules.case(snapshot)
-    rules.digests(state.cases, state.digest_for)
+    rules.digests(state.cases, state.digest_for, state.digest_cases)
     for owed in state.feedback:
         rules.feedback(owed)
     for contacts in state.key_contacts:

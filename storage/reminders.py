@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import any_, bindparam, case, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from concerns.cases import Case, CaseRole, CaseStatus, LeadAgency, Member, Person
 from concerns.clock import UK
 from concerns.model import Actor, Provider
-from concerns.reminders import CaseSnapshot, FeedbackOwed, KeyContacts, OpenVote, ReminderState, ReminderWindow
+from concerns.reminders import (
+    CaseSnapshot,
+    DigestCase,
+    FeedbackOwed,
+    KeyContacts,
+    OpenVote,
+    ReminderState,
+    ReminderWindow,
+)
 from concerns.vocabulary import CommissioningStatus, ServiceType
 from storage.db import reading
 from storage.meetings import _meeting
@@ -53,10 +63,30 @@ def _chunks(items: Sequence[Any], size: int = 900) -> Iterator[list[Any]]:
         yield list(items[start:start + size])
 
 
+def _batches(session: Any, items: Sequence[Any]) -> Iterator[list[Any]]:
+    """`items` in as few lists as `_among` can take: all at once on PostgreSQL, 900 at a time elsewhere."""
+    if session.bind.dialect.name == "postgresql":
+        if items:
+            yield list(items)
+        return
+    yield from _chunks(items)
+
+
+def _among(session: Any, column: Any, values: list[Any]) -> Any:
+    """`column IN values`. On PostgreSQL one array parameter: one statement to prepare and plan whatever the
+    count, where thousands of ids as 900 parameters each cost more in asyncpg and the planner than the rows."""
+    if session.bind.dialect.name == "postgresql":
+        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+    return column.in_(values)
+
+
 _ROLES = {role.value: role for role in CaseRole}  # a dict lookup per member, not an enum call: thousands of them
 _CASES = CaseRow.__table__
 _PROVIDERS = ProviderRow.__table__
 _ACTIONS = CaseActionRow.__table__
+_MEMBERS = CaseMemberRow.__table__
+_VOTES = VoteRow.__table__
+_BALLOTS = BallotRow.__table__
 
 
 async def _cases(session: Any, ids: Sequence[int]) -> list[Case]:
@@ -68,17 +98,18 @@ async def _cases(session: Any, ids: Sequence[int]) -> list[Case]:
     cases: list[Case] = []
     connection = await session.connection()  # Core, not the ORM's row-to-object machinery
     c, p = _CASES.c, _PROVIDERS.c
-    for chunk in _chunks(ids):
+    for chunk in _batches(session, ids):
         members: dict[int, list[Member]] = {}
         for case_id, user_id, name, role in await connection.execute(
                 select(CaseMemberRow.case_id, CaseMemberRow.user_id, CaseMemberRow.name, CaseMemberRow.role)
-                .where(CaseMemberRow.case_id.in_(chunk)).order_by(CaseMemberRow.case_id, CaseMemberRow.added_at)):
+                .where(_among(session, CaseMemberRow.case_id, chunk))
+                .order_by(CaseMemberRow.case_id, CaseMemberRow.added_at, CaseMemberRow.user_id)):
             members.setdefault(case_id, []).append(Member(user_id, name, _ROLES[role]))
         concerns: dict[int, list[str]] = {}
         for case_id, reference in await connection.execute(
                 select(CaseConcernRow.case_id, ConcernRow.reference)
                 .join(ConcernRow, ConcernRow.id == CaseConcernRow.concern_id)
-                .where(CaseConcernRow.case_id.in_(chunk))
+                .where(_among(session, CaseConcernRow.case_id, chunk))
                 .order_by(CaseConcernRow.case_id, ConcernRow.raised_at, ConcernRow.id)):
             concerns.setdefault(case_id, []).append(reference)
         rows = await connection.execute(
@@ -87,7 +118,7 @@ async def _cases(session: Any, ids: Sequence[int]) -> list[Case]:
                    c.card_activity_id, c.checklist_activity_id, c.closed_at, c.closed_by_name,
                    c.closure_override_reason, c.closure_outcome, p.id, p.tenant_id, p.name, p.service_type,
                    p.commissioning_status, p.cqc_location_id, p.address)
-            .join(_PROVIDERS, p.id == c.provider_id).where(c.id.in_(chunk)).order_by(c.id))
+            .join(_PROVIDERS, p.id == c.provider_id).where(_among(session, c.id, chunk)).order_by(c.id))
         for (case_id, tenant_id, reference, pack_id, pack_version, status, level, step, lead_agency, opened_by_id,
              opened_by_name, opened_at, channel_id, card_conversation_id, card_activity_id, checklist_activity_id,
              closed_at, closed_by_name, closure_override_reason, closure_outcome, provider_id, provider_tenant_id,
@@ -109,13 +140,72 @@ async def _cases(session: Any, ids: Sequence[int]) -> list[Case]:
     return cases
 
 
+async def _open_votes(session: Any, ids: list[int]) -> dict[int, OpenVote]:
+    """The open vote of each of these cases that has one, with who has voted (a batch of `_batches`)."""
+    connection = await session.connection()
+    votes = {vote_id: case_id for vote_id, case_id in await connection.execute(
+        select(_VOTES.c.id, _VOTES.c.case_id).where(_among(session, _VOTES.c.case_id, ids),
+                                                    _VOTES.c.status == "open"))}
+    voters: dict[int, set[str]] = {vote_id: set() for vote_id in votes}
+    if votes:
+        for vote_id, user_id in await connection.execute(
+                select(_BALLOTS.c.vote_id, _BALLOTS.c.user_id).where(_BALLOTS.c.vote_id.in_(list(votes)))):
+            voters[vote_id].add(user_id)
+    return {case_id: OpenVote(vote_id, frozenset(voters[vote_id])) for vote_id, case_id in votes.items()}
+
+
+_HOLDS = ("chair", "coordinator")
+
+
+async def _digest_cases(session: Any, chairs: frozenset[tuple[str, str]], skip: set[int]) -> list[DigestCase]:
+    """What the digests of these (tenant, chair) pairs say of each open case they chair, in id order, but for
+    the cases in `skip` (read whole): the case's facts, its chair and its open vote, not the whole case.
+
+    Found from the chairs' side, up to 900 chairs a query, so that the thousands of cases a morning's digests
+    list cost a query or two, not several per 900 case ids. None of them has an action the digest lists: the
+    window's action horizon covers the digest's week, so a case with one is among those read whole.
+    """
+    found: list[DigestCase] = []
+    votes: dict[int, set[str]] = {}
+    connection = await session.connection()
+    c, p, v = _CASES.c, _PROVIDERS.c, _VOTES.c
+    holder, other = _MEMBERS.alias("holder"), _MEMBERS.alias("other")
+    # The case's chair as Case.holder picks it: its first chair in member order, else its first coordinator.
+    first = (select(other.c.user_id).where(other.c.case_id == holder.c.case_id, other.c.role.in_(_HOLDS))
+             .order_by(case((other.c.role == "chair", 0), else_=1), other.c.added_at, other.c.user_id)
+             .limit(1).scalar_subquery())
+    for tenant_id, users in _by_tenant(chairs).items():
+        for chunk in _chunks(sorted(users)):
+            rows = await connection.execute(
+                select(c.id, c.reference, c.pack_id, c.step, c.level, p.name, holder.c.user_id, holder.c.name, v.id)
+                .select_from(holder.join(_CASES, c.id == holder.c.case_id).join(_PROVIDERS, p.id == c.provider_id)
+                             .outerjoin(_VOTES, (v.case_id == c.id) & (v.status == "open")))
+                .where(c.status == "open", c.tenant_id == tenant_id, holder.c.user_id.in_(chunk),
+                       holder.c.role.in_(_HOLDS), holder.c.user_id == first))
+            for case_id, reference, pack_id, step, level, provider, user_id, name, vote_id in rows:
+                if case_id not in skip:
+                    found.append(DigestCase(
+                        id=case_id, tenant_id=tenant_id, reference=reference, provider=provider, pack_id=pack_id,
+                        step=step, level=level, chair=Person(user_id, name),
+                        open_vote=OpenVote(vote_id, frozenset()) if vote_id is not None else None))
+                    if vote_id is not None:
+                        votes[vote_id] = set()
+    for chunk in _chunks(sorted(votes)):
+        for vote_id, user_id in await connection.execute(
+                select(_BALLOTS.c.vote_id, _BALLOTS.c.user_id).where(_BALLOTS.c.vote_id.in_(chunk))):
+            votes[vote_id].add(user_id)
+    return sorted((replace(entry, open_vote=OpenVote(entry.open_vote.id, frozenset(votes[entry.open_vote.id])))
+                   if entry.open_vote else entry for entry in found), key=lambda entry: entry.id)
+
+
 class SqlReminderSource:
     """Reads the deadlines the reminder rules need at a moment: with a window, only those in it.
 
     With a `ReminderWindow` from the rules (concerns/reminders.py) the cases read are those with an
     action due within its horizon, a meeting about to come, no activity since its cut-off, or a chair
-    whose digest is owed, each found through an index; the rules then decide as before. Without one,
-    every open case is read with all its deadlines.
+    whose digest is owed, each found through an index; the rules then decide as before. A case let in
+    only by its chair's digest is read as the digest needs it (a `DigestCase`), not as a whole case.
+    Without a window, every open case is read with all its deadlines.
     """
 
     def __init__(self, sessions: async_sessionmaker[Any]) -> None:
@@ -140,6 +230,8 @@ class SqlReminderSource:
         async with reading(self._sessions) as session:
             case_ids = await self._case_ids(session, at, window)
             cases = await _cases(session, sorted(case_ids))
+            digest_cases = await _digest_cases(session, window.digest_for, case_ids) \
+                if window.digests and window.digest_for else []
             connection = await session.connection()
             by_id = {case.id: case for case in cases}
             actions: dict[int, list[Any]] = {case_id: [] for case_id in by_id}
@@ -147,9 +239,10 @@ class SqlReminderSource:
             last: dict[int, datetime] = {row.id: row.opened_at for row in cases}
             votes: dict[int, OpenVote] = {}
             horizon = window.action_horizon
-            for chunk in _chunks(list(by_id)):
+            for chunk in _batches(session, list(by_id)):
                 # Plain rows, not ORM objects: the sweep may read thousands, and nothing here is changed.
-                query = select(_ACTIONS).where(CaseActionRow.case_id.in_(chunk), CaseActionRow.status == "open")
+                query = select(_ACTIONS).where(_among(session, CaseActionRow.case_id, chunk),
+                                               CaseActionRow.status == "open")
                 if horizon is not None:
                     # Undated actions have no deadline: no rule reads them.
                     dated = CaseActionRow.due_on <= horizon
@@ -159,26 +252,19 @@ class SqlReminderSource:
                 for row in await connection.execute(query.order_by(CaseActionRow.id)):
                     case = by_id[row.case_id]
                     actions[row.case_id].append(_action(row, case.reference, case.provider.name))
-                query = select(MeetingRow).where(MeetingRow.case_id.in_(chunk), MeetingRow.status == "scheduled",
+                query = select(MeetingRow).where(_among(session, MeetingRow.case_id, chunk),
+                                                 MeetingRow.status == "scheduled",
                                                  MeetingRow.starts_at >= at - timedelta(days=1))
                 if window.meetings_before is not None:
                     query = query.where(MeetingRow.starts_at < window.meetings_before)
                 for row in await session.scalars(query.order_by(MeetingRow.starts_at)):
                     meetings[row.case_id].append(_meeting(row, by_id[row.case_id].reference))
-                open_votes = list(await session.scalars(
-                    select(VoteRow).where(VoteRow.case_id.in_(chunk), VoteRow.status == "open")))
-                voters: dict[int, set[str]] = {vote.id: set() for vote in open_votes}
-                if open_votes:
-                    for vote_id, user_id in await session.execute(
-                            select(BallotRow.vote_id, BallotRow.user_id).where(BallotRow.vote_id.in_(list(voters)))):
-                        voters[vote_id].add(user_id)
-                for vote in open_votes:
-                    votes[vote.case_id] = OpenVote(vote.id, frozenset(voters[vote.id]))
+                votes.update(await _open_votes(session, chunk))
             references = {(row.tenant_id, row.reference): row.id for row in cases}
-            for chunk in _chunks(sorted({reference for _, reference in references})):
+            for chunk in _batches(session, sorted({reference for _, reference in references})):
                 activity = await session.execute(
                     select(AuditEventRow.tenant_id, AuditEventRow.subject_ref, func.max(AuditEventRow.occurred_at))
-                    .where(AuditEventRow.subject_type == "case", AuditEventRow.subject_ref.in_(chunk),
+                    .where(AuditEventRow.subject_type == "case", _among(session, AuditEventRow.subject_ref, chunk),
                            AuditEventRow.action.not_in(_NOT_ACTIVITY))
                     .group_by(AuditEventRow.tenant_id, AuditEventRow.subject_ref))
                 for tenant_id, reference, occurred in activity.all():
@@ -191,10 +277,15 @@ class SqlReminderSource:
                 for case in cases
             )
             return ReminderState(cases=snapshots, feedback=await self._feedback(session, at, window.feedback_due_by),
-                                 key_contacts=await self._key_contacts(session), digest_for=window.digest_for)
+                                 key_contacts=await self._key_contacts(session), digest_for=window.digest_for,
+                                 digest_cases=tuple(digest_cases))
 
     async def _case_ids(self, session: Any, at: datetime, window: ReminderWindow) -> set[int]:
-        """The open cases the window lets in, each kind of deadline found through its own index."""
+        """The open cases the window lets in, each kind of deadline found through its own index.
+
+        With the window's bounds, only those a rule other than the digests could find something due for:
+        the digests' other cases are read apart, as `DigestCase`s.
+        """
         is_open = CaseRow.status == "open"
         if window.inactive_since is None or window.action_horizon is None or window.meetings_before is None or \
                 (window.digests and window.digest_for is None):
@@ -218,14 +309,6 @@ class SqlReminderSource:
                 AuditEventRow.subject_type == "case", AuditEventRow.subject_ref == CaseRow.reference,
                 AuditEventRow.occurred_at >= since, AuditEventRow.tenant_id == CaseRow.tenant_id,
                 AuditEventRow.action.not_in(_NOT_ACTIVITY)).exists())))
-        if window.digests and window.digest_for:
-            # Every open case with one of these as chair or coordinator: a superset of the cases they chair.
-            for tenant_id, users in _by_tenant(window.digest_for).items():
-                for chunk in _chunks(sorted(users)):
-                    found.update(await session.scalars(
-                        select(CaseMemberRow.case_id).join(CaseRow, CaseRow.id == CaseMemberRow.case_id)
-                        .where(is_open, CaseRow.tenant_id == tenant_id, CaseMemberRow.user_id.in_(chunk),
-                               CaseMemberRow.role.in_(("chair", "coordinator")))))
         return found
 
     async def _feedback(self, session: Any, at: datetime, due_by: date | None) -> tuple[FeedbackOwed, ...]:

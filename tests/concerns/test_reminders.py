@@ -19,6 +19,7 @@ from concerns.model import Actor, Provider
 from concerns.packs import default_packs_dir, load_packs
 from concerns.reminders import (
     CaseSnapshot,
+    DigestCase,
     FeedbackOwed,
     KeyContacts,
     OpenVote,
@@ -460,6 +461,33 @@ def digest_state() -> ReminderState:
     )
     bramble = snapshot(case=BRAMBLE)
     return ReminderState(cases=(oakwood, riverside, bramble))
+
+
+def as_digest_case(snapshot: CaseSnapshot) -> DigestCase:
+    """What storage reads of a case that only its chair's digest lists."""
+    case = snapshot.case
+    chair = case.holder(CaseRole.CHAIR) or case.holder(CaseRole.COORDINATOR)
+    return DigestCase(id=case.id, tenant_id=case.tenant_id, reference=case.reference, provider=case.provider.name,
+                      pack_id=case.pack_id, step=case.step, level=case.level,
+                      chair=Person(chair.user_id, chair.name) if chair else None, open_vote=snapshot.open_vote)
+
+
+def test_a_case_read_only_for_its_digest_is_listed_as_when_read_whole() -> None:
+    """Cases with no action in the digest's week come as DigestCases: the digests say exactly the same."""
+    whole = digest_state()
+    oakwood, riverside, bramble = whole.cases
+    level = PACKS[riverside.case.pack_id].levels_in_order()[1].id  # a level's label, not "Not yet agreed"
+    riverside = replace(riverside, actions=(), case=replace(riverside.case, level=level))
+    whole = replace(whole, cases=(oakwood, riverside, bramble))
+    narrow = replace(whole, cases=(oakwood,), digest_cases=(as_digest_case(riverside), as_digest_case(bramble)))
+    at = london(2026, 11, 23, 8, 30)
+    digests = of(ReminderKind.DIGEST, due(whole, at))
+    assert len(digests) >= 2 and any(d.facts["votes"] for d in digests)
+    assert [(d.key, d.recipient, d.summary, d.facts) for d in of(ReminderKind.DIGEST, due(narrow, at))] == [
+        (d.key, d.recipient, d.summary, d.facts) for d in digests]
+    # A digest already sent is left out, whichever way its cases were read.
+    only = frozenset({(digests[0].tenant_id, digests[0].recipient.user_id)})
+    assert [d.key for d in of(ReminderKind.DIGEST, due(replace(narrow, digest_for=only), at))] == [digests[0].key]
 
 
 def test_each_chair_gets_one_digest_from_half_past_eight_on_working_days() -> None:

@@ -10,6 +10,7 @@ import asyncio
 import random
 from collections import Counter
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -273,3 +274,25 @@ async def test_a_claim_on_postgresql_skips_rows_locked_by_another_transaction(po
         assert keys(await outbox.claim("w3", T0, LEASE, 10)) == ["a1"]
     finally:
         await engine.dispose()
+
+
+async def test_a_large_enqueue_keeps_every_value_and_the_given_order(sessions: Any) -> None:
+    """Thousands at once (a morning's sweep) are stored as one at a time would be, ids in the order given."""
+    outbox = SqlOutbox(sessions)
+    given = [replace(reminder(f"k{n:05}", f"aad-{n % 7}"), facts={"n": n, "late": n % 2 == 0, "owner": None,
+                                                                 "list": [{"é": "ü"}]},
+                     summary="x" * 2100 if n == 3 else f"reminder {n}") for n in reversed(range(2500))]
+    given.append(Reminder(key="thread", kind=ReminderKind.CASE_STALE, tenant_id=TENANT, target=Target.THREAD,
+                          summary="stale", conversation_id="19:general;messageid=1"))
+    assert await outbox.enqueue(given, T0) == [r.key for r in given]
+    stored = await outbox.listing(limit=10_000)
+    assert [m.key for m in sorted(stored, key=lambda m: m.id)] == [r.key for r in given]
+    by_key = {m.key: m for m in stored}
+    for r in given:
+        m = by_key[r.key]
+        assert (m.kind, m.tenant_id, m.target, m.lane, m.facts, m.recipient, m.conversation_id, m.case_reference,
+                m.status, m.attempts, m.send_after, m.created_at) == (
+            r.kind, r.tenant_id, r.target, r.lane, r.facts, r.recipient, r.conversation_id, r.case_reference,
+            "pending", 0, T0, T0)
+        assert m.summary == r.summary[:2000]
+    assert await outbox.enqueue([*given[:10], reminder("new")], T0) == ["new"]

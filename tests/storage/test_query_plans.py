@@ -83,7 +83,10 @@ async def test_the_sweep_reads_deadlines_through_indexes(sessions: Any) -> None:
         await source.state(london(MONDAY, 8, 10), reminder_window(london(MONDAY, 8, 10), PACKS, CROYDON,
                                                                   calendar_for))
 
-    assert await full_scans(sessions, await captured(sessions, sweep_reads)) == []
+    statements = await captured(sessions, sweep_reads)
+    # The owed digest's cases, read from its chair's side (storage.reminders._digest_cases), are among them.
+    assert any("holder" in statement for statement, _ in statements)
+    assert await full_scans(sessions, statements) == []
 
 
 async def test_the_busiest_reads_use_indexes(sessions: Any, uow: Any) -> None:

@@ -6,12 +6,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from sqlalchemy import delete
+
 from concerns.calendar import WorkingCalendar
 from concerns.clock import UK
 from concerns.packs import default_packs_dir, load_packs
 from concerns.reminders import ReminderKind, ReminderState, ReminderWindow, due_reminders, reminder_window
 from scheduler.sweep import Sweeper
-from storage.models import AuditEventRow, CaseActionRow, CaseMemberRow, CaseRow, ProviderRow
+from storage.models import AuditEventRow, BallotRow, CaseActionRow, CaseMemberRow, CaseRow, ProviderRow, VoteRow
 from storage.outbox import SqlOutbox
 from storage.reminders import SqlReminderSource
 from tests.support.clock import FixedClock
@@ -93,12 +95,18 @@ class Counting:
 
     async def state(self, at: datetime, window: ReminderWindow | None = None) -> ReminderState:
         state = await self.source.state(at, window)
-        self.read.append((len(state.cases), sum(len(s.actions) for s in state.cases)))
+        self.read.append((len(state.cases) + len(state.digest_cases), sum(len(s.actions) for s in state.cases)))
         return state
 
 
 def keys(state: ReminderState, at: datetime) -> set[str]:
     return {r.key for r in due_reminders(state, at, PACKS, CROYDON, calendar_for)}
+
+
+def said(state: ReminderState, at: datetime) -> list[tuple[Any, ...]]:
+    """Every reminder due, whole: what the outbox would hold of each."""
+    return [(r.key, r.kind, r.tenant_id, r.target, r.summary, r.facts, r.recipient, r.conversation_id,
+             r.case_reference) for r in due_reminders(state, at, PACKS, CROYDON, calendar_for)]
 
 
 async def test_the_window_reads_only_the_cases_and_actions_something_is_due_for(sessions: Any) -> None:
@@ -151,11 +159,50 @@ async def test_what_is_due_through_the_window_is_what_is_due_from_every_deadline
     await seed(sessions)
     source = SqlReminderSource(sessions)
     full = await source.state(london(MONDAY, 8))
+    chairs = await source.chairs()
     day, checked = MONDAY, 0
     while day < MONDAY + timedelta(days=28):
         for at in (london(day, 8, 10), london(day, 9)):
-            narrow = await source.state(at, reminder_window(at, PACKS, CROYDON, calendar_for))
+            window = reminder_window(at, PACKS, CROYDON, calendar_for)
+            narrow = await source.state(at, window)
             assert keys(narrow, at) == keys(full, at), at
+            # As the sweep reads once it knows whose digests are owed: the digests' cases as DigestCases.
+            assert said(await source.state(at, window.owing_digests(chairs, ())), at) == said(full, at), at
             checked += bool(keys(full, at))
         day += timedelta(days=1)
     assert checked >= 30  # most of those sweeps had something due
+
+
+async def test_the_digests_say_the_same_from_the_narrow_read_as_from_whole_cases(sessions: Any) -> None:
+    """Cases read only for a digest come as DigestCases, and the digests (and all else) say exactly the same."""
+    ids = await seed(sessions)
+    async with sessions() as session:
+        # A second chair after the first, a case led by its coordinator alone, and an open vote with a ballot.
+        session.add(CaseMemberRow(case_id=5, user_id="aad-zoe", name="Zoe Late", role="chair",
+                                  added_at=RECENT + timedelta(days=1)))
+        await session.execute(delete(CaseMemberRow).where(CaseMemberRow.case_id == 6, CaseMemberRow.role == "chair"))
+        session.add(VoteRow(id=1, case_id=7, status="open", started_by_id="aad-priya", started_by_name="Priya Shah",
+                            started_at=RECENT))
+        await session.flush()
+        session.add(BallotRow(vote_id=1, user_id="aad-tom", name="Tom Okafor", level="2", cast_at=RECENT))
+        await session.commit()
+    source = SqlReminderSource(sessions)
+    at = london(MONDAY, 10, 30)
+    window = reminder_window(at, PACKS, CROYDON, calendar_for)
+    chairs = await source.chairs()
+    narrow = await source.state(at, window.owing_digests(chairs, ()))
+    assert {s.case.id for s in narrow.cases} == {ids["due_today"], ids["overdue"], ids["stale"]}
+    assert len(narrow.digest_cases) == QUIET_CASES + 1
+    assert not {d.id for d in narrow.digest_cases} & {s.case.id for s in narrow.cases}
+    full = await source.state(at)
+    assert narrow.digest_cases and full.digest_cases == ()
+    assert said(narrow, at) == said(full, at)
+    digests = [r for r in due_reminders(narrow, at, PACKS, CROYDON, calendar_for) if r.kind is ReminderKind.DIGEST]
+    assert {r.recipient.user_id for r in digests} == {f"aad-chair-{n}" for n in range(4)} | {"aad-tom"}
+    voted = next(r for r in digests if r.recipient.user_id == "aad-chair-3")
+    assert voted.facts["votes"] == [{"case": "PC-2026-0007", "vote_id": 1, "ballots": 1, "voted": False}]
+    # Only the digests still owed are read, and only their cases.
+    one = await source.state(at, window.owing_digests(chairs, [f"digest:{TENANT}:{user}:{MONDAY}" for _, user in chairs
+                                                               if user != "aad-tom"]))
+    assert [d.reference for d in one.digest_cases] == ["PC-2026-0006"]
+    assert said(one, at) == [r for r in said(full, at) if r[1] is not ReminderKind.DIGEST or r[6].user_id == "aad-tom"]
