@@ -1,0 +1,88 @@
+"""PostgreSQL's pooled connections: reads without BEGIN/ROLLBACK, and a ping only for a connection that sat idle.
+
+SQLAlchemy's pool_pre_ping cost a round trip on every checkout; storage.db pings a connection only when it
+has been idle PING_IF_IDLE_SECONDS, which is when a server restart or a firewall is likely to have dropped it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import pytest
+from sqlalchemy import event, select, text
+from sqlalchemy.engine import make_url
+
+import storage.db
+from storage.db import create_engine, reading, session_factory, writing
+from storage.migrate import upgrade
+from storage.models import BotStateRow
+from tests.conftest import _create_database
+
+
+@pytest.fixture
+async def engine(postgres_admin_url: str) -> AsyncIterator[Any]:
+    url = await _create_database(postgres_admin_url)
+    await upgrade(url)
+    engine = create_engine(url)
+    yield engine
+    await engine.dispose()
+
+
+def statements(engine: Any) -> list[str]:
+    seen: list[str] = []
+    event.listen(engine.sync_engine, "before_cursor_execute",
+                 lambda _c, _cur, statement, *_: seen.append(statement.split()[0].upper()))
+    return seen
+
+
+async def kill_backends(engine: Any) -> int:
+    """Terminate the server side of every connection the engine has open, as a server restart would."""
+    url = make_url(engine.url.render_as_string(hide_password=False))
+    admin = await asyncpg.connect(host=url.host, port=url.port, user=url.username, database=url.database)
+    try:
+        return len(await admin.fetch("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                     "WHERE datname = $1 AND pid <> pg_backend_pid()", url.database))
+    finally:
+        await admin.close()
+
+
+async def read_keys(engine: Any) -> set[str]:
+    async with reading(session_factory(engine)) as session:
+        return set(await session.scalars(select(BotStateRow.key)))
+
+
+async def test_a_read_sends_no_begin_and_a_write_still_runs_in_a_transaction(engine: Any) -> None:
+    sessions = session_factory(engine)
+    await read_keys(engine)
+    seen = statements(engine)
+    assert await read_keys(engine) == set()
+    assert seen == ["SELECT"]  # no BEGIN, no ping; asyncpg's own BEGIN would also go through here
+    seen.clear()
+    with pytest.raises(RuntimeError):
+        async with writing(sessions) as session, session.begin():
+            await session.execute(text("INSERT INTO bot_state (key, document, e_tag, updated_at) "
+                                       "VALUES ('rolled back', '{}', 1, now())"))
+            raise RuntimeError("the transaction must roll back")
+    assert await read_keys(engine) == set()
+
+
+async def test_an_idle_connection_the_server_dropped_is_replaced_before_use(engine: Any,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    assert await read_keys(engine) == set()
+    assert await kill_backends(engine) >= 1
+    monkeypatch.setattr(storage.db, "PING_IF_IDLE_SECONDS", 0.0)  # as if it had sat idle that long
+    assert await read_keys(engine) == set()  # pinged, found dead, replaced: the turn never sees it
+
+
+async def test_without_the_idle_ping_a_dropped_connection_fails_the_next_use(engine: Any,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the ping is for (and what a connection in steady use meets once): the next statement fails,
+    SQLAlchemy recognises the disconnect and the pool's other connections are replaced too."""
+    assert await read_keys(engine) == set()
+    assert await kill_backends(engine) >= 1
+    monkeypatch.setattr(storage.db, "PING_IF_IDLE_SECONDS", 3600.0)
+    with pytest.raises(Exception, match=r"(?i)connection|terminat|closed"):
+        await read_keys(engine)
+    assert await read_keys(engine) == set()
