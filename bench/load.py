@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import random
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -58,16 +59,36 @@ def encode(activities: list[dict[str, Any]]) -> list[bytes]:
 
 
 async def drive(http: aiohttp.ClientSession, url: str, token: str, bodies: list[bytes], concurrency: int,
-                request_seconds: float = 60.0) -> Measured:
-    """Post every body once, `concurrency` at a time (each worker takes the next body when it is free)."""
+                request_seconds: float = 60.0, rate: float | None = None) -> Measured:
+    """Post every body once, `concurrency` at a time.
+
+    Closed loop (no `rate`): each worker takes the next body as soon as it is free, so the bot is always
+    saturated and, by Little's law, mean latency = concurrency / throughput. Open loop (`rate` requests a
+    second): requests are due at Poisson arrival times, as people pressing Submit are, at most `concurrency`
+    in flight; a request's latency counts from when it was due, so time spent waiting for a free worker (the
+    bot falling behind) is counted, not hidden.
+    """
     measured = Measured()
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
     cursor = iter(range(len(bodies)))
     limit = aiohttp.ClientTimeout(total=request_seconds)
+    due: list[float] = []
+    if rate:
+        arrivals = random.Random(len(bodies))  # the same schedule for the same run size
+        at = 0.0
+        for _ in bodies:
+            at += arrivals.expovariate(rate)
+            due.append(at)
+    began = time.perf_counter()
 
     async def worker() -> None:
         for index in cursor:
             started = time.perf_counter()
+            if due:
+                started = began + due[index]
+                wait = started - time.perf_counter()
+                if wait > 0:
+                    await asyncio.sleep(wait)
             try:
                 async with http.post(url, data=bodies[index], headers=headers, timeout=limit) as response:
                     body = await response.read()
@@ -79,7 +100,6 @@ async def drive(http: aiohttp.ClientSession, url: str, token: str, bodies: list[
             if not 200 <= status < 300 and len(measured.failures) < 20:
                 measured.failures.append(f"{status}: {body[:200].decode(errors='replace')}")
 
-    started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(max(1, concurrency))))
-    measured.seconds = time.perf_counter() - started
+    measured.seconds = time.perf_counter() - began
     return measured

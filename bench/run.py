@@ -169,7 +169,7 @@ class Harness:
         if deterministic:
             process.popen.send_signal(signal.SIGUSR1)  # bench.botproc: cProfile on
         cpu_before = cpu_seconds(process.pid)
-        measured = await drive(http, target.url, target.token, bodies, concurrency)
+        measured = await drive(http, target.url, target.token, bodies, concurrency, rate=self.args.rate)
         cpu_after = cpu_seconds(process.pid)
         if deterministic:
             process.popen.send_signal(signal.SIGUSR2)  # off, and written to the run folder
@@ -187,7 +187,7 @@ class Harness:
             name: counters_after[name] - counters_before.get(name, 0) for name in counters_after}
         # A turn that failed, or that the bot refused or throttled, answers 2xx too: these count as errors.
         turn_errors = sum(counted.get(name, 0) for name in BAD_COUNTERS)
-        result = label | {"concurrency": concurrency} | measured.summary() | {
+        result = label | {"concurrency": concurrency, "offered_rps": self.args.rate} | measured.summary() | {
             "per_turn": per_turn, "rss_kb": rss_kb(process.pid), "turns_so_far": target.turns,
             # The bot's own CPU per timed request: what a turn costs, whatever else shares the machine.
             "cpu_ms_per_request": None if cpu_before is None or cpu_after is None else
@@ -208,7 +208,8 @@ class Harness:
     @staticmethod
     def line(result: dict[str, Any]) -> str:
         where = f"{result.get('db', '')} {result.get('size', '')}".strip()
-        return (f"  {result['scenario']:<8} {where:<16} c={result['concurrency']:<3} n={result['requests']:<5} "
+        return (f"  {result['scenario']:<8} {where:<16} c={result['concurrency']:<3}{_offered(result)} "
+                f"n={result['requests']:<5} "
                 f"ok={result['ok']:<5} {result['throughput_rps']:>8.1f} req/s  p50 {result['p50_ms']:>7.1f}  "
                 f"p95 {result['p95_ms']:>7.1f}  p99 {result['p99_ms']:>7.1f} ms  "
                 f"cpu {result['cpu_ms_per_request']} ms/req  per turn {result['per_turn']}")
@@ -382,6 +383,11 @@ class Harness:
         return 0
 
 
+def _offered(result: dict[str, Any]) -> str:
+    rate = result.get("offered_rps")
+    return f" (open loop, {rate:g}/s offered)" if rate else ""
+
+
 def _ratio(ours: float, base: float | None) -> str:
     return f"{ours / base:.2f}" if base else "-"
 
@@ -401,7 +407,8 @@ def render_summary(results: dict[str, Any]) -> str:
         connector = sum(v for k, v in per_turn.items() if k.startswith("connector_") and k != "connector_unauthorised")
         entra = sum(v for k, v in per_turn.items() if k.startswith("entra_"))
         lines.append(
-            f"| {r['target']} | {r['scenario']} | {r.get('db', '-')} | {r.get('size', '-')} | {r['concurrency']} "
+            f"| {r['target']} | {r['scenario']}{_offered(r)} | {r.get('db', '-')} | {r.get('size', '-')} "
+            f"| {r['concurrency']} "
             f"| {r['requests']} | {r['errors'] + (r.get('turn_errors') or 0)} | {r['throughput_rps']:.1f} "
             f"| {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {r['p99_ms']:.1f} "
             f"| {_ratio(r['throughput_rps'], echo and echo['throughput_rps'])} "
@@ -442,6 +449,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=_numbers, default=[1, 16])
     parser.add_argument("--requests", type=int, default=400, help="timed requests per scenario and concurrency")
     parser.add_argument("--warmup", type=int, default=40, help="untimed requests before each timed phase")
+    parser.add_argument("--rate", type=float, default=None,
+                        help="open loop: timed requests arrive at this many a second (Poisson), at most --concurrency "
+                             "in flight, latency counted from arrival; default closed loop (each client sends its "
+                             "next request when answered)")
     parser.add_argument("--baselines", type=_names, default=["echo", "raw"])
     parser.add_argument("--sweep", type=_numbers, default=[1_000, 10_000], help="open deadlines, e.g. 1000,10000")
     parser.add_argument("--delivery-seconds", type=float, default=20.0, help="how long the sweep delivers")
