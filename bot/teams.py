@@ -8,6 +8,7 @@ from typing import Any
 from botbuilder.core import TurnContext
 from botbuilder.schema import Activity
 
+from bot.wire import serialized
 from concerns.model import Actor, Conversation, ConversationKind
 
 # Tenants are the boundary of whose data one sees; an activity without one (a local test client
@@ -133,7 +134,7 @@ def conversation_of(activity: Activity) -> Conversation:
         id=base_id,
         tenant_id=tenant_of(activity),
         kind=kind,
-        reference=reference.serialize(),
+        reference=serialized(reference),
         team_id=_string(team, "id"),
         team_name=display_name(team.get("name")) if isinstance(team, dict) else None,
         channel_name=channel_name or ("General" if kind is ConversationKind.CHANNEL else None),

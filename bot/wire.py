@@ -144,3 +144,21 @@ class PlannedSerializer(Serializer):  # type: ignore[misc]
         if isinstance(value, Model):
             return self._model(value)
         return self.serialize_object(value)
+
+
+_SHARED: PlannedSerializer | None = None
+
+
+def serialized(model: Model) -> dict[str, Any]:
+    """`model.serialize()` (msrest's walk, keep_readonly False), written from the plan: a conversation's stored
+    reference is serialised on every turn. Falls back to msrest's own for anything the plan does not take."""
+    global _SHARED
+    if _SHARED is None:
+        from botframework.connector import models
+
+        _SHARED = PlannedSerializer({k: v for k, v in models.__dict__.items() if isinstance(v, type)})
+    try:
+        return _SHARED._model(model)
+    except _Unplanned:
+        return model.serialize()  # type: ignore[no-any-return]
+

@@ -32,7 +32,7 @@ from msrest.exceptions import SerializationError
 from msrest.serialization import Serializer
 
 from bot.cards import renderer
-from bot.wire import PlannedSerializer
+from bot.wire import PlannedSerializer, serialized
 from tests.bot.test_cards import samples
 
 CLASSES = {k: v for k, v in models.__dict__.items() if isinstance(v, type)}  # what ConnectorClient gives msrest
@@ -184,3 +184,14 @@ def test_keyword_arguments_go_to_msrest() -> None:
     activity = Activity(type="message", text="hi")
     assert ours.body(activity, "Activity", keep_readonly=True) == {"type": "message", "text": "hi"}
     assert (ours.planned, ours.fallbacks) == (0, 1)
+
+
+@settings(max_examples=150, deadline=None)
+@given(activities)
+def test_a_conversation_reference_is_written_as_model_serialize_writes_it(activity: Activity) -> None:
+    """bot.teams stores each conversation's reference, serialised on every turn."""
+    reference = ConversationReference(activity_id=activity.id, user=activity.from_property, bot=activity.recipient,
+                                      conversation=activity.conversation, channel_id=activity.channel_id,
+                                      locale="en-GB", service_url=activity.service_url)
+    ours = serialized(copy.deepcopy(reference))
+    assert json.dumps(ours) == json.dumps(reference.serialize())
