@@ -242,7 +242,11 @@ async def raise_from_form(turn: Turn, data: dict[str, Any], *, post_here: bool |
     concern = raised.concern
     record.result = concern.reference
     record.values = {"provider_name": concern.provider.name}
-    await turn.services.forms.save(record)
+    if not raised.created:
+        # A repeat of a submit already stored: remember the outcome so further repeats need no transaction.
+        # A new concern is not written to the form too: its submission key already makes any repeat find it
+        # (above), so that write would be a second record of the same fact, a whole write transaction a raise.
+        await turn.services.forms.save(record)
     warning = await _post_concern_card(turn, concern, channel) if raised.created else None
     return RaisedForm(record, {}, concern.reference, concern.provider.name, channel, warning,
                       concern if raised.created else None, raised.provider_facts())
