@@ -621,9 +621,10 @@ async def cast_ballot(
                 conversation_id, vote=vote_id, level=ballot.level, reason=ballot.reason,
                 dissent=ballot.dissent_reason, previous=before.level if before else None,
             ))
-        await uow.commit()
+        # Read back inside the transaction: after the commit it would open another (a writer's, on SQLite).
         vote = await uow.votes.get(vote_id)
         assert vote is not None
+        await uow.commit()
         return case, vote
 
 
@@ -661,9 +662,9 @@ async def confirm_level(
             tally=dict(vote.tally()), rationale=confirmation.rationale, justification=confirmation.justification,
             actions=[a.title for a in level.required_actions],
         ))
-        await uow.commit()
         updated = await uow.cases.get(actor.tenant_id, case.id)
         assert updated is not None
+        await uow.commit()
         return ConfirmedLevel(updated, vote, level.required_actions)
 
 
@@ -722,9 +723,9 @@ async def change_role(
                 previous=case.role_of(member.user_id).value if case.role_of(member.user_id) else None,
                 role=new_role.value if new_role else None,
             ))
-        await uow.commit()
         updated = await uow.cases.get(actor.tenant_id, case.id)
         assert updated is not None
+        await uow.commit()
         return updated
 
 
@@ -796,9 +797,9 @@ async def close_action(
             action_id=action_id, title=action.title, note=note or None,
             due_on=action.due_on.isoformat() if action.due_on else None,
         ))
-        await uow.commit()
         updated = await uow.cases.action(actor.tenant_id, action_id)
         assert updated is not None
+        await uow.commit()
         return case, updated
 
 
@@ -818,9 +819,9 @@ async def reassign_action(
             action_id=action_id, title=action.title, previous=action.owner.name if action.owner else None,
             owner=owner.name, owner_id=owner.user_id,
         ))
-        await uow.commit()
         updated = await uow.cases.action(actor.tenant_id, action_id)
         assert updated is not None
+        await uow.commit()
         return case, updated
 
 
@@ -860,9 +861,9 @@ async def redate_action(
             title=action.title, previous=action.due_on.isoformat() if action.due_on else None,
             due_on=due_on.isoformat(), reason=reason,
         ))
-        await uow.commit()
         updated = await uow.cases.action(actor.tenant_id, action_id)
         assert updated is not None
+        await uow.commit()
         return case, updated
 
 
