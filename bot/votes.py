@@ -158,9 +158,8 @@ async def cast_verb(turn: Turn, data: dict[str, Any]) -> None:
         await tell_privately(turn, "That vote button is not valid.")
         return
     try:
-        case, vote = await services.vote_with_case(turn.reader(), turn.actor.tenant_id, vote_id)
-        ballot = parse_ballot(data, _pack(turn, case))
-        case, vote = await services.cast_ballot(turn.uow(), turn.services.clock, turn.actor, vote_id, ballot,
+        case, vote = await services.cast_ballot(turn.uow(), turn.services.clock, turn.actor, vote_id,
+                                                lambda case: parse_ballot(data, _pack(turn, case)),
                                                 conversation_id=turn.conversation.id)
     except FormErrors as invalid:
         await tell_privately(turn, " ".join(invalid.errors.values()))

@@ -6,6 +6,7 @@ Each one is one transaction: the change and its audit event commit together or n
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
@@ -599,15 +600,22 @@ async def start_vote(
 
 
 async def cast_ballot(
-    uow: UnitOfWork, clock: Clock, actor: Actor, vote_id: int, ballot: BallotForm, *, conversation_id: str
+    uow: UnitOfWork, clock: Clock, actor: Actor, vote_id: int, ballot: BallotForm | Callable[[Case], BallotForm],
+    *, conversation_id: str,
 ) -> tuple[Case, Vote]:
-    """Count (or change) a member's vote. The voter is the activity's user; the role is the case's."""
+    """Count (or change) a member's vote. The voter is the activity's user; the role is the case's.
+
+    `ballot` may be how to read the ballot once the case is known (its levels are its pack's): the case is
+    then read once, in this transaction, rather than first to check the ballot and again to count it.
+    """
     async with uow:
         case = await _case_of_vote(uow, actor.tenant_id, vote_id)
         try:
             may_vote(case, actor.id)
         except NotAllowed as refusal:
             await _refuse(uow, clock, actor, case.reference, "vote.cast", refusal, conversation_id)
+        if callable(ballot):
+            ballot = ballot(case)  # FormErrors: nothing was written
         previous = await uow.votes.get(vote_id)
         assert previous is not None
         if not await uow.votes.cast(vote_id, actor, ballot, clock.now()):

@@ -122,3 +122,19 @@ async def test_the_chair_changes_roles_and_others_cannot(running_bot: RunningBot
     case_update = [s for s in bot.connector.sent if s.method == "PUT" and s.activity_id == case_post.activity_id][-1]
     assert '"title": "Coordinator", "value": "Priya Shah"' in texts(case_update.card)
     assert "Tom Okafor (member)" in texts(case_update.card)
+
+
+async def test_a_ballot_without_a_level_is_explained_privately_and_nothing_is_counted(running_bot: RunningBot) -> None:
+    """The ballot is checked against the case's pack inside the transaction that would count it."""
+    bot = running_bot
+    _, vote_post = await open_case_with_vote(bot)
+    cast = button(vote_post.card, "Cast my vote")
+    updates = len([s for s in bot.connector.sent if s.method == "PUT"])
+    await press(bot, PRIYA, vote_post, cast | {"level": "", "dissent": "true"})
+    private = bot.connector.created[-1]
+    assert private["isGroup"] is False and private["members"][0]["id"] == PRIYA.id
+    assert "Choose a level." in private["activity"]["text"] and "Say why you dissent" in private["activity"]["text"]
+    assert len([s for s in bot.connector.sent if s.method == "PUT"]) == updates  # the tally did not change
+    async with bot.uow() as uow:
+        events = await uow.audit.for_subject("case", "PC-2026-0001")
+    assert not [e for e in events if e.action.startswith("vote.c")]
