@@ -4,12 +4,14 @@ arrival times, latency counted from when each was due, so a server falling behin
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from bench.load import drive
+from bench.statements import measure
 
 SERVICE_SECONDS = 0.05
 
@@ -42,3 +44,14 @@ async def test_closed_loop_latency_is_the_service_time_and_open_loop_counts_the_
     assert max(closed.latencies) < 4 * SERVICE_SECONDS
     assert sorted(opened.latencies)[-1] > 4 * SERVICE_SECONDS  # waited for the worker, and that counts
     assert opened.summary()["throughput_rps"] <= 1 / SERVICE_SECONDS + 1
+
+
+async def test_the_statement_costs_bench_runs(tmp_path: Path) -> None:
+    """bench.statements, small, so that it cannot rot (its timings are not asserted)."""
+    file = tmp_path / "statements.db"
+    found = await measure(f"sqlite+aiosqlite:///{file}", 40, file)
+    assert [row["operation"] for row in found] == [
+        "statement in an open ORM session", "statement on an open Core connection",
+        "read transaction with one statement", "write transaction with one statement, committed",
+        "the same statement, sqlite3 directly"]
+    assert all(row["cpu_us"] > 0 and row["wall_us"] > 0 for row in found)
