@@ -74,7 +74,7 @@ def main() -> None:
     if os.environ.get("BENCH_CONNECTOR") == "stock":
         bot.app.ReusingBotFrameworkAuthentication = Stock  # type: ignore[misc]
         logging.getLogger(__name__).warning("BENCH_CONNECTOR=stock: botbuilder's connector factory, for comparison")
-    app = init_app(settings)
+    app = init_app(settings, settle_heap=True)  # as `concerns-bot serve`
     profile_to = os.environ.get("BENCH_CPROFILE")
     if profile_to:
         app.on_startup.append(partial(_profiling, Path(profile_to)))

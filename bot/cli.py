@@ -157,7 +157,7 @@ def _serve(args: argparse.Namespace) -> int:
     if not settings.app_id:
         log.warning("running without a Microsoft App ID: requests are NOT authenticated "
                     "(dev mode, listening on %s only)", settings.host)
-    app = init_app(settings)
+    app = init_app(settings, settle_heap=True)
     log.info("concerns bot listening on http://%s:%d/api/messages (database %s)",
              settings.host, settings.port, settings.database_url.split("@")[-1])
     web.run_app(app, host=settings.host, port=settings.port, print=None)

@@ -42,6 +42,13 @@ def template_names() -> list[str]:
     return sorted(p.name.removesuffix(".json.j2") for p in TEMPLATES.glob("[!_]*.json.j2"))
 
 
+def preload() -> None:
+    """Compile every card template (jinja2 otherwise compiles each on its first use, in some turn)."""
+    environment = _environment()
+    for name in template_names():
+        environment.get_template(f"{name}.json.j2")
+
+
 def render(name: str, **values: Any) -> dict[str, Any]:
     """Render the template `name` into an Adaptive Card dict."""
     text = _environment().get_template(f"{name}.json.j2").render(**values)
