@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import String, bindparam, func, or_, select, update
 from sqlalchemy import event as sa_event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -140,6 +140,12 @@ def _next_in_counter(dialect: str) -> Any:
             .on_conflict_do_update(index_elements=[_COUNTERS.c.tenant_id, _COUNTERS.c.kind, _COUNTERS.c.year],
                                    set_={"last_number": _COUNTERS.c.last_number + 1})
             .returning(_COUNTERS.c.last_number))
+
+
+# A transaction's turn at one reference counter on PostgreSQL (SqlReferenceCounter); two counters whose keys
+# hash alike share a turn, which costs nothing but order.
+COUNTER_LOCK = 1668247156  # the bytes of "couc"
+_COUNTER_TURN = select(func.pg_advisory_xact_lock(COUNTER_LOCK, func.hashtext(bindparam("key", type_=String))))
 
 
 class _Repository:
@@ -305,6 +311,13 @@ class SqlConcernRepository(_Repository):
 
 class SqlReferenceCounter(_Repository):
     async def next_number(self, tenant_id: str, kind: str, year: int) -> int:
+        if self.session.bind.dialect.name == "postgresql":
+            # Concurrent raises all update one counter row, and PostgreSQL's ON CONFLICT DO UPDATE starts over
+            # when the row changed while it waited, so waiters got the row in no order: at 16 at once a few
+            # waited ten times as long as the rest (p99 772 ms, p50 75). Queued first on an advisory lock,
+            # which PostgreSQL grants first come first served, they take turns (p99 242 ms, same throughput).
+            # SQLite's writers already queue in order (storage.db.write_turn).
+            await self.session.execute(_COUNTER_TURN, {"key": f"{tenant_id}:{kind}:{year}"})
         number = await self.session.scalar(_next_in_counter(self.session.bind.dialect.name),
                                            {"tenant_id": tenant_id, "kind": kind, "year": year})
         assert number is not None

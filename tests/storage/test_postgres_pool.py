@@ -1,4 +1,5 @@
-"""PostgreSQL's pooled connections: reads without BEGIN/ROLLBACK, and a ping only for a connection that sat idle.
+"""PostgreSQL's connections: reads without BEGIN/ROLLBACK, a ping only for a connection that sat idle, and
+writers taking turns at a reference counter in the order they came.
 
 SQLAlchemy's pool_pre_ping cost a round trip on every checkout; storage.db pings a connection only when it
 has been idle PING_IF_IDLE_SECONDS, which is when a server restart or a firewall is likely to have dropped it.
@@ -6,6 +7,7 @@ has been idle PING_IF_IDLE_SECONDS, which is when a server restart or a firewall
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -18,6 +20,7 @@ import storage.db
 from storage.db import create_engine, reading, session_factory, writing
 from storage.migrate import upgrade
 from storage.models import BotStateRow
+from storage.repositories import SqlReferenceCounter
 from tests.conftest import _create_database
 
 
@@ -86,3 +89,29 @@ async def test_without_the_idle_ping_a_dropped_connection_fails_the_next_use(eng
     with pytest.raises(Exception, match=r"(?i)connection|terminat|closed"):
         await read_keys(engine)
     assert await read_keys(engine) == set()
+
+
+async def test_raises_waiting_on_one_reference_counter_get_their_numbers_in_the_order_they_came(engine: Any) -> None:
+    """PostgreSQL's ON CONFLICT DO UPDATE starts over when the row changed while it waited, so waiters on the
+    counter were served in no order; the advisory lock before it queues them first come first served."""
+    sessions = session_factory(engine)
+    order: list[tuple[int, int]] = []
+    first_holds = asyncio.Event()
+
+    async def take(position: int) -> None:
+        async with writing(sessions) as session, session.begin():
+            number = await SqlReferenceCounter(session).next_number("t", "C", 2026)
+            order.append((position, number))
+            if position == 0:
+                first_holds.set()
+                await asyncio.sleep(0.5)  # everyone else queues behind this transaction meanwhile
+            else:
+                await asyncio.sleep(0.02)  # some work before the commit, as a raise has
+
+    tasks = [asyncio.create_task(take(0))]
+    await first_holds.wait()
+    for position in range(1, 12):
+        tasks.append(asyncio.create_task(take(position)))
+        await asyncio.sleep(0.03)  # each has queued before the next starts
+    await asyncio.gather(*tasks)
+    assert sorted(order) == [(position, position + 1) for position in range(12)]
