@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from enum import Enum
+from functools import cache
 from typing import Any
 
 from msrest.serialization import Model, Serializer
@@ -28,7 +29,7 @@ class _Unplanned(Exception):
     """This value is not one the plan writes exactly as msrest would: msrest's own path takes it."""
 
 
-_BASIC: dict[type, Callable[[Any], Any]] = {int: int, bool: bool, float: float}
+_BASIC: dict[str, type] = {"int": int, "bool": bool, "float": float}  # msrest's eval(type name)(value)
 
 
 def _text(value: Any) -> Any:
@@ -96,7 +97,7 @@ class PlannedSerializer(Serializer):  # type: ignore[misc]
         if kind == "str":
             return _text
         if kind in ("int", "bool", "float"):
-            return _BASIC[{"int": int, "bool": bool, "float": float}[kind]]
+            return _BASIC[kind]
         if kind == "object":
             return self._object
         if kind == "iso-8601":
@@ -139,26 +140,24 @@ class PlannedSerializer(Serializer):  # type: ignore[misc]
                     for key, item in value.items()}
         if kind is list:
             return [self._object(item) for item in value]
-        if kind in _BASIC:
+        if kind in (int, bool, float):
             return value
         if isinstance(value, Model):
             return self._model(value)
         return self.serialize_object(value)
 
 
-_SHARED: PlannedSerializer | None = None
+@cache
+def _shared() -> PlannedSerializer:
+    from botframework.connector import models
+
+    return PlannedSerializer({k: v for k, v in models.__dict__.items() if isinstance(v, type)})
 
 
 def serialized(model: Model) -> dict[str, Any]:
     """`model.serialize()` (msrest's walk, keep_readonly False), written from the plan: a conversation's stored
     reference is serialised on every turn. Falls back to msrest's own for anything the plan does not take."""
-    global _SHARED
-    if _SHARED is None:
-        from botframework.connector import models
-
-        _SHARED = PlannedSerializer({k: v for k, v in models.__dict__.items() if isinstance(v, type)})
     try:
-        return _SHARED._model(model)
+        return _shared()._model(model)
     except _Unplanned:
         return model.serialize()  # type: ignore[no-any-return]
-
