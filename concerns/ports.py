@@ -21,7 +21,7 @@ from concerns.retention import Due, RecordType
 from concerns.screening import Screening, ScreeningDecision
 from concerns.subjects import Erasure, StoredDraft, SubjectConcern
 from concerns.vocabulary import CommissioningStatus, ServiceType
-from concerns.votes import BallotForm, Confirmation, Vote
+from concerns.votes import BallotForm, Cast, Confirmation, Vote
 
 
 class ProviderRepository(Protocol):
@@ -226,8 +226,9 @@ class VoteRepository(Protocol):
         """Every vote on the case, oldest first: the levels over time."""
         ...
 
-    async def cast(self, vote_id: int, actor: Actor, ballot: BallotForm, at: datetime) -> bool:
-        """Record or change `actor`'s ballot while the vote is open; False once it has closed."""
+    async def cast(self, vote_id: int, actor: Actor, ballot: BallotForm, at: datetime) -> Cast:
+        """Record or change `actor`'s ballot while the vote is open (not counted once it has closed), and
+        say what their ballot was before, read under the same lock as the write."""
         ...
 
     async def close(self, vote_id: int, confirmation: Confirmation, actor: Actor, at: datetime) -> bool: ...

@@ -616,11 +616,10 @@ async def cast_ballot(
             await _refuse(uow, clock, actor, case.reference, "vote.cast", refusal, conversation_id)
         if callable(ballot):
             ballot = ballot(case)  # FormErrors: nothing was written
-        previous = await uow.votes.get(vote_id)
-        assert previous is not None
-        if not await uow.votes.cast(vote_id, actor, ballot, clock.now()):
+        cast = await uow.votes.cast(vote_id, actor, ballot, clock.now())
+        if not cast.counted:
             raise VoteClosed(f"The vote on {case.reference} has closed; your vote was not counted.")
-        before = next((b for b in previous.ballots if b.user_id == actor.id), None)
+        before = cast.before
         unchanged = before is not None and (before.level, before.reason, before.dissent_reason) == (
             ballot.level, ballot.reason, ballot.dissent_reason)
         if not unchanged:  # a double click is one vote and one record

@@ -40,6 +40,14 @@ class Ballot:
 
 
 @dataclass(frozen=True)
+class Cast:
+    """What casting a ballot did: whether it was counted (the vote was open) and the member's ballot before."""
+
+    counted: bool
+    before: Ballot | None = None
+
+
+@dataclass(frozen=True)
 class Vote:
     id: int
     case_reference: str

@@ -246,7 +246,9 @@ class VoteRow(Base):
     card_conversation_id: Mapped[str | None] = mapped_column(String(400))
     card_activity_id: Mapped[str | None] = mapped_column(String(200))
 
-    case: Mapped[CaseRow] = relationship(lazy="joined")
+    # Never loaded through the vote: a case brings its provider, members and concerns, and a vote needs
+    # only the case's reference (joined in by the repository's query).
+    case: Mapped[CaseRow] = relationship(lazy="raise")
     ballots: Mapped[list[BallotRow]] = relationship(lazy="selectin", order_by="BallotRow.cast_at")
 
 

@@ -42,7 +42,7 @@ from concerns.vocabulary import (
     ServiceType,
     SourceAgency,
 )
-from concerns.votes import Ballot, BallotForm, Confirmation, Vote
+from concerns.votes import Ballot, BallotForm, Cast, Confirmation, Vote
 from storage.db import READ_ONLY, ReadOnlyViolation, reading
 from storage.models import (
     AuditEventRow,
@@ -892,10 +892,10 @@ class SqlCaseRepository(_Repository):
                                    .values(checklist_activity_id=activity_id))
 
 
-def _vote(row: VoteRow) -> Vote:
+def _vote(row: VoteRow, case_reference: str) -> Vote:
     return Vote(
         id=row.id,
-        case_reference=row.case.reference,
+        case_reference=case_reference,
         status=row.status,
         level_at_start=row.level_at_start,
         started_by=row.started_by_name,
@@ -909,6 +909,9 @@ def _vote(row: VoteRow) -> Vote:
     )
 
 
+_VOTES_WITH_REFERENCE = select(VoteRow, CaseRow.reference).join(CaseRow, CaseRow.id == VoteRow.case_id)
+
+
 class SqlVoteRepository(_Repository):
     async def start(self, case: Case, actor: Actor, at: datetime) -> Vote:
         row = VoteRow(case_id=case.id, status="open", level_at_start=case.level, started_by_id=actor.id,
@@ -918,28 +921,34 @@ class SqlVoteRepository(_Repository):
         return await self.get(row.id)  # type: ignore[return-value]
 
     async def get(self, vote_id: int) -> Vote | None:
-        row = await self.session.scalar(
-            select(VoteRow).where(VoteRow.id == vote_id).execution_options(populate_existing=True)
-        )
-        return _vote(row) if row else None
+        found = (await self.session.execute(
+            _VOTES_WITH_REFERENCE.where(VoteRow.id == vote_id).execution_options(populate_existing=True)
+        )).first()
+        return _vote(*found) if found else None
 
     async def case_id_of(self, vote_id: int) -> int | None:
         return await self.session.scalar(select(VoteRow.case_id).where(VoteRow.id == vote_id))
 
     async def open_for_case(self, case_id: int) -> Vote | None:
-        row = await self.session.scalar(select(VoteRow).where(VoteRow.case_id == case_id, VoteRow.status == "open"))
-        return _vote(row) if row else None
+        found = (await self.session.execute(
+            _VOTES_WITH_REFERENCE.where(VoteRow.case_id == case_id, VoteRow.status == "open"))).first()
+        return _vote(*found) if found else None
 
     async def for_case(self, case_id: int) -> list[Vote]:
-        rows = await self.session.scalars(select(VoteRow).where(VoteRow.case_id == case_id).order_by(VoteRow.id))
-        return [_vote(row) for row in rows]
+        found = await self.session.execute(
+            _VOTES_WITH_REFERENCE.where(VoteRow.case_id == case_id).order_by(VoteRow.id))
+        return [_vote(*row) for row in found]
 
-    async def cast(self, vote_id: int, actor: Actor, ballot: BallotForm, at: datetime) -> bool:
-        """Record or change a ballot, only while the vote is open; False if it had closed."""
-        # Lock the vote row so a close cannot slip between the check and the write.
+    async def cast(self, vote_id: int, actor: Actor, ballot: BallotForm, at: datetime) -> Cast:
+        """Record or change a ballot, only while the vote is open."""
+        # Lock the vote row so a close, or the same member's second press, cannot slip between the check and
+        # the write.
         status = await self.session.scalar(select(VoteRow.status).where(VoteRow.id == vote_id).with_for_update())
         if status != "open":
-            return False
+            return Cast(counted=False)
+        b = (await self.session.execute(
+            select(BallotRow.__table__).where(BallotRow.vote_id == vote_id, BallotRow.user_id == actor.id))).first()
+        before = Ballot(b.user_id, b.name, b.level, b.reason, b.dissent_reason, b.cast_at) if b else None
         insert = pg_insert if self.session.bind.dialect.name == "postgresql" else sqlite_insert
         values = {"level": ballot.level, "reason": ballot.reason, "dissent_reason": ballot.dissent_reason,
                   "cast_at": at, "name": actor.name}
@@ -947,7 +956,7 @@ class SqlVoteRepository(_Repository):
             insert(BallotRow).values(vote_id=vote_id, user_id=actor.id, **values)
             .on_conflict_do_update(index_elements=["vote_id", "user_id"], set_=values)
         )
-        return True
+        return Cast(counted=True, before=before)
 
     async def close(self, vote_id: int, confirmation: Confirmation, actor: Actor, at: datetime) -> bool:
         result = await self.session.execute(

@@ -55,6 +55,20 @@ async def test_a_double_click_counts_once_and_is_recorded_once(uow: Any, session
     assert len(casts) == 1
 
 
+async def test_presses_at_the_same_moment_are_one_vote_and_one_record(uow: Any, sessions: Any,
+                                                                      clock: FixedClock) -> None:
+    # The ballot before is read under the vote's lock: read ahead of it, every press found none and each
+    # recorded a "vote.cast" of its own (PostgreSQL, where writers do not queue for the whole database).
+    _, vote = await case_with_vote(uow, clock)
+    await asyncio.gather(*(cast(uow, clock, CHAIR, vote.id, level="major") for _ in range(6)))
+    _, after = await services.vote_with_case(uow(), TENANT, vote.id)
+    assert after.tally() == {"major": 1}
+    async with sessions() as session:
+        recorded = (await session.scalars(
+            select(AuditEventRow.action).where(AuditEventRow.action.in_(["vote.cast", "vote.changed"])))).all()
+    assert recorded == ["vote.cast"]
+
+
 async def test_non_members_are_refused_nothing_counted_and_the_refusal_recorded(uow: Any, clock: FixedClock) -> None:
     _, vote = await case_with_vote(uow, clock)
     with pytest.raises(NotAllowed, match="not a member"):
