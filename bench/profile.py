@@ -69,10 +69,21 @@ def _label(frame: str, line: bool = False) -> str:
     return f"{match['function']} ({where})"
 
 
+def layer(frame: str) -> str:
+    """Which part of the stack a frame is in: the top-level package (sqlalchemy, msrest, aiohttp, jwt...), the
+    standard library module, or this project's package (bot, storage, concerns...)."""
+    label = _label(frame)
+    where = label.rsplit(" (", 1)[-1].rstrip(")")
+    head = where.split("/", 1)[0]
+    return head.removesuffix(".py") if head else where
+
+
 def summarise(path: Path, top: int = 30) -> dict[str, Any]:
-    """Cumulative and self shares of the samples in a py-spy raw (collapsed) file."""
+    """Cumulative and self shares of the samples in a py-spy raw (collapsed) file, and the self share by layer
+    (the package of the frame on top): where the CPU goes, framework by framework."""
     inclusive: Counter[str] = Counter()
     own: Counter[str] = Counter()
+    layers: Counter[str] = Counter()
     total = 0
     for line in path.read_text().splitlines():
         stack, _, count_text = line.rpartition(" ")
@@ -85,12 +96,14 @@ def summarise(path: Path, top: int = 30) -> dict[str, Any]:
             inclusive[label] += count
         if frames:
             own[_label(frames[-1], line=True)] += count
+            layers[layer(frames[-1])] += count
 
     def share(counter: Counter[str], skip: tuple[str, ...] = ()) -> list[dict[str, Any]]:
         return [{"function": name, "share": round(count / total, 4)} for name, count in counter.most_common()
                 if not name.startswith(skip)][:top]
 
-    return {"samples": total, "cumulative": share(inclusive, SCAFFOLDING), "self": share(own)}
+    return {"samples": total, "cumulative": share(inclusive, SCAFFOLDING), "self": share(own),
+            "layers": share(layers)}
 
 
 def render(summary: dict[str, Any], top: int = 25) -> str:
@@ -98,4 +111,6 @@ def render(summary: dict[str, Any], top: int = 25) -> str:
     lines += [f"  {entry['share'] * 100:5.1f}%  {entry['function']}" for entry in summary["cumulative"][:top]]
     lines += ["", "self (share of busy samples with it on top, at that line):"]
     lines += [f"  {entry['share'] * 100:5.1f}%  {entry['function']}" for entry in summary["self"][:15]]
+    lines += ["", "self by layer (the package or module of the frame on top):"]
+    lines += [f"  {entry['share'] * 100:5.1f}%  {entry['function']}" for entry in summary.get("layers", [])[:20]]
     return "\n".join(lines)

@@ -212,7 +212,8 @@ class Harness:
                 f"n={result['requests']:<5} "
                 f"ok={result['ok']:<5} {result['throughput_rps']:>8.1f} req/s  p50 {result['p50_ms']:>7.1f}  "
                 f"p95 {result['p95_ms']:>7.1f}  p99 {result['p99_ms']:>7.1f} ms  "
-                f"cpu {result['cpu_ms_per_request']} ms/req  per turn {result['per_turn']}")
+                f"cpu {result['cpu_ms_per_request']} ms/req  per turn {result['per_turn']}"
+                f"{_sql_per_turn(result)}")
 
     # -- the phases --------------------------------------------------------------------------------
 
@@ -286,7 +287,8 @@ class Harness:
                     for name in self.args.scenarios:
                         scenario = SCENARIOS[name]()
                         for concurrency in self.args.concurrency:
-                            profile = (f"ours-{name}-c{concurrency}-{size}" if self.args.profile and name == "raise"
+                            profile = (f"ours-{name}-c{concurrency}-{size}"
+                                       if self.args.profile and name in self.args.profile_scenarios
                                        and concurrency == max(self.args.concurrency)
                                        and size == self.args.sizes[0] else None)
                             result = await self.timed(http, process, target, scenario, concurrency,
@@ -392,6 +394,14 @@ def _ratio(ours: float, base: float | None) -> str:
     return f"{ours / base:.2f}" if base else "-"
 
 
+def _sql_per_turn(result: dict[str, Any]) -> str:
+    counted, turns = result.get("bot_counters") or {}, max(1, result["requests"])
+    if "db_statements_total" not in counted:
+        return ""
+    return (f"  sql {counted['db_statements_total'] / turns:.1f} statements"
+            f" in {counted.get('db_transactions_total', 0) / turns:.1f} transactions/turn")
+
+
 def render_summary(results: dict[str, Any]) -> str:
     """The tables for RESULTS.md: our figures, and as ratios to each baseline at the same concurrency."""
     base = {(r["target"], r["concurrency"]): r for r in results["baselines"]}
@@ -400,12 +410,15 @@ def render_summary(results: dict[str, Any]) -> str:
              f"Command: `{results['command']}`", "",
              "| target | scenario | db | concerns | conc. | requests | errors | req/s | p50 ms | p95 ms | p99 ms "
              "| req/s ÷ echo | req/s ÷ raw | p99 ÷ echo | p99 ÷ raw | connector calls/turn | Entra calls/turn "
-             "| RSS MiB | bot CPU ms/req |", "|" + "---|" * 19]
+             "| RSS MiB | bot CPU ms/req | SQL statements/turn | transactions/turn |", "|" + "---|" * 21]
     for r in [*results["baselines"], *results["runs"]]:
         echo, raw = base.get(("echo", r["concurrency"])), base.get(("raw", r["concurrency"]))
         per_turn = r["per_turn"]
         connector = sum(v for k, v in per_turn.items() if k.startswith("connector_") and k != "connector_unauthorised")
         entra = sum(v for k, v in per_turn.items() if k.startswith("entra_"))
+        counted, turns = r.get("bot_counters") or {}, max(1, r["requests"])
+        statements, transactions = (f"{counted[k] / turns:.1f}" if k in counted else "-"
+                                    for k in ("db_statements_total", "db_transactions_total"))
         lines.append(
             f"| {r['target']} | {r['scenario']}{_offered(r)} | {r.get('db', '-')} | {r.get('size', '-')} "
             f"| {r['concurrency']} "
@@ -414,7 +427,8 @@ def render_summary(results: dict[str, Any]) -> str:
             f"| {_ratio(r['throughput_rps'], echo and echo['throughput_rps'])} "
             f"| {_ratio(r['throughput_rps'], raw and raw['throughput_rps'])} "
             f"| {_ratio(r['p99_ms'], echo and echo['p99_ms'])} | {_ratio(r['p99_ms'], raw and raw['p99_ms'])} "
-            f"| {connector:.2f} | {entra:.2f} | {(r['rss_kb'] or 0) / 1024:.0f} | {r.get('cpu_ms_per_request', '-')} |")
+            f"| {connector:.2f} | {entra:.2f} | {(r['rss_kb'] or 0) / 1024:.0f} | {r.get('cpu_ms_per_request', '-')} "
+            f"| {statements} | {transactions} |")
     if results["sweep"]:
         lines += ["", "| sweep: open deadlines | due | enqueued | first sweep s | steady sweep s | delivered "
                       "| delivery s | messages/s |", "|" + "---|" * 8]
@@ -457,7 +471,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sweep", type=_numbers, default=[1_000, 10_000], help="open deadlines, e.g. 1000,10000")
     parser.add_argument("--delivery-seconds", type=float, default=20.0, help="how long the sweep delivers")
     parser.add_argument("--soak", type=int, default=0, help="extra turns with RSS sampled, e.g. 100000")
-    parser.add_argument("--profile", action="store_true", help="py-spy the echo bot and ours (raise) at top conc.")
+    parser.add_argument("--profile", action="store_true",
+                        help="py-spy the echo bot and ours (--profile-scenarios) at the top concurrency")
+    parser.add_argument("--profile-scenarios", type=_names, default=["raise"], metavar="S,S",
+                        help="with --profile: which of our scenarios to profile (default raise)")
     parser.add_argument("--cprofile", action="store_true",
                         help="with --profile: cProfile our bot's event loop in the profiled phase instead of py-spy "
                              "(cprofile-N.prof in the run folder; CPU figures then include cProfile's own cost)")

@@ -37,7 +37,7 @@ from concerns.model import ConversationKind
 from concerns.packs import ProcedurePack, default_packs_dir, load_packs
 from scheduler import jobs
 from scheduler.sweep import Sweeper
-from storage.db import create_engine, session_factory
+from storage.db import count_work, create_engine, session_factory
 from storage.kv import DocumentStore
 from storage.migrate import upgrade
 from storage.uow import SqlUnitOfWork
@@ -126,6 +126,7 @@ def _lifecycle(settings: Settings, packs: dict[str, ProcedurePack], clock: Clock
         if migrate:
             await upgrade(settings.database_url)
         engine = create_engine(settings.database_url)
+        count_work(engine, app[METRICS])
         sessions = session_factory(engine)
         storage = SqlStorage(DocumentStore(sessions))
         services = BotServices(

@@ -227,6 +227,22 @@ def _sqlite_begin_immediate(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def count_work(engine: AsyncEngine, counters: dict[str, int]) -> None:
+    """Count the statements and transactions the engine runs into `counters` (the app's /metrics): what a
+    turn costs the database, and the first thing to look at when a turn gets slower."""
+    counters.setdefault("db_statements_total", 0)
+    counters.setdefault("db_transactions_total", 0)
+
+    def statement(*_: Any) -> None:
+        counters["db_statements_total"] += 1
+
+    def transaction(_connection: Any) -> None:
+        counters["db_transactions_total"] += 1
+
+    event.listen(engine.sync_engine, "before_cursor_execute", statement)
+    event.listen(engine.sync_engine, "begin", transaction)
+
+
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[Any]:
     return async_sessionmaker(engine, expire_on_commit=False)
 

@@ -6,6 +6,7 @@ from bot.app import SWEEPER
 from concerns.cases import Person
 from concerns.reminders import Reminder, ReminderKind, Target
 from tests.bot.conftest import RunningBot
+from tests.support.activities import PRIYA
 
 
 async def metrics(bot: RunningBot) -> str:
@@ -24,3 +25,19 @@ async def test_metrics_show_the_outbox_by_status(running_bot: RunningBot) -> Non
     assert 'concerns_bot_outbox_messages{status="pending"} 1' in text
     assert 'concerns_bot_outbox_messages{status="dead"} 0' in text
     assert "concerns_bot_activities_total" in text
+
+
+def counter(text: str, name: str) -> int:
+    line = next(line for line in text.splitlines() if line.startswith(f"concerns_bot_{name} "))
+    return int(line.split()[1])
+
+
+async def test_metrics_count_the_database_work_of_turns(running_bot: RunningBot) -> None:
+    # The first turn in a conversation stores its reference: a write transaction at least.
+    before = await metrics(running_bot)
+    assert await running_bot.send(running_bot.teams.channel_message(PRIYA, "help")) == 201
+    after = await metrics(running_bot)
+    statements = counter(after, "db_statements_total") - counter(before, "db_statements_total")
+    transactions = counter(after, "db_transactions_total") - counter(before, "db_transactions_total")
+    assert statements >= 1 and transactions >= 1
+    assert statements >= transactions
