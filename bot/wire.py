@@ -32,6 +32,10 @@ class _Unplanned(Exception):
 _BASIC: dict[str, type] = {"int": int, "bool": bool, "float": float}  # msrest's eval(type name)(value)
 
 
+def _as_is(value: Any) -> Any:
+    return value
+
+
 def _text(value: Any) -> Any:
     # msrest's serialize_unicode: an enum's value, anything else as str().
     return value if type(value) is str else Serializer.serialize_unicode(value)
@@ -79,12 +83,15 @@ class PlannedSerializer(Serializer):  # type: ignore[misc]
         if getattr(cls, "_validation", None) or cls.is_xml_model() or getattr(cls, "_subtype_map", None):
             raise _Unplanned
         plan = []
+        # Attributes a class says hold JSON values only (str, numbers, booleans, None, lists and dicts of them,
+        # as json.loads makes): msrest's walk of those writes an equal copy, so the value itself is written.
+        as_is = getattr(cls, "_json_attributes", frozenset())
         for attribute, description in cls._attribute_map.items():
             key, kind = description.get("key"), description.get("type")
             if not isinstance(key, str) or not key or "." in key or "\\" in key or not isinstance(kind, str) \
                     or "xml" in description:
                 raise _Unplanned
-            plan.append((attribute, key, self._writer(kind)))
+            plan.append((attribute, key, _as_is if attribute in as_is and kind == "object" else self._writer(kind)))
         return tuple(plan)
 
     def _writer(self, kind: str) -> Write:

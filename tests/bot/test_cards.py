@@ -290,3 +290,28 @@ def test_an_oversized_card_is_refused_before_teams_refuses_it() -> None:
     with pytest.raises(renderer.CardTooLarge):
         renderer.render("concern_list", title="t", subtitle=None, rows=rows, summary="", empty_text="",
                         candidates=[])
+
+
+async def test_botbuilder_copies_an_activity_it_sends_but_not_its_card() -> None:
+    from botbuilder.core import BotAdapter, TurnContext
+    from botbuilder.schema import Activity, ChannelAccount, ConversationAccount, ResourceResponse
+
+    sent: list[Activity] = []
+
+    class Recording(BotAdapter):
+        async def send_activities(self, context: TurnContext, activities: list[Activity]) -> list[ResourceResponse]:
+            sent.extend(activities)
+            return [ResourceResponse(id="1") for _ in activities]
+
+        async def update_activity(self, context: TurnContext, activity: Activity) -> None: ...
+
+        async def delete_activity(self, context: TurnContext, reference: Any) -> None: ...
+
+    incoming = Activity(type="message", id="in", channel_id="msteams", service_url="https://smba.example/",
+                        conversation=ConversationAccount(id="19:c"), from_property=ChannelAccount(id="29:u"),
+                        recipient=ChannelAccount(id="28:b"))
+    activity = renderer.card_activity("notice", title="Saved", text="All done", color="Good")
+    card = activity.attachments[0].content
+    await TurnContext(Recording(), incoming).send_activity(activity)
+    assert sent[0] is not activity and sent[0].conversation.id == "19:c" and activity.conversation is None
+    assert sent[0].attachments[0].content is card  # shared, not copied: a rendered card is never changed
