@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import any_, bindparam, case, func, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.orm import aliased
 
-from concerns.cases import Case, CaseRole, CaseStatus, LeadAgency, Member, Person
+from concerns.cases import Case, Person
 from concerns.clock import UK
-from concerns.model import Actor, Provider
 from concerns.reminders import (
     CaseSnapshot,
     DigestCase,
@@ -24,14 +22,16 @@ from concerns.reminders import (
     ReminderState,
     ReminderWindow,
 )
-from concerns.vocabulary import CommissioningStatus, ServiceType
+from storage.caseread import among as _among
+from storage.caseread import batches as _batches
+from storage.caseread import cases_where
+from storage.caseread import chunks as _chunks
 from storage.db import reading
 from storage.meetings import _meeting
 from storage.models import (
     AuditEventRow,
     BallotRow,
     CaseActionRow,
-    CaseConcernRow,
     CaseMemberRow,
     CaseRow,
     ConcernRow,
@@ -58,29 +58,6 @@ def _by_tenant(pairs: Iterable[tuple[str, str]]) -> dict[str, set[str]]:
     return found
 
 
-def _chunks(items: Sequence[Any], size: int = 900) -> Iterator[list[Any]]:
-    for start in range(0, len(items), size):
-        yield list(items[start:start + size])
-
-
-def _batches(session: Any, items: Sequence[Any]) -> Iterator[list[Any]]:
-    """`items` in as few lists as `_among` can take: all at once on PostgreSQL, 900 at a time elsewhere."""
-    if session.bind.dialect.name == "postgresql":
-        if items:
-            yield list(items)
-        return
-    yield from _chunks(items)
-
-
-def _among(session: Any, column: Any, values: list[Any]) -> Any:
-    """`column IN values`. On PostgreSQL one array parameter: one statement to prepare and plan whatever the
-    count, where thousands of ids as 900 parameters each cost more in asyncpg and the planner than the rows."""
-    if session.bind.dialect.name == "postgresql":
-        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
-    return column.in_(values)
-
-
-_ROLES = {role.value: role for role in CaseRole}  # a dict lookup per member, not an enum call: thousands of them
 _CASES = CaseRow.__table__
 _PROVIDERS = ProviderRow.__table__
 _ACTIONS = CaseActionRow.__table__
@@ -90,53 +67,10 @@ _BALLOTS = BallotRow.__table__
 
 
 async def _cases(session: Any, ids: Sequence[int]) -> list[Case]:
-    """The cases with these ids, in id order, built from plain rows (as storage.repositories._case would).
-
-    Rows are unpacked by position: the sweep may build thousands of cases, and looking columns up by name
-    on each row cost more than the queries.
-    """
+    """The cases with these ids, in id order, as plain rows (storage.caseread)."""
     cases: list[Case] = []
-    connection = await session.connection()  # Core, not the ORM's row-to-object machinery
-    c, p = _CASES.c, _PROVIDERS.c
     for chunk in _batches(session, ids):
-        members: dict[int, list[Member]] = {}
-        for case_id, user_id, name, role in await connection.execute(
-                select(CaseMemberRow.case_id, CaseMemberRow.user_id, CaseMemberRow.name, CaseMemberRow.role)
-                .where(_among(session, CaseMemberRow.case_id, chunk))
-                .order_by(CaseMemberRow.case_id, CaseMemberRow.added_at, CaseMemberRow.user_id)):
-            members.setdefault(case_id, []).append(Member(user_id, name, _ROLES[role]))
-        concerns: dict[int, list[str]] = {}
-        for case_id, reference in await connection.execute(
-                select(CaseConcernRow.case_id, ConcernRow.reference)
-                .join(ConcernRow, ConcernRow.id == CaseConcernRow.concern_id)
-                .where(_among(session, CaseConcernRow.case_id, chunk))
-                .order_by(CaseConcernRow.case_id, ConcernRow.raised_at, ConcernRow.id)):
-            concerns.setdefault(case_id, []).append(reference)
-        rows = await connection.execute(
-            select(c.id, c.tenant_id, c.reference, c.pack_id, c.pack_version, c.status, c.level, c.step,
-                   c.lead_agency, c.opened_by_id, c.opened_by_name, c.opened_at, c.channel_id, c.card_conversation_id,
-                   c.card_activity_id, c.checklist_activity_id, c.closed_at, c.closed_by_name,
-                   c.closure_override_reason, c.closure_outcome, p.id, p.tenant_id, p.name, p.service_type,
-                   p.commissioning_status, p.cqc_location_id, p.address)
-            .join(_PROVIDERS, p.id == c.provider_id).where(_among(session, c.id, chunk)).order_by(c.id))
-        for (case_id, tenant_id, reference, pack_id, pack_version, status, level, step, lead_agency, opened_by_id,
-             opened_by_name, opened_at, channel_id, card_conversation_id, card_activity_id, checklist_activity_id,
-             closed_at, closed_by_name, closure_override_reason, closure_outcome, provider_id, provider_tenant_id,
-             provider_name, service_type, commissioning_status, cqc_location_id, address) in rows:
-            provider = Provider(
-                id=provider_id, tenant_id=provider_tenant_id, name=provider_name,
-                service_type=ServiceType(service_type), commissioning_status=CommissioningStatus(commissioning_status),
-                cqc_location_id=cqc_location_id, address=address)
-            cases.append(Case(
-                id=case_id, tenant_id=tenant_id, reference=reference, provider=provider, pack_id=pack_id,
-                pack_version=pack_version, status=CaseStatus(status), level=level, step=step,
-                lead_agency=LeadAgency(lead_agency),
-                opened_by=Actor(id=opened_by_id, name=opened_by_name, tenant_id=tenant_id),
-                opened_at=opened_at, members=tuple(members.get(case_id, ())),
-                concerns=tuple(concerns.get(case_id, ())), channel_id=channel_id,
-                card_conversation_id=card_conversation_id, card_activity_id=card_activity_id,
-                checklist_activity_id=checklist_activity_id, closed_at=closed_at, closed_by=closed_by_name,
-                closure_override_reason=closure_override_reason, closure_outcome=closure_outcome))
+        cases += await cases_where(session, _among(session, _CASES.c.id, chunk))
     return cases
 
 

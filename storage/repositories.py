@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import String, bindparam, func, or_, select, update
+from sqlalchemy import Select, String, bindparam, func, or_, select, update
 from sqlalchemy import event as sa_event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -43,6 +43,7 @@ from concerns.vocabulary import (
     SourceAgency,
 )
 from concerns.votes import Ballot, BallotForm, Cast, Confirmation, Vote
+from storage.caseread import CASE_COLUMNS, CASES, read_cases
 from storage.db import READ_ONLY, ReadOnlyViolation, reading
 from storage.models import (
     AuditEventRow,
@@ -662,35 +663,18 @@ def _action(row: CaseActionRow, case_reference: str, provider: str) -> CaseActio
     )
 
 
-def _case(row: CaseRow) -> Case:
-    return Case(
-        id=row.id,
-        tenant_id=row.tenant_id,
-        reference=row.reference,
-        provider=_provider(row.provider),
-        pack_id=row.pack_id,
-        pack_version=row.pack_version,
-        status=CaseStatus(row.status),
-        level=row.level,
-        step=row.step,
-        lead_agency=LeadAgency(row.lead_agency),
-        opened_by=Actor(id=row.opened_by_id, name=row.opened_by_name, tenant_id=row.tenant_id),
-        opened_at=row.opened_at,
-        members=tuple(Member(m.user_id, m.name, CaseRole(m.role)) for m in row.members),
-        concerns=tuple(c.reference for c in row.concerns),
-        channel_id=row.channel_id,
-        card_conversation_id=row.card_conversation_id,
-        card_activity_id=row.card_activity_id,
-        checklist_activity_id=row.checklist_activity_id,
-        closed_at=row.closed_at,
-        closed_by=row.closed_by_name,
-        closure_override_reason=row.closure_override_reason,
-        closure_outcome=row.closure_outcome,
-    )
-
-
 def _step_entry(row: CaseStepRow) -> StepEntry:
     return StepEntry(row.id, row.step, row.entered_at, row.entered_by_name, row.override_reason)
+
+
+_CASE_BY_ID = CASES.where(CASE_COLUMNS.id == bindparam("case_id"), CASE_COLUMNS.tenant_id == bindparam("tenant_id"))
+_CASE_BY_REFERENCE = CASES.where(CASE_COLUMNS.tenant_id == bindparam("tenant_id"),
+                                 CASE_COLUMNS.reference == bindparam("reference"))
+_OPEN_CASE_OF_PROVIDER = CASES.where(CASE_COLUMNS.tenant_id == bindparam("tenant_id"),
+                                     CASE_COLUMNS.provider_id == bindparam("provider_id"),
+                                     CASE_COLUMNS.status == CaseStatus.OPEN.value)
+_CASES_WITH_CONCERN = CASES.where(CASE_COLUMNS.tenant_id == bindparam("tenant_id"), CASE_COLUMNS.id.in_(
+    select(CaseConcernRow.case_id).where(CaseConcernRow.concern_id == bindparam("concern_id"))))
 
 
 class SqlCaseRepository(_Repository):
@@ -713,28 +697,20 @@ class SqlCaseRepository(_Repository):
         for concern_id in concern_ids:
             self.session.add(CaseConcernRow(case_id=row.id, concern_id=concern_id))
         self.session.add(CaseStepRow(case_id=row.id, step=step, entered_at=at, entered_by_name=opened_by.name))
-        await self.session.flush()
-        return await self._load(row.id)
+        found = await self._read(_CASE_BY_ID, case_id=row.id, tenant_id=tenant_id)
+        return found[0]
 
-    async def _load(self, case_id: int) -> Case:
-        row = await self.session.scalar(
-            select(CaseRow).where(CaseRow.id == case_id).execution_options(populate_existing=True)
-        )
-        assert row is not None
-        return _case(row)
+    async def _read(self, statement: Select[Any], **values: Any) -> list[Case]:
+        await self.session.flush()  # the rows are read past the ORM: what it holds must be in them
+        return await read_cases(self.session, statement, values)
 
     async def get_by_reference(self, tenant_id: str, reference: str) -> Case | None:
-        row = await self.session.scalar(
-            select(CaseRow).where(CaseRow.tenant_id == tenant_id, CaseRow.reference == reference)
-        )
-        return _case(row) if row else None
+        found = await self._read(_CASE_BY_REFERENCE, tenant_id=tenant_id, reference=reference)
+        return found[0] if found else None
 
     async def open_for_provider(self, tenant_id: str, provider_id: int) -> Case | None:
-        row = await self.session.scalar(
-            select(CaseRow).where(CaseRow.tenant_id == tenant_id, CaseRow.provider_id == provider_id,
-                                  CaseRow.status == CaseStatus.OPEN.value)
-        )
-        return _case(row) if row else None
+        found = await self._read(_OPEN_CASE_OF_PROVIDER, tenant_id=tenant_id, provider_id=provider_id)
+        return found[0] if found else None
 
     async def unlinked_concerns(self, tenant_id: str, provider_id: int, since: datetime) -> list[int]:
         linked = select(CaseConcernRow.concern_id)
@@ -750,10 +726,7 @@ class SqlCaseRepository(_Repository):
         await self.session.flush()
 
     async def with_concern(self, tenant_id: str, concern_id: int) -> list[Case]:
-        rows = await self.session.scalars(
-            select(CaseRow).join(CaseConcernRow, CaseConcernRow.case_id == CaseRow.id)
-            .where(CaseRow.tenant_id == tenant_id, CaseConcernRow.concern_id == concern_id).order_by(CaseRow.id))
-        return [_case(r) for r in rows]
+        return await self._read(_CASES_WITH_CONCERN, tenant_id=tenant_id, concern_id=concern_id)
 
     async def set_member(self, case_id: int, member: Member, role: CaseRole | None, at: datetime) -> None:
         """Give a member a role, add them, or (role None) remove them."""
@@ -851,8 +824,8 @@ class SqlCaseRepository(_Repository):
                                                          CaseActionRow.status == "open"))
 
     async def get(self, tenant_id: str, case_id: int) -> Case | None:
-        row = await self.session.get(CaseRow, case_id, populate_existing=True)
-        return _case(row) if row is not None and row.tenant_id == tenant_id else None
+        found = await self._read(_CASE_BY_ID, case_id=case_id, tenant_id=tenant_id)
+        return found[0] if found else None
 
     async def close(self, case_id: int, by: Actor, at: datetime, outcome: str, override_reason: str | None) -> bool:
         """Close the case unless it closed meanwhile; False if someone else closed it first."""

@@ -323,3 +323,21 @@ async def test_ad_hoc_actions_from_the_chair_coordinator_or_minute_taker(uow: An
                                          conversation_id="c")
     assert added.owner == TOM and added.due_on == date(2026, 11, 27) and added.source == "adhoc:decision"
     assert added in await services.my_actions(uow(), TENANT, TOM.user_id)
+
+
+async def test_a_case_read_in_a_unit_of_work_sees_what_it_has_not_yet_flushed(uow: Any, clock: FixedClock) -> None:
+    # Cases are read as plain rows, past the ORM's session: its pending changes must be flushed first.
+    from storage.models import CaseMemberRow
+
+    raised = await raise_one(uow, clock, "k1")
+    case = await open_one(uow, clock, raised.concern.provider.id)
+    async with uow() as tx:
+        tx._session.add(CaseMemberRow(case_id=case.id, user_id="aad-sam", name="Sam Reid", role="observer",
+                                      added_at=clock.now()))
+        seen = await tx.cases.get(TENANT, case.id)
+        by_reference = await tx.cases.get_by_reference(TENANT, case.reference)
+    assert seen is not None and seen.role_of("aad-sam") is CaseRole.OBSERVER
+    assert by_reference == seen
+    async with uow() as tx:  # rolled back: never committed
+        again = await tx.cases.get(TENANT, case.id)
+    assert again is not None and again.role_of("aad-sam") is None
