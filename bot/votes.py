@@ -90,8 +90,7 @@ async def send_privately(turn: Turn, activity: Activity) -> None:
 
 async def _refresh(turn: Turn, case: Case, vote: Vote) -> None:
     """Update the vote card (and the case card) in place for everyone."""
-    async with turn.reader() as uow:
-        conversation_id, activity_id = await uow.votes.card_of(vote.id)
+    conversation_id, activity_id = vote.card_conversation_id, vote.card_activity_id
     if conversation_id and activity_id:
         try:
             await turn.update_card_in(conversation_id, activity_id, "vote", **vote_card_values(turn, case, vote))
@@ -115,9 +114,7 @@ async def start_vote(turn: Turn, reference: str) -> None:
     except (NotFound, NotAllowed) as refusal:
         await tell_privately(turn, str(refusal))
         return
-    async with turn.reader() as uow:
-        _, activity_id = await uow.votes.card_of(vote.id)
-    if activity_id:
+    if vote.card_activity_id:
         await turn.reply_text(f"A vote on the level of {case.reference} is already open: see its card.")
         return
     activity = renderer.card_activity("vote", **vote_card_values(turn, case, vote))

@@ -61,6 +61,9 @@ class Vote:
     justification: str | None = None
     closed_by: str | None = None
     closed_at: datetime | None = None
+    # Where the vote's card was posted (set once it is), to update it in place.
+    card_conversation_id: str | None = None
+    card_activity_id: str | None = None
 
     def tally(self) -> Counter[str]:
         return Counter(b.level for b in self.ballots)

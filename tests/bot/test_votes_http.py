@@ -138,3 +138,21 @@ async def test_a_ballot_without_a_level_is_explained_privately_and_nothing_is_co
     async with bot.uow() as uow:
         events = await uow.audit.for_subject("case", "PC-2026-0001")
     assert not [e for e in events if e.action.startswith("vote.c")]
+
+
+async def test_a_ballot_is_one_transaction(running_bot: RunningBot) -> None:
+    # Counted, audited, read back and the card's place found in the transaction that counts it: each further
+    # transaction is a writer's turn on SQLite and a round trip on PostgreSQL, in every press of a busy vote.
+    from tests.bot.test_metrics_http import counter, metrics
+
+    bot = running_bot
+    _, vote_post = await open_case_with_vote(bot)
+    cast = button(vote_post.card, "Cast my vote")
+    await press(bot, HELEN, vote_post, cast | {"level": "major"})
+    first, before = await metrics(bot), await metrics(bot)  # /metrics reads the outbox: a transaction of its own
+    await press(bot, TOM, vote_post, cast | {"level": "moderate"})
+    after = await metrics(bot)
+    count = [counter(m, "db_transactions_total") for m in (first, before, after)]
+    assert (count[2] - count[1]) - (count[1] - count[0]) == 1
+    update = [s for s in bot.connector.sent if s.method == "PUT" and s.activity_id == vote_post.activity_id][-1]
+    assert "2 voted" in texts(update.card)
