@@ -341,3 +341,45 @@ async def test_a_case_read_in_a_unit_of_work_sees_what_it_has_not_yet_flushed(uo
     async with uow() as tx:  # rolled back: never committed
         again = await tx.cases.get(TENANT, case.id)
     assert again is not None and again.role_of("aad-sam") is None
+
+
+async def test_actions_read_as_rows_carry_every_field_of_their_row(uow: Any, clock: FixedClock) -> None:
+    # Actions are built from plain rows by column position; each field must be its own column's value.
+    from datetime import date
+
+    from sqlalchemy import select
+
+    from concerns.actions import DONE
+    from concerns.model import Actor
+    from storage.models import CaseActionRow
+
+    raised = await raise_one(uow, clock, "k1")
+    case = await open_one(uow, clock, raised.concern.provider.id)
+    async with uow() as tx:
+        first, second, *_ = [a for a in await tx.cases.actions(case.id) if a.owner]
+    await services.close_action(uow(), clock, Actor(first.owner.user_id, first.owner.name, TENANT), first.id, DONE,
+                                "Letter sent", conversation_id="c")
+    async with uow() as tx:
+        await tx.cases.redate_action(second.id, date(2027, 3, 1))
+        await tx.cases.snooze_action(second.id, date(2027, 2, 1))
+        await tx.commit()
+    async with uow() as tx:
+        listed = await tx.cases.actions(case.id)
+        mine = await tx.cases.open_actions_of(TENANT, second.owner.user_id)
+        one = await tx.cases.action(TENANT, second.id)
+        rows = {r.id: r for r in (await tx._session.scalars(select(CaseActionRow))).all()}
+        for row in rows.values():
+            tx._session.expunge(row)  # read now, kept as read
+    for action in listed:
+        row = rows[action.id]
+        assert (action.source, action.title, action.owner_role, action.due_on, action.required, action.status,
+                action.case_id, action.note, action.original_due_on, action.closed_at, action.closed_by,
+                action.snoozed_until) == (row.source, row.title, row.owner_role, row.due_on, row.required, row.status,
+                                          row.case_id, row.note, row.original_due_on, row.closed_at,
+                                          row.closed_by_name, row.snoozed_until)
+        assert action.owner == (Person(row.owner_user_id, row.owner_name or "") if row.owner_user_id else None)
+        assert (action.case_reference, action.provider) == (case.reference, case.provider.name)
+    done = next(a for a in listed if a.id == first.id)
+    assert done.status == DONE and done.note == "Letter sent" and done.closed_by == first.owner.name
+    assert one is not None and one.due_on == date(2027, 3, 1) and one.snoozed_until == date(2027, 2, 1)
+    assert one.original_due_on == second.due_on != one.due_on and one in mine
