@@ -33,7 +33,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any, Generic, TypeVar
 
 import aiohttp
@@ -372,6 +372,14 @@ class ReusingConnectorFactory(ConnectorFactory):
         return self._cache.clients.keep(key, client)
 
 
+@lru_cache(maxsize=64)
+def _emulators_keys(auth_header: str) -> bool:
+    """Whether botbuilder checks this token against the emulator's keys (skill and emulator tokens) rather than
+    the channel's, decided as it decides. A function of the token's text alone, which the channel sends on
+    every activity for an hour: each decision decodes the token twice, in Python, a character at a time."""
+    return SkillValidation.is_skill_token(auth_header) or EmulatorValidation.is_token_from_emulator(auth_header)
+
+
 class ReusingBotFrameworkAuthentication(BotFrameworkAuthentication):
     """botbuilder's ConfigurationBotFrameworkAuthentication (same checks, same settings), whose connector
     factories and user-token clients reuse what they build."""
@@ -428,7 +436,7 @@ class ReusingBotFrameworkAuthentication(BotFrameworkAuthentication):
         """
         try:
             _, _, token = auth_header.partition(" ")
-            if SkillValidation.is_skill_token(auth_header) or EmulatorValidation.is_token_from_emulator(auth_header):
+            if _emulators_keys(auth_header):
                 url = getattr(self._configuration, "TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL", None)
             else:
                 url = getattr(self._configuration, "TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL", None)

@@ -497,3 +497,29 @@ def test_connector_calls_take_the_environment_proxy_except_for_hosts_in_no_proxy
     assert proxy_for("https", "smba.trafficmanager.net") is not None  # cached until the app starts again
     proxy_for.cache_clear()
     assert proxy_for("https", "smba.trafficmanager.net") is None
+
+
+def test_which_keys_check_a_token_is_decided_as_botbuilder_decides_and_once_per_token(monkeypatch: Any) -> None:
+    import jwt
+    from botframework.connector.auth import EmulatorValidation, SkillValidation
+
+    from bot import connector
+
+    decodes = []
+    real = jwt.decode
+    monkeypatch.setattr(jwt, "decode", lambda *a, **k: decodes.append(1) or real(*a, **k))
+    connector._emulators_keys.cache_clear()
+    emulator_issuer = EmulatorValidation.TO_BOT_FROM_EMULATOR_TOKEN_VALIDATION_PARAMETERS.issuer[0]
+    tokens = {
+        "channel": {"iss": "https://api.botframework.com", "aud": APP_ID},
+        "emulator": {"iss": emulator_issuer, "aud": APP_ID, "ver": "1.0", "appid": str(uuid.uuid4())},
+        "skill": {"iss": "https://login.microsoftonline.com/x/v2.0", "aud": APP_ID, "ver": "2.0",
+                  "azp": str(uuid.uuid4())},
+    }
+    for name, claims in tokens.items():
+        header = "Bearer " + jwt.encode(claims, "secret-key-for-this-test-only-0123", algorithm="HS256")
+        expected = SkillValidation.is_skill_token(header) or EmulatorValidation.is_token_from_emulator(header)
+        assert expected == (name != "channel"), name
+        decodes.clear()
+        assert [connector._emulators_keys(header) for _ in range(5)] == [expected] * 5, name
+        assert 1 <= len(decodes) <= 2, name  # decided once (one decode or two), then remembered
