@@ -282,7 +282,7 @@ class CaseActionRow(Base):
     action_id: Mapped[str | None] = mapped_column(String(64))
     title: Mapped[str] = mapped_column(Text)
     owner_role: Mapped[str] = mapped_column(String(64))
-    owner_user_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    owner_user_id: Mapped[str | None] = mapped_column(String(128))
     owner_name: Mapped[str | None] = mapped_column(String(200))
     due_on: Mapped[date | None] = mapped_column(Date)
     original_due_on: Mapped[date | None] = mapped_column(Date)
