@@ -7,8 +7,9 @@ in one process, nothing else running on its event loop:
     .venv/bin/python -m bench.statements                      # SQLite (a file in a temporary folder)
     .venv/bin/python -m bench.statements --db postgresql      # a throwaway PostgreSQL cluster
 
-Prints microseconds of CPU (process time: every thread, so aiosqlite's included) and of wall time per
-operation, the mean of `--count` after a warm-up.
+Then the repository reads of the busiest turns (a case, a person's fifty open actions, a vote) on the
+harness's generated world. Prints microseconds of CPU (process time: every thread, so aiosqlite's
+included) and of wall time per operation, the mean of `--count` after a warm-up.
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ async def measure(url: str, count: int, sqlite_file: Path | None) -> list[dict[s
         results.append(await _measure("read transaction with one statement", read_transaction, count))
         results.append(await _measure("write transaction with one statement, committed", write_transaction,
                                       count // 2))
+        results += await _domain_reads(url, sessions, count // 4)
     finally:
         await engine.dispose()
     if sqlite_file is not None:
@@ -80,6 +82,38 @@ async def measure(url: str, count: int, sqlite_file: Path | None) -> list[dict[s
         results.append(await _measure("the same statement, sqlite3 directly", driver_statement, count))
         raw.close()
     return results
+
+
+async def _domain_reads(url: str, sessions: Any, count: int) -> list[dict[str, Any]]:
+    """The repository reads of the busiest turns, each in a read transaction of its own, on the harness's
+    world (bench.generate with no concerns: 32 open cases with votes of ten members, fifty open actions of
+    one person)."""
+    from bench import world
+    from bench.generate import generate
+    from storage.models import CaseRow, VoteRow
+    from storage.repositories import SqlCaseRepository, SqlVoteRepository
+
+    await generate(url, concerns=0, migrate=False)
+    async with reading(sessions) as session:
+        vote_id, case_id = (await session.execute(select(VoteRow.id, VoteRow.case_id).limit(1))).one()
+        tenant = await session.scalar(select(CaseRow.tenant_id).where(CaseRow.id == case_id))
+
+    async def case() -> None:
+        async with reading(sessions) as session:
+            assert await SqlCaseRepository(session).get(tenant, case_id) is not None
+
+    async def actions() -> None:
+        async with reading(sessions) as session:
+            found = await SqlCaseRepository(session).open_actions_of(tenant, world.OWNER.aad)
+            assert len(found) == world.OWNER_ACTIONS
+
+    async def vote() -> None:
+        async with reading(sessions) as session:
+            assert await SqlVoteRepository(session).get(vote_id) is not None
+
+    return [await _measure("a case (provider, 10 members, concerns), in a read transaction", case, count),
+            await _measure("a person's 50 open actions, in a read transaction", actions, count),
+            await _measure("a vote with its ballots, in a read transaction", vote, count)]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -53,5 +53,7 @@ async def test_the_statement_costs_bench_runs(tmp_path: Path) -> None:
     assert [row["operation"] for row in found] == [
         "statement in an open ORM session", "statement on an open Core connection",
         "read transaction with one statement", "write transaction with one statement, committed",
+        "a case (provider, 10 members, concerns), in a read transaction",
+        "a person's 50 open actions, in a read transaction", "a vote with its ballots, in a read transaction",
         "the same statement, sqlite3 directly"]
     assert all(row["cpu_us"] > 0 and row["wall_us"] > 0 for row in found)
