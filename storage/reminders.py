@@ -43,7 +43,7 @@ from storage.models import (
     TeamRoleRow,
     VoteRow,
 )
-from storage.repositories import _action
+from storage.repositories import ACTION_CASE_ID, action_from
 
 # What counts as activity on a case: anything people did, not refusals or someone reading a file.
 _NOT_ACTIVITY = ("refused", "file.opened")
@@ -184,8 +184,9 @@ class SqlReminderSource:
                         dated = dated | (CaseActionRow.snoozed_until <= window.snoozed_by)
                     query = query.where(dated)
                 for row in await connection.execute(query.order_by(CaseActionRow.id)):
-                    case = by_id[row.case_id]
-                    actions[row.case_id].append(_action(row, case.reference, case.provider.name))
+                    values = tuple(row)
+                    case = by_id[values[ACTION_CASE_ID]]
+                    actions[case.id].append(action_from(values, case.reference, case.provider.name))
                 query = select(MeetingRow).where(_among(session, MeetingRow.case_id, chunk),
                                                  MeetingRow.status == "scheduled",
                                                  MeetingRow.starts_at >= at - timedelta(days=1))

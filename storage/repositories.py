@@ -652,18 +652,6 @@ class SqlPatternRepository(_Repository):
         return result.rowcount == 1
 
 
-def _action(row: Any, case_reference: str, provider: str) -> CaseAction:
-    """An action from its row (a CaseActionRow, or a plain row of its columns)."""
-    return CaseAction(
-        id=row.id, case_reference=case_reference, provider=provider, source=row.source, title=row.title,
-        owner_role=row.owner_role,
-        owner=Person(row.owner_user_id, row.owner_name or "") if row.owner_user_id else None,
-        due_on=row.due_on, required=row.required, status=row.status, case_id=row.case_id, note=row.note,
-        original_due_on=row.original_due_on, closed_at=row.closed_at, closed_by=row.closed_by_name,
-        snoozed_until=row.snoozed_until,
-    )
-
-
 # Actions as plain rows (the action's columns, its case's reference, its provider's name), from statements
 # built once: a person's fifty open actions as ORM objects cost more CPU than the rest of their listing.
 _A = CaseActionRow.__table__.c
@@ -676,20 +664,28 @@ _ACTION = _ACTIONS.where(_A.id == bindparam("action_id"), CaseRow.tenant_id == b
 
 
 _AT = {column.key: index for index, column in enumerate(_A)}
+ACTION_CASE_ID = _AT["case_id"]
 
 
-def _action_row(row: Any) -> CaseAction:
-    """An action from a plain row of _ACTIONS, its columns found by position: a Row's lookup by name cost
-    more than building the action."""
-    v, at = tuple(row), _AT
+def action_from(v: tuple[Any, ...], case_reference: str, provider: str) -> CaseAction:
+    """An action from the values of a plain row that starts with every case_actions column, in the table's
+    order (as `select(CaseActionRow.__table__)` and _ACTIONS give them): taken by position, because a Row's
+    lookup by name cost more than building the action, and the sweep builds thousands."""
+    at = _AT
     owner_id = v[at["owner_user_id"]]
     return CaseAction(
-        id=v[at["id"]], case_reference=v[-2], provider=v[-1], source=v[at["source"]], title=v[at["title"]],
-        owner_role=v[at["owner_role"]], owner=Person(owner_id, v[at["owner_name"]] or "") if owner_id else None,
+        id=v[at["id"]], case_reference=case_reference, provider=provider, source=v[at["source"]],
+        title=v[at["title"]], owner_role=v[at["owner_role"]],
+        owner=Person(owner_id, v[at["owner_name"]] or "") if owner_id else None,
         due_on=v[at["due_on"]], required=v[at["required"]], status=v[at["status"]], case_id=v[at["case_id"]],
         note=v[at["note"]], original_due_on=v[at["original_due_on"]], closed_at=v[at["closed_at"]],
         closed_by=v[at["closed_by_name"]], snoozed_until=v[at["snoozed_until"]],
     )
+
+
+def _action_row(row: Any) -> CaseAction:
+    values = tuple(row)
+    return action_from(values, values[-2], values[-1])
 
 
 def _step_entry(row: CaseStepRow) -> StepEntry:
