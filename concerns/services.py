@@ -126,6 +126,8 @@ async def raise_concern(
                 occurred_on=form.concern.occurred_on.isoformat(),
                 immediate_risk=form.concern.immediate_risk,
                 individual_involved=form.concern.individual_reference is not None,
+                # Who vouched that the titled names in the description (on the channel's card) are staff.
+                names_are_staff=form.names_are_staff,
             ))
             await uow.commit()
             return RaisedConcern(concern, created=True, new_provider=new_provider)

@@ -29,6 +29,14 @@ MAX_CARD_FIELD = 20_000
 # not identifying, but we refuse what looks like a name: spaces, or no digit at all.
 _INDIVIDUAL_REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-/_.]*$")
 
+# A title and a capitalised word ("Mrs Smith", "MR J. PATEL", "Dr Okafor"): how a named adult most often slips
+# into a description, whose text goes on the concern's card in the channel. No pattern finds every name (a first
+# name alone reads like any other word), so this catches the common slip and the form says why it stopped.
+# Miss, Lady, Sir and the like count only capitalised: "a lady in Room 4" names nobody.
+_TITLE = re.compile(r"\b(?:(?i:mrs|mr|ms|mx|dr)|Miss|MISS|Master|MASTER|Sir|SIR|Dame|DAME|Lady|LADY|Lord|LORD)\b\.?")
+_NAME_WORD = re.compile(r"[ \t]+([^\W\d_]+(?:['\u2019-][^\W\d_]+)*\.?)")
+_WORDS_OF_A_NAME = 3  # initials, first name, surname
+
 FIELDS = (
     "provider_id",
     "provider_name",
@@ -39,6 +47,7 @@ FIELDS = (
     "occurred_on",
     "individual_reference",
     "immediate_risk",
+    "names_are_staff",
 )
 
 
@@ -55,6 +64,33 @@ class ProviderChoice:
 class RaiseConcernForm:
     provider: ProviderChoice
     concern: NewConcern
+    # The raiser said the people the description names by title are staff, not adults who receive care.
+    names_are_staff: bool = False
+
+
+def titled_names(text: str) -> tuple[str, ...]:
+    """The names with a title that `text` holds, each once, in the order they first appear."""
+    names: dict[str, None] = {}
+    for title in _TITLE.finditer(text):
+        words: list[str] = []
+        position = title.end()
+        while len(words) < _WORDS_OF_A_NAME and (word := _NAME_WORD.match(text, position)) and word[1][0].isupper():
+            words.append(word[1])
+            position = word.end()
+        if words:
+            if len(words[-1]) > 2:  # "Patel." ends a sentence; "J." is an initial
+                words[-1] = words[-1].rstrip(".")
+            names[" ".join((title.group(), *words))] = None
+    return tuple(names)
+
+
+def _named_in_channel(names: tuple[str, ...]) -> str:
+    shown = ", ".join(f"\u201c{name}\u201d" for name in names[:3]) + (" and others" if len(names) > 3 else "")
+    return (
+        f"This names {shown}. The concern's card is posted in the channel, where adults who receive care are "
+        "never named: write \u201cthe resident in room 12\u201d or \u201cPerson A\u201d, and put their case "
+        "reference under More details. If everyone named is staff, tick the box below and submit again."
+    )
 
 
 class FormErrors(Exception):
@@ -156,6 +192,11 @@ def parse_raise_form(values: dict[str, Any], today: date) -> RaiseConcernForm:
         )
     elif "\x00" in description:
         errors["description"] = "The description must be plain text."
+    names_are_staff = _text(values, "names_are_staff").lower() == "true"
+    if description and not errors.get("description") and not names_are_staff:
+        names = titled_names(description)
+        if names:
+            errors["names_are_staff"] = _named_in_channel(names)
 
     occurred_on: date | None = None
     occurred_text = _text(values, "occurred_on")
@@ -204,4 +245,5 @@ def parse_raise_form(values: dict[str, Any], today: date) -> RaiseConcernForm:
             immediate_risk=risk_text == "true",
             individual_reference=individual,
         ),
+        names_are_staff=names_are_staff and bool(titled_names(description)),
     )

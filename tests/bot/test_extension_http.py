@@ -214,6 +214,7 @@ async def test_from_personal_chat_the_concern_goes_to_the_chosen_channel(in_team
         ({"provider_name": "", "provider_id": "4242"}, "not one I know"),
         ({"occurred_on": "2027-01-01"}, "future"),
         ({"individual_reference": "Jean Smith"}, "never a name"),
+        ({"description": "Mr Patel was found on the floor."}, "\u201cMr Patel\u201d"),
         ({"post_to": "19:somewhere-else@thread.tacv2"}, "Choose one of the team channels I am in"),
     ],
 )

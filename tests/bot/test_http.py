@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from storage.models import AuditEventRow, ConcernRow, ConversationRow, ProviderRow
 from tests.bot.conftest import RunningBot
 from tests.support.activities import CHANNEL_ID, HELEN, PRIYA, TOM
+from tests.support.cards import schema_errors
 
 
 def texts(card: dict[str, Any]) -> str:
@@ -161,6 +162,32 @@ async def test_invalid_input_shows_the_card_again_with_errors_and_stores_nothing
     assert await count(bot, ConcernRow) == 0
     assert await count(bot, ProviderRow) == 0
     assert bot.connector.created == []
+
+
+async def test_a_description_naming_an_adult_is_stopped_until_the_raiser_says_they_are_staff(
+    running_bot: RunningBot,
+) -> None:
+    bot = running_bot
+    card, card_id, thread = await open_form_in_channel(bot)
+    named = {"description": "Mrs Jean Smith in room 4 had no fluids all day."}
+    await bot.send(bot.teams.card_submit(PRIYA, submit_data(card) | GOOD | named, reply_to=card_id,
+                                         conversation=thread))
+    again = bot.connector.sent[-1].card
+    assert schema_errors(again) == []
+    body = _flatten(again["body"])
+    at = [e.get("id") for e in body].index("description")
+    # Right under the description: why it stopped, then the box that says the names are staff.
+    assert "\u201cMrs Jean Smith\u201d" in body[at + 1]["text"] and body[at + 2]["id"] == "names_are_staff"
+    assert body[at + 2]["value"] == "false"
+    assert await count(bot, ConcernRow) == 0 and bot.connector.created == []
+
+    staff = {"description": "Dr Okafor found the MAR charts unsigned on two units.", "names_are_staff": "true"}
+    await bot.send(bot.teams.card_submit(PRIYA, submit_data(again) | GOOD | staff, reply_to=card_id,
+                                         conversation=thread))
+    assert "C-2026-0001 raised" in texts(bot.connector.sent[-1].card)
+    async with bot.uow() as uow:
+        events = await uow.audit.for_subject("concern", "C-2026-0001")
+    assert events[0].action == "concern.raised" and events[0].details["names_are_staff"] is True
 
 
 def _flatten(items: list[dict[str, Any]]) -> list[dict[str, Any]]:

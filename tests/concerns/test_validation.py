@@ -2,7 +2,7 @@ from datetime import date
 
 import pytest
 
-from concerns.validation import MAX_DESCRIPTION, FormErrors, normalise_name, parse_raise_form
+from concerns.validation import MAX_DESCRIPTION, FormErrors, normalise_name, parse_raise_form, titled_names
 from concerns.vocabulary import Category, ServiceType, SourceAgency
 
 TODAY = date(2026, 11, 23)
@@ -95,3 +95,41 @@ def test_non_text_values_are_treated_as_invalid_not_crashing(hostile: object) ->
 
 def test_provider_names_match_ignoring_case_and_spacing() -> None:
     assert normalise_name("  Oakwood   LODGE ") == normalise_name("oakwood lodge")
+
+
+@pytest.mark.parametrize(("text", "names"), [
+    ("Mrs Jean Smith was left without her tablets", ("Mrs Jean Smith",)),
+    ("Seen by Mr J. Patel.", ("Mr J. Patel",)),
+    ("Dr Okafor visited; Mrs O'Brien and Ms Smith-Jones were told. Dr Okafor again", (
+        "Dr Okafor", "Mrs O'Brien", "Ms Smith-Jones")),
+    ("MR SMITH in room 4", ("MR SMITH",)),
+    ("mrs Smith", ("mrs Smith",)),
+    ("Miss \u00c9lodie Durand", ("Miss \u00c9lodie Durand",)),
+    ("Mr   Patel\tsaid", ("Mr Patel",)),
+])
+def test_a_title_and_a_capitalised_word_is_a_name(text: str, names: tuple[str, ...]) -> None:
+    assert titled_names(text) == names
+
+
+@pytest.mark.parametrize("text", [
+    "A lady in Room 4 was not repositioned; the Dr on call was told.",
+    "Mrs (name withheld) fell", "Mrs 12", "staff will miss Breakfast rounds", "Mrs smith", "",
+])
+def test_a_title_without_a_capitalised_word_after_it_names_nobody(text: str) -> None:
+    assert titled_names(text) == ()
+
+
+def test_a_description_naming_someone_by_title_is_stopped_with_the_names() -> None:
+    errors = errors_of(valid(description="Mrs Jean Smith was left without food; Mr Patel knew."))
+    message = errors["names_are_staff"]
+    assert "\u201cMrs Jean Smith\u201d, \u201cMr Patel\u201d" in message and "never named" in message
+    assert set(errors) == {"names_are_staff"}
+
+
+def test_the_raiser_can_say_the_titled_names_are_staff() -> None:
+    form = parse_raise_form(valid(description="Dr Okafor found the MAR charts unsigned.", names_are_staff="true"),
+                            TODAY)
+    assert form.concern.description == "Dr Okafor found the MAR charts unsigned." and form.names_are_staff
+    # Ticked with nobody named, nothing is vouched for.
+    assert parse_raise_form(valid(names_are_staff="true"), TODAY).names_are_staff is False
+    assert "names_are_staff" in errors_of(valid(description="Dr Okafor found it.", names_are_staff="false"))
