@@ -14,13 +14,13 @@ from concerns import services
 from concerns.clock import UK
 from concerns.errors import NotFound
 from concerns.screening import parse_screening_form
-from concerns.validation import FormErrors
+from concerns.validation import NAMES_ARE_STAFF, FormErrors
 from concerns.vocabulary import Category, ScreeningOutcome
 
 log = logging.getLogger(__name__)
 
 SCREEN_FORM = "screen"
-_FIELDS = ("outcome", "threshold", "rationale", "referrer_told", "s42_confirmed", "rescreen_reason")
+_FIELDS = ("outcome", "threshold", "rationale", "referrer_told", "s42_confirmed", "rescreen_reason", NAMES_ARE_STAFF)
 
 
 async def _screen_card_values(turn: Turn, context: services.ScreeningContext, record: Any,

@@ -13,7 +13,7 @@ from typing import Any
 
 from concerns.model import Actor
 from concerns.packs import ProcedurePack
-from concerns.validation import FormErrors
+from concerns.validation import FormErrors, check_names
 from concerns.vocabulary import ScreeningOutcome
 
 MAX_RATIONALE = 4000
@@ -28,6 +28,8 @@ class ScreeningDecision:
     rationale: str
     referrer_told: bool
     rescreen_reason: str | None
+    # The screener said the people the rationale names by title are staff (the rationale goes in the thread).
+    names_are_staff: bool = False
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,7 @@ def parse_screening_form(values: dict[str, Any], pack: ProcedurePack, *, screene
         errors["rationale"] = "Give the rationale for this decision: it is the record of why."
     elif len(rationale) > MAX_RATIONALE:
         errors["rationale"] = f"Keep the rationale under {MAX_RATIONALE} characters."
+    names_are_staff = bool(rationale) and "rationale" not in errors and check_names(rationale, values, errors)
     if outcome is ScreeningOutcome.S42_ENQUIRY and _text(values, "s42_confirmed") != "true":
         errors["s42_confirmed"] = "Starting a Care Act s42 enquiry is a decision of its own: tick to confirm it."
     rescreen_reason = _text(values, "rescreen_reason") or None
@@ -89,4 +92,4 @@ def parse_screening_form(values: dict[str, Any], pack: ProcedurePack, *, screene
     if errors:
         raise FormErrors(errors)
     assert outcome is not None
-    return ScreeningDecision(outcome, threshold, rationale, told == "true", rescreen_reason)
+    return ScreeningDecision(outcome, threshold, rationale, told == "true", rescreen_reason, names_are_staff)

@@ -344,6 +344,7 @@ async def screen_concern(
             rescreen_reason=decision.rescreen_reason,
             referrer_told=decision.referrer_told,
             feedback_due_on=due.isoformat(),
+            names_are_staff=decision.names_are_staff,
         ))
         if decision.outcome is ScreeningOutcome.S42_ENQUIRY:
             # Its own event, so that nobody can later read an enquiry into screening notes (seed 001).

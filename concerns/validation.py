@@ -35,6 +35,7 @@ _INDIVIDUAL_REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-/_.]*$")
 # Miss, Lady, Sir and the like count only capitalised: "a lady in Room 4" names nobody.
 _TITLE = re.compile(r"\b(?:(?i:mrs|mr|ms|mx|dr)|Miss|MISS|Master|MASTER|Sir|SIR|Dame|DAME|Lady|LADY|Lord|LORD)\b\.?")
 _NAME_WORD = re.compile(r"[ \t]+([^\W\d_]+(?:['\u2019-][^\W\d_]+)*\.?)")
+_POSSESSIVE = re.compile(r"['\u2019][sS]$")
 _WORDS_OF_A_NAME = 3  # initials, first name, surname
 
 FIELDS = (
@@ -80,17 +81,29 @@ def titled_names(text: str) -> tuple[str, ...]:
         if words:
             if len(words[-1]) > 2:  # "Patel." ends a sentence; "J." is an initial
                 words[-1] = words[-1].rstrip(".")
+            words[-1] = _POSSESSIVE.sub("", words[-1])  # "Mrs Smith's daughter" names Mrs Smith
             names[" ".join((title.group(), *words))] = None
     return tuple(names)
 
 
-def _named_in_channel(names: tuple[str, ...]) -> str:
+NAMES_ARE_STAFF = "names_are_staff"  # the form's box: everyone its text names by title is staff
+
+
+def check_names(text: str, values: dict[str, Any], errors: dict[str, str]) -> bool:
+    """Stop a text bound for a channel card that names someone by title, unless the form's box says everyone
+    named is staff; return whether the box vouched for names the text holds (for the audit trail)."""
+    names = titled_names(text)
+    if not names:
+        return False
+    if _text(values, NAMES_ARE_STAFF).lower() == "true":
+        return True
     shown = ", ".join(f"\u201c{name}\u201d" for name in names[:3]) + (" and others" if len(names) > 3 else "")
-    return (
-        f"This names {shown}. The concern's card is posted in the channel, where adults who receive care are "
-        "never named: write \u201cthe resident in room 12\u201d or \u201cPerson A\u201d, and put their case "
-        "reference under More details. If everyone named is staff, tick the box below and submit again."
-    )
+    errors.setdefault(NAMES_ARE_STAFF, (
+        f"This names {shown}. It is posted in the channel, where adults who receive care are never named: "
+        "write \u201cthe resident in room 12\u201d or \u201cPerson A\u201d instead. If everyone named is "
+        "staff, tick the box below and submit again."
+    ))
+    return False
 
 
 class FormErrors(Exception):
@@ -192,11 +205,7 @@ def parse_raise_form(values: dict[str, Any], today: date) -> RaiseConcernForm:
         )
     elif "\x00" in description:
         errors["description"] = "The description must be plain text."
-    names_are_staff = _text(values, "names_are_staff").lower() == "true"
-    if description and not errors.get("description") and not names_are_staff:
-        names = titled_names(description)
-        if names:
-            errors["names_are_staff"] = _named_in_channel(names)
+    names_are_staff = bool(description) and "description" not in errors and check_names(description, values, errors)
 
     occurred_on: date | None = None
     occurred_text = _text(values, "occurred_on")
@@ -245,5 +254,5 @@ def parse_raise_form(values: dict[str, Any], today: date) -> RaiseConcernForm:
             immediate_risk=risk_text == "true",
             individual_reference=individual,
         ),
-        names_are_staff=names_are_staff and bool(titled_names(description)),
+        names_are_staff=names_are_staff,
     )

@@ -66,7 +66,7 @@ def samples(text: str) -> dict[str, dict[str, Any]]:
             "levels": [{"id": short or "x", "label": short, "summary": text, "criteria": text}],
             "outcomes": choice, "values": {"rationale": text, "rescreen_reason": short},
             "errors": {f: short or "x" for f in ("form", "outcome", "threshold", "rationale", "s42_confirmed",
-                                                 "rescreen_reason")},
+                                                 "rescreen_reason", "names_are_staff")},
         },
         "screened": {"title": short, "outcome": short, "threshold": short, "screened_by": short,
                      "feedback": short, "rationale": text, "alert": short, "offer_case_for": 9},

@@ -8,8 +8,9 @@ from sqlalchemy import func, select
 
 from storage.models import ScreeningRow
 from tests.bot.conftest import RunningBot
-from tests.bot.test_http import GOOD, inputs, open_form_in_channel, submit_data, texts
+from tests.bot.test_http import GOOD, _flatten, inputs, open_form_in_channel, submit_data, texts
 from tests.support.activities import HELEN, PRIYA, TOM
+from tests.support.cards import schema_errors
 
 
 async def raise_concern(bot: RunningBot, **change: str) -> dict[str, Any]:
@@ -92,6 +93,34 @@ async def test_choosing_s42_without_confirming_saves_nothing(running_bot: Runnin
                                          reply_to=card_id, conversation=concern["conversation"]))
     assert "tick to confirm" in texts(bot.connector.sent[-1].card)
     assert await screenings(bot) == 0
+
+
+async def test_a_rationale_naming_an_adult_is_stopped_until_the_screener_says_they_are_staff(
+    running_bot: RunningBot,
+) -> None:
+    bot = running_bot
+    concern = await raise_concern(bot)
+    card, card_id = await open_screening(bot, concern)
+    named = {"rationale": "Mrs Jean Smith's daughter confirms missed doses; the home's Dr Okafor agrees."}
+    await bot.send(bot.teams.card_submit(TOM, submit_data(card) | SCREENING | named, reply_to=card_id,
+                                         conversation=concern["conversation"]))
+    again = bot.connector.sent[-1].card
+    assert schema_errors(again) == []
+    body = _flatten(again["body"])
+    at = [e.get("id") for e in body].index("names_are_staff")
+    assert "\u201cMrs Jean Smith\u201d, \u201cDr Okafor\u201d" in body[at - 1]["text"]
+    assert inputs(again)["names_are_staff"]["value"] == "false"
+    assert inputs(again)["rationale"]["value"] == named["rationale"]  # what was typed is kept
+    assert await screenings(bot) == 0
+
+    vouched = {"rationale": "Dr Okafor, the home's GP, confirms missed doses.", "names_are_staff": "true"}
+    await bot.send(bot.teams.card_submit(TOM, submit_data(again) | SCREENING | vouched, reply_to=card_id,
+                                         conversation=concern["conversation"]))
+    assert await screenings(bot) == 1
+    async with bot.uow() as uow:
+        events = await uow.audit.for_subject("concern", "C-2026-0001")
+    [screened] = [e for e in events if e.action == "concern.screened"]
+    assert screened.details["names_are_staff"] is True
 
 
 async def test_screening_again_asks_why(running_bot: RunningBot) -> None:

@@ -106,6 +106,7 @@ def test_provider_names_match_ignoring_case_and_spacing() -> None:
     ("mrs Smith", ("mrs Smith",)),
     ("Miss \u00c9lodie Durand", ("Miss \u00c9lodie Durand",)),
     ("Mr   Patel\tsaid", ("Mr Patel",)),
+    ("Mrs Smith's daughter and Mr O'Brien\u2019s son", ("Mrs Smith", "Mr O'Brien")),
 ])
 def test_a_title_and_a_capitalised_word_is_a_name(text: str, names: tuple[str, ...]) -> None:
     assert titled_names(text) == names
@@ -123,6 +124,8 @@ def test_a_description_naming_someone_by_title_is_stopped_with_the_names() -> No
     errors = errors_of(valid(description="Mrs Jean Smith was left without food; Mr Patel knew."))
     message = errors["names_are_staff"]
     assert "\u201cMrs Jean Smith\u201d, \u201cMr Patel\u201d" in message and "never named" in message
+    many = errors_of(valid(description="Mr A told Mrs B, Ms C and Dr D."))["names_are_staff"]
+    assert "\u201cMs C\u201d and others" in many and "Dr D" not in many
     assert set(errors) == {"names_are_staff"}
 
 
