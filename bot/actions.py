@@ -12,7 +12,7 @@ from concerns.actions import DONE, NOT_APPLICABLE, CaseAction, step_targets, unr
 from concerns.cases import Case, CaseRole, Person
 from concerns.clock import uk_today
 from concerns.errors import NotFound
-from concerns.validation import FormErrors, parse_id
+from concerns.validation import NAMES_ARE_STAFF, FormErrors, parse_id, says_names_are_staff
 from concerns.votes import NotAllowed
 
 log = logging.getLogger(__name__)
@@ -268,13 +268,14 @@ async def submit_add_action(turn: Turn, data: dict[str, Any]) -> None:
     if record is None or record.subject is None:
         await form_refused(turn, problem)
         return
-    values = {k: data[k] for k in ("title", "owner", "due_on") if isinstance(data.get(k), str)}
+    values = {k: data[k] for k in ("title", "owner", "due_on", NAMES_ARE_STAFF) if isinstance(data.get(k), str)}
     roster = {p.user_id: p for p in await team_roster(turn.context)}
     owner = roster.get(values.get("owner", ""))
     try:
         case, action = await services.add_action(
             turn.uow(), turn.services.clock, turn.services.calendar, turn.actor, record.subject,
-            values.get("title", ""), owner, values.get("due_on", ""), conversation_id=turn.conversation.id)
+            values.get("title", ""), owner, values.get("due_on", ""), conversation_id=turn.conversation.id,
+            names_are_staff=says_names_are_staff(values))
     except FormErrors as invalid:
         record.values = values
         await turn.services.forms.save(record)

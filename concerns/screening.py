@@ -13,7 +13,7 @@ from typing import Any
 
 from concerns.model import Actor
 from concerns.packs import ProcedurePack
-from concerns.validation import FormErrors, check_names
+from concerns.validation import FormErrors, check_names, says_names_are_staff
 from concerns.vocabulary import ScreeningOutcome
 
 MAX_RATIONALE = 4000
@@ -78,7 +78,8 @@ def parse_screening_form(values: dict[str, Any], pack: ProcedurePack, *, screene
         errors["rationale"] = "Give the rationale for this decision: it is the record of why."
     elif len(rationale) > MAX_RATIONALE:
         errors["rationale"] = f"Keep the rationale under {MAX_RATIONALE} characters."
-    names_are_staff = bool(rationale) and "rationale" not in errors and check_names(rationale, values, errors)
+    staff = says_names_are_staff(values)
+    names_are_staff = bool(rationale) and "rationale" not in errors and check_names(rationale, staff, errors)
     if outcome is ScreeningOutcome.S42_ENQUIRY and _text(values, "s42_confirmed") != "true":
         errors["s42_confirmed"] = "Starting a Care Act s42 enquiry is a decision of its own: tick to confirm it."
     rescreen_reason = _text(values, "rescreen_reason") or None

@@ -49,7 +49,7 @@ from concerns.permissions import Operation, require
 from concerns.ports import UnitOfWork
 from concerns.references import CASE, CONCERN, Reference, parse_reference
 from concerns.screening import Screening, ScreeningDecision
-from concerns.validation import FormErrors, RaiseConcernForm, normalise_name
+from concerns.validation import FormErrors, RaiseConcernForm, check_names, normalise_name
 from concerns.vocabulary import CommissioningStatus, ScreeningOutcome
 from concerns.votes import (
     BallotForm,
@@ -879,15 +879,21 @@ async def redate_action(
 
 async def add_action(
     uow: UnitOfWork, clock: Clock, calendar: WorkingCalendar, actor: Actor, case_reference: str, title: str,
-    owner: Person | None, due_text: str, *, conversation_id: str,
+    owner: Person | None, due_text: str, *, conversation_id: str, names_are_staff: bool = False,
 ) -> tuple[Case, CaseAction]:
-    """Add an ad hoc action (chair, coordinator or minute taker), for example from a meeting's decisions."""
+    """Add an ad hoc action (chair, coordinator or minute taker), for example from a meeting's decisions.
+
+    `names_are_staff`: the form's box, that everyone the title names by title is staff (it is shown on the
+    case's checklist card in the channel).
+    """
     title = " ".join(title.split())
     errors: dict[str, str] = {}
     if not title:
         errors["title"] = "Say what needs doing."
     elif len(title) > 500:
         errors["title"] = "Keep the action under 500 characters."
+    else:
+        names_are_staff = check_names(title, names_are_staff, errors)
     due_on: date | None = None
     try:
         due_on = date.fromisoformat(due_text.strip())
@@ -912,6 +918,7 @@ async def add_action(
         await uow.audit.record(_event(
             clock, actor, "action.added", "case", case.reference, conversation_id, action_id=actions[-1].id,
             title=title, owner=owner.name if owner else None, due_on=due_on.isoformat() if due_on else None,
+            names_are_staff=names_are_staff,
         ))
         await uow.commit()
         return case, actions[-1]

@@ -89,13 +89,18 @@ def titled_names(text: str) -> tuple[str, ...]:
 NAMES_ARE_STAFF = "names_are_staff"  # the form's box: everyone its text names by title is staff
 
 
-def check_names(text: str, values: dict[str, Any], errors: dict[str, str]) -> bool:
-    """Stop a text bound for a channel card that names someone by title, unless the form's box says everyone
-    named is staff; return whether the box vouched for names the text holds (for the audit trail)."""
+def says_names_are_staff(values: dict[str, Any]) -> bool:
+    """Whether the form's box says everyone its text names by title is staff."""
+    return _text(values, NAMES_ARE_STAFF).lower() == "true"
+
+
+def check_names(text: str, staff: bool, errors: dict[str, str]) -> bool:
+    """Stop a text bound for a channel card that names someone by title, unless `staff` (the form's box) says
+    everyone named is staff; return whether the box vouched for names the text holds (for the audit trail)."""
     names = titled_names(text)
     if not names:
         return False
-    if _text(values, NAMES_ARE_STAFF).lower() == "true":
+    if staff:
         return True
     shown = ", ".join(f"\u201c{name}\u201d" for name in names[:3]) + (" and others" if len(names) > 3 else "")
     errors.setdefault(NAMES_ARE_STAFF, (
@@ -205,7 +210,8 @@ def parse_raise_form(values: dict[str, Any], today: date) -> RaiseConcernForm:
         )
     elif "\x00" in description:
         errors["description"] = "The description must be plain text."
-    names_are_staff = bool(description) and "description" not in errors and check_names(description, values, errors)
+    staff = says_names_are_staff(values)
+    names_are_staff = bool(description) and "description" not in errors and check_names(description, staff, errors)
 
     occurred_on: date | None = None
     occurred_text = _text(values, "occurred_on")

@@ -132,7 +132,8 @@ def samples(text: str) -> dict[str, dict[str, Any]]:
                             "values": {"reason": text}, "errors": {"status": short or "x", "reason": short or "x"}},
         "business_failure": {"provider": short, "prompt": text, "instructions": [text, short], "why": text},
         "add_action": {"form_key": short, "reference": short, "values": {"title": short}, "errors": {
-            "title": short or "x", "due_on": short or "x"}, "people": [{"user_id": short or "u", "name": short}]},
+            "title": short or "x", "due_on": short or "x", "names_are_staff": short or "x"},
+            "people": [{"user_id": short or "u", "name": short}]},
         "timeline": {"title": short, "subtitle": text, "entries": [{"when": "23 Nov 2026 10:30", "what": text}]},
         "meeting_form": {
             "form_key": short, "reference": short, "provider": short, "kinds": choice, "attends": choice,

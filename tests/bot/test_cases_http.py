@@ -6,10 +6,12 @@ import json
 from typing import Any
 
 from bot.app import SERVICES
+from concerns import services
 from tests.bot.conftest import RunningBot
 from tests.bot.test_http import inputs, submit_data, texts
 from tests.bot.test_screening_http import raise_concern
 from tests.support.activities import CHANNEL_ID, HELEN, PRIYA, TOM, roster_entry
+from tests.support.cards import schema_errors
 
 
 def thread_of(sent: Any, tenant: str) -> dict[str, Any]:
@@ -207,6 +209,32 @@ async def test_commissioning_status_by_the_head_of_service_and_the_embargo_list(
     await bot.send(bot.teams.channel_message(TOM, "embargo list"))
     listing = texts(bot.connector.sent[-1].card)
     assert "Oakwood Lodge Nursing Home" in listing and "New placements suspended" in listing
+
+
+async def test_an_action_naming_an_adult_is_stopped_until_the_chair_says_they_are_staff(
+    running_bot: RunningBot,
+) -> None:
+    bot = running_bot
+    await open_case_via_prompt(bot)
+    await bot.send(bot.teams.channel_message(TOM, "add action PC-2026-0001"))
+    form = bot.connector.sent[-1]
+    thread = thread_of(form, bot.teams.tenant)
+    fields = {"title": "Visit Mrs Jones weekly", "owner": TOM.aad, "due_on": "2026-11-27"}
+    await bot.send(bot.teams.card_submit(TOM, submit_data(form.card) | fields, reply_to=form.activity_id,
+                                         conversation=thread))
+    again = bot.connector.sent[-1].card
+    assert schema_errors(again) == [] and inputs(again)["names_are_staff"]["value"] == "false"
+    assert "\u201cMrs Jones\u201d" in json.dumps(again, ensure_ascii=False)
+    _, actions = await services.case_actions(bot.uow(), bot.teams.tenant, "PC-2026-0001")
+    assert not [a for a in actions if "Jones" in a.title]
+
+    vouched = {"title": "Ask Dr Okafor for the GP's review", "names_are_staff": "true"}
+    await bot.send(bot.teams.card_submit(TOM, submit_data(again) | fields | vouched, reply_to=form.activity_id,
+                                         conversation=thread))
+    assert "Ask Dr Okafor for the GP's review (Tom Okafor" in texts(bot.connector.sent[-1].card)
+    async with bot.uow() as uow:
+        [added] = [e for e in await uow.audit.for_subject("case", "PC-2026-0001") if e.action == "action.added"]
+    assert added.details["names_are_staff"] is True
 
 
 async def test_the_minute_taker_adds_an_action_and_others_are_refused(running_bot: RunningBot) -> None:

@@ -100,7 +100,7 @@ async def closed_case(uow: Any, sessions: Any, clock: FixedClock, key: str, prov
     _, action = await services.add_action(uow(), clock, ENGLAND, CHAIR, case.reference, "Call Mrs Jones's son",
                                           Person(TOM.user_id, TOM.name),
                                           ENGLAND.add_working_days(clock.now().date(), 3).isoformat(),
-                                          conversation_id="c")
+                                          conversation_id="c", names_are_staff=True)
     await services.close_action(uow(), clock, CHAIR, action.id, "not_applicable", "Her son moved away",
                                 conversation_id="c")
     async with uow() as tx:
