@@ -13,7 +13,7 @@ from bot.turn import Turn
 from concerns import closure, services
 from concerns.cases import Case
 from concerns.errors import NotFound
-from concerns.validation import FormErrors
+from concerns.validation import NAMES_ARE_STAFF, FormErrors, says_names_are_staff
 from concerns.votes import NotAllowed
 
 log = logging.getLogger(__name__)
@@ -96,13 +96,14 @@ async def submit_close(turn: Turn, data: dict[str, Any]) -> None:
     if record is None or record.subject is None:
         await form_refused(turn, problem)
         return
-    values = {k: data[k] for k in ("outcome", "override_reason") if isinstance(data.get(k), str)}
+    values = {k: data[k] for k in ("outcome", "override_reason", NAMES_ARE_STAFF) if isinstance(data.get(k), str)}
     try:
         case = await services.get_case(turn.reader(), turn.actor.tenant_id, record.subject)
         pack = turn.services.packs.get(case.pack_id, turn.services.pack)
         closed = await closure.close_case(
             turn.uow(), turn.services.clock, turn.services.calendar, pack, turn.actor, case.reference,
-            values.get("outcome", ""), values.get("override_reason", ""), conversation_id=turn.conversation.id)
+            values.get("outcome", ""), values.get("override_reason", ""), conversation_id=turn.conversation.id,
+            names_are_staff=says_names_are_staff(values))
     except FormErrors as invalid:
         record.values = values
         await turn.services.forms.save(record)

@@ -24,7 +24,7 @@ from concerns.meetings import Meeting
 from concerns.model import Actor, AuditEvent, Concern
 from concerns.packs import ProcedurePack
 from concerns.permissions import Operation, require
-from concerns.validation import FormErrors
+from concerns.validation import FormErrors, check_names
 from concerns.votes import NotAllowed, Vote
 
 if TYPE_CHECKING:
@@ -79,13 +79,19 @@ async def closure_check(uow: UnitOfWork, pack: ProcedurePack, tenant_id: str, re
 
 async def close_case(
     uow: UnitOfWork, clock: Clock, calendar: WorkingCalendar, pack: ProcedurePack, actor: Actor, reference: str,
-    outcome: str, override_reason: str, *, conversation_id: str,
+    outcome: str, override_reason: str, *, conversation_id: str, names_are_staff: bool = False,
 ) -> Case:
-    """Close the case (chair only) with the outcome that justifies it; the closure step's actions follow."""
+    """Close the case (chair only) with the outcome that justifies it; the closure step's actions follow.
+
+    `names_are_staff`: the form's box, that everyone the outcome and reason name by title is staff (both are
+    shown on the closed case's card in the channel).
+    """
     errors: dict[str, str] = {}
     outcome = _text(outcome, "outcome", errors,
                     "Say what improvement was evidenced: it goes in the closure notices and the board report.")
     override_reason = _text(override_reason, "override_reason", errors, None)
+    if not errors:
+        names_are_staff = check_names(f"{outcome}\n{override_reason}", names_are_staff, errors)
     if errors:
         raise FormErrors(errors)
     async with uow:
@@ -113,7 +119,7 @@ async def close_case(
             clock, actor, "case.closed", "case", case.reference, conversation_id,
             outcome=outcome, override_reason=override_reason or None, previous_step=case.step,
             open_required=list(readiness.open_required), reached_required_step=readiness.reached_required_step,
-            level=case.level,
+            level=case.level, names_are_staff=names_are_staff,
         ))
         await uow.commit()
         closed = await uow.cases.get(actor.tenant_id, case.id)

@@ -12,8 +12,9 @@ import time_machine
 
 from tests.bot.conftest import RunningBot
 from tests.bot.test_cases_http import open_case_via_prompt, thread_of
-from tests.bot.test_http import submit_data, texts
+from tests.bot.test_http import inputs, submit_data, texts
 from tests.support.activities import HELEN, PRIYA, TOM, User
+from tests.support.cards import schema_errors
 
 OUTSIDER = User("Sam Jones", "a1f2c3d4-0009-4b5c-9d8e-000000000009")
 
@@ -73,6 +74,31 @@ async def test_only_the_chair_closes_and_before_quality_assurance_needs_a_reason
         events = [e.action for e in await uow.audit.for_subject("case", "PC-2026-0001")]
     assert case.status.value == "open" and "case.closed" not in events
     assert events.count("refused") == 1  # Tom's submission
+
+
+async def test_an_outcome_naming_an_adult_is_stopped_until_the_chair_says_they_are_staff(
+    running_bot: RunningBot,
+) -> None:
+    bot = running_bot
+    case_post, _ = await open_case_via_prompt(bot)
+    thread = thread_of(case_post, bot.teams.tenant)
+    await bot.send(bot.teams.channel_message(HELEN, "close case PC-2026-0001", thread=case_post.conversation_id))
+    form = bot.connector.sent[-1]
+    named = {"outcome": "Visits found MAR charts complete.", "override_reason": "Mrs Jones has moved home."}
+    await bot.send(bot.teams.card_submit(HELEN, submit_data(form.card) | named, reply_to=form.activity_id,
+                                         conversation=thread))
+    again = bot.connector.sent[-1].card
+    assert schema_errors(again) == [] and inputs(again)["names_are_staff"]["value"] == "false"
+    assert "\u201cMrs Jones\u201d" in json.dumps(again, ensure_ascii=False)
+    async with bot.uow() as uow:
+        assert (await uow.cases.get_by_reference(bot.teams.tenant, "PC-2026-0001")).status.value == "open"
+
+    vouched = {"override_reason": "Dr Okafor's audit found quality assurance not needed.", "names_are_staff": "true"}
+    await bot.send(bot.teams.card_submit(HELEN, submit_data(again) | named | vouched, reply_to=form.activity_id,
+                                         conversation=thread))
+    async with bot.uow() as uow:
+        [closed] = [e for e in await uow.audit.for_subject("case", "PC-2026-0001") if e.action == "case.closed"]
+    assert closed.details["names_are_staff"] is True
 
 
 async def test_closing_posts_the_closure_asks_for_lessons_and_sends_the_chair_the_notices(

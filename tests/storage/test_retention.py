@@ -114,7 +114,7 @@ async def closed_case(uow: Any, sessions: Any, clock: FixedClock, key: str, prov
         await session.commit()
     clock.advance(days=22)
     await closure.close_case(uow(), clock, ENGLAND, CROYDON, CHAIR, case.reference, "Mrs Jones moved; improved.",
-                             "Closed early: the home closed", conversation_id="c")
+                             "Closed early: the home closed", conversation_id="c", names_are_staff=True)
     await closure.give_lessons(uow(), clock, CHAIR, case.reference, "Tom's visits", "Ask Mrs Jones sooner",
                                conversation_id="c")
     return case
