@@ -29,7 +29,7 @@ from concerns.meetings import (
 )
 from concerns.model import ConversationKind
 from concerns.permissions import Operation, allowed
-from concerns.validation import FormErrors, parse_id
+from concerns.validation import NAMES_ARE_STAFF, FormErrors, parse_id
 from concerns.votes import NotAllowed
 
 log = logging.getLogger(__name__)
@@ -37,9 +37,9 @@ log = logging.getLogger(__name__)
 MEETING_FORM = "meeting_schedule"
 MINUTES_FORM = "meeting_minutes"
 MEETING_FIELDS = ("kind", "date", "starts", "ends", "venue", "online_link", "chair", "minute_taker", "attendees",
-                  "provider_attends", "late_reason")
-MINUTES_FIELDS = ("minutes_link", "decisions", *(f"{field}_{n}" for n in range(1, DECISION_ACTIONS + 1)
-                                                  for field in ("act", "owner", "due")))
+                  "provider_attends", "late_reason", NAMES_ARE_STAFF)
+MINUTES_FIELDS = ("minutes_link", "decisions", NAMES_ARE_STAFF, *(f"{field}_{n}" for n in range(1, DECISION_ACTIONS + 1)
+                                                                   for field in ("act", "owner", "due")))
 # What a case's step suggests for the type of its next meeting; the chair can choose another.
 KIND_FOR_STEP = {"initial_meeting": MeetingKind.INITIAL, "findings_meeting": MeetingKind.FINDINGS,
                  "update_meeting": MeetingKind.UPDATE, "closure": MeetingKind.LESSONS_LEARNED}

@@ -23,7 +23,7 @@ from concerns.errors import NotFound
 from concerns.model import Actor
 from concerns.packs import ProcedurePack
 from concerns.permissions import Operation, require
-from concerns.validation import FormErrors
+from concerns.validation import FormErrors, check_names, says_names_are_staff
 from concerns.votes import NotAllowed
 
 if TYPE_CHECKING:
@@ -101,6 +101,7 @@ class MeetingForm:
     attendees: tuple[Person, ...]
     provider_attends: ProviderAttends
     late_reason: str | None = None
+    names_are_staff: bool = False  # the form's box: everyone the venue names by title is staff
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,7 @@ class MinutesForm:
     link: str
     decisions: tuple[str, ...]
     actions: tuple[DecisionAction, ...]
+    names_are_staff: bool = False  # the form's box: everyone the decisions name by title is staff
 
 
 def _text(values: dict[str, Any], key: str) -> str:
@@ -236,6 +238,9 @@ def parse_meeting_form(values: dict[str, Any], roster: list[Person], now: dateti
         errors["online_link"] = "Give the online meeting link as a web address starting https://."
     if venue is None and link is None and not link_will_be_created:
         errors["venue"] = "Give a venue, an online meeting link, or both."
+    # The venue is on the meeting's card in the channel: "Mrs Jones's daughter's house" names her.
+    names_are_staff = venue is not None and "venue" not in errors and check_names(
+        venue, says_names_are_staff(values), errors)
 
     chair = people.get(_text(values, "chair"))
     if chair is None:
@@ -273,7 +278,7 @@ def parse_meeting_form(values: dict[str, Any], roster: list[Person], now: dateti
         raise FormErrors(errors)
     assert kind and starts_at and ends_at and chair and attends
     return MeetingForm(kind, starts_at, ends_at, venue, link, chair, minute_taker, tuple(attendees), attends,
-                       late_reason)
+                       late_reason, names_are_staff)
 
 
 def provider_meeting_deadline(pack: ProcedurePack, case: Case) -> date:
@@ -347,6 +352,9 @@ def parse_minutes_form(values: dict[str, Any], roster: list[Person], today: date
         errors["decisions"] = f"Record at most {MAX_DECISIONS} decisions here; the minutes hold the rest."
     elif any(len(d) > MAX_DECISION or not _plain(d) for d in decisions):
         errors["decisions"] = f"Keep each decision under {MAX_DECISION} characters of plain text."
+    # Decisions are on the meeting's card in the channel, and those made actions on the case's checklist.
+    names_are_staff = "decisions" not in errors and check_names("\n".join(decisions), says_names_are_staff(values),
+                                                                errors)
 
     actions: list[DecisionAction] = []
     for n in range(1, DECISION_ACTIONS + 1):
@@ -373,7 +381,7 @@ def parse_minutes_form(values: dict[str, Any], roster: list[Person], today: date
             actions.append(DecisionAction(n, decisions[n - 1], owner, due_on))
     if errors:
         raise FormErrors(errors)
-    return MinutesForm(link, decisions, tuple(actions))
+    return MinutesForm(link, decisions, tuple(actions), names_are_staff)
 
 
 def may_schedule(case: Case, user_id: str) -> None:
@@ -421,7 +429,7 @@ async def schedule_meeting(
             ends_at=form.ends_at.isoformat(), venue=form.venue, online_link=form.online_link,
             chair=form.chair.name, minute_taker=form.minute_taker.name if form.minute_taker else None,
             attendees=[p.name for p in form.attendees], provider_attends=form.provider_attends.value,
-            late_reason=form.late_reason if late else None,
+            late_reason=form.late_reason if late else None, names_are_staff=form.names_are_staff,
             actions=[{"title": a.title, "owner": a.owner.name if a.owner else None,
                       "due_on": a.due_on.isoformat() if a.due_on else None} for a in planned],
         ))
@@ -493,7 +501,7 @@ async def record_minutes(
         await uow.audit.record(event(
             clock, actor, "meeting.minutes_recorded", "case", case.reference, conversation_id,
             meeting=meeting.id, kind=meeting.kind.value, minutes_link=form.link, decisions=list(form.decisions),
-            closed_actions=closed,
+            closed_actions=closed, names_are_staff=form.names_are_staff,
             actions=[{"decision": a.decision, "title": a.title, "owner": a.owner.name, "due_on": a.due_on.isoformat()}
                      for a in form.actions],
         ))

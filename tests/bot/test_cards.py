@@ -142,7 +142,7 @@ def samples(text: str) -> dict[str, dict[str, Any]]:
             "link_note": text, "values": {"venue": short, "late_reason": text, "attendees": short},
             "errors": {f: short or "x" for f in ("form", "kind", "date", "starts", "ends", "venue", "online_link",
                                                  "chair", "minute_taker", "attendees", "provider_attends",
-                                                 "late_reason")},
+                                                 "late_reason", "names_are_staff")},
         },
         "meeting": {"title": short, "status": short, "status_colour": "Good", "provider": short, "when": short,
                     "venue": text, "online_link": "https://teams.microsoft.com/l/meetup-join/" + short,
@@ -156,7 +156,7 @@ def samples(text: str) -> dict[str, dict[str, Any]]:
                          "people": [{"user_id": short or "u", "name": short}], "today": "2026-11-23",
                          "values": {"decisions": text, "minutes_link": short, "act_1": "true"},
                          "errors": {f: short or "x" for f in ("form", "minutes_link", "decisions", "act_1", "owner_1",
-                                                              "due_2")}},
+                                                              "due_2", "names_are_staff")}},
         "indicators": {"headline": short, "colour": "Good", "explanation": text, "screened": short,
                        "on_time": short, "late": short, "overdue": short, "not_due": short},
         "documents": {

@@ -20,6 +20,7 @@ from tests.bot.conftest import RunningBot
 from tests.bot.test_cases_http import open_case_via_prompt, thread_of
 from tests.bot.test_http import count, inputs, submit_data, texts
 from tests.support.activities import HELEN, PRIYA, TOM, User, roster_entry
+from tests.support.cards import schema_errors
 
 SAM = User("Sam Reid", "a1f2c3d4-0004-4b5c-9d8e-000000000004")
 
@@ -154,6 +155,11 @@ async def test_minutes_from_the_meeting_card_create_actions_and_update_the_card(
     shown = await submit(bot, HELEN, minutes, {"minutes_link": "not a link", "decisions": decisions,
                                                "act_2": "true", "owner_2": PRIYA.aad, "due_2": "2026-12-26"})
     assert "https://" in texts(shown.card) and "not a working day" in texts(shown.card)
+    # A decision naming an adult is on the meeting's card in the channel: stopped, with the box for staff.
+    named = decisions + "\nVisit Mrs Jones weekly"
+    shown = await submit(bot, HELEN, minutes, {"minutes_link": link, "decisions": named})
+    assert inputs(shown.card)["names_are_staff"]["value"] == "false" and schema_errors(shown.card) == []
+    assert "Mrs Jones" in next(e["text"] for e in shown.card["body"] if "never named" in e.get("text", ""))
     await submit(bot, HELEN, minutes, {"minutes_link": link, "decisions": decisions, "act_1": "false",
                                        "act_2": "true", "owner_2": PRIYA.aad, "due_2": "2026-11-30"})
     assert any(s.card and "New actions: Weekly monitoring visits by the QA officer (Priya Shah, due Mon 30 Nov)"
@@ -169,6 +175,9 @@ async def test_minutes_from_the_meeting_card_create_actions_and_update_the_card(
         actions = [a for a in await uow.cases.actions(1) if a.source.startswith("meeting:")]
     assert [(a.title, a.owner.name, a.status) for a in actions][-1] == (
         "Weekly monitoring visits by the QA officer", "Priya Shah", "open")
+    assert not [a for a in actions if "Jones" in a.title]
+    assert next(e for e in await audit(bot) if e.action == "meeting.minutes_recorded").details[
+        "names_are_staff"] is False
     assert actions[0].note == link and actions[0].status == "done"
 
     await bot.send(bot.teams.personal_message(PRIYA, "actions"))

@@ -200,3 +200,22 @@ def test_decision_actions_need_an_owner_from_the_team_and_a_future_working_day(t
         parse_minutes_form({"minutes_link": "https://example.org/m", "decisions": "One\nTwo"} | ticked, ROSTER,
                            date(2026, 11, 23), ENGLAND)
     assert field in caught.value.errors
+
+
+def test_a_venue_naming_someone_by_title_is_stopped_unless_they_are_staff() -> None:
+    # The venue is on the meeting's card in the channel.
+    assert "\u201cMrs Jones\u201d" in errors_of(venue="Mrs Jones's daughter's house")["names_are_staff"]
+    vouched = parse_meeting_form(values(venue="Dr Okafor's surgery", names_are_staff="true"), ROSTER, NOW, ENGLAND)
+    assert vouched.venue == "Dr Okafor's surgery" and vouched.names_are_staff
+    assert parse_meeting_form(values(names_are_staff="true"), ROSTER, NOW, ENGLAND).names_are_staff is False
+
+
+def test_decisions_naming_someone_by_title_are_stopped_unless_they_are_staff() -> None:
+    minutes = {"minutes_link": "https://example.org/m", "decisions": "Suspend placements\nVisit Mrs Jones weekly",
+               "act_2": "true", "owner_2": TOM.user_id, "due_2": "2026-11-30"}
+    with pytest.raises(FormErrors) as caught:
+        parse_minutes_form(minutes, ROSTER, date(2026, 11, 23), ENGLAND)
+    assert set(caught.value.errors) == {"names_are_staff"} and "\u201cMrs Jones\u201d" in str(caught.value)
+    vouched = parse_minutes_form(minutes | {"decisions": "Suspend placements\nDr Okafor to review the MAR charts",
+                                            "names_are_staff": "true"}, ROSTER, date(2026, 11, 23), ENGLAND)
+    assert vouched.names_are_staff and vouched.actions[0].title == "Dr Okafor to review the MAR charts"
