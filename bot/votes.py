@@ -15,7 +15,7 @@ from concerns import services
 from concerns.cases import Case
 from concerns.errors import NotFound
 from concerns.packs import ProcedurePack
-from concerns.validation import FormErrors, parse_id
+from concerns.validation import NAMES_ARE_STAFF, FormErrors, parse_id
 from concerns.votes import NotAllowed, Vote, VoteClosed, may_confirm, parse_ballot, parse_confirmation
 
 log = logging.getLogger(__name__)
@@ -202,7 +202,8 @@ async def confirm_verb(turn: Turn, data: dict[str, Any]) -> None:
     if record is None or record.subject is None:
         await form_refused(turn, problem)
         return
-    values = {k: data[k] for k in ("level", "rationale", "justification") if isinstance(data.get(k), str)}
+    values = {k: data[k] for k in ("level", "rationale", "justification", NAMES_ARE_STAFF)
+              if isinstance(data.get(k), str)}
     try:
         case, vote = await services.vote_with_case(turn.reader(), turn.actor.tenant_id, int(record.subject))
         pack = _pack(turn, case)

@@ -670,6 +670,7 @@ async def confirm_level(
             clock, actor, "level.confirmed", "case", case.reference, conversation_id,
             vote=vote_id, level=level.id, previous=case.level, majority=vote.majority(),
             tally=dict(vote.tally()), rationale=confirmation.rationale, justification=confirmation.justification,
+            names_are_staff=confirmation.names_are_staff,
             actions=[a.title for a in level.required_actions],
         ))
         updated = await uow.cases.get(actor.tenant_id, case.id)

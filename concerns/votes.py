@@ -16,7 +16,7 @@ from typing import Any
 from concerns.cases import Case
 from concerns.packs import ProcedurePack
 from concerns.permissions import Operation, allowed, require
-from concerns.validation import FormErrors
+from concerns.validation import FormErrors, check_names, says_names_are_staff
 
 MAX_REASON = 1000
 
@@ -127,6 +127,7 @@ class Confirmation:
     level: str
     rationale: str | None
     justification: str | None
+    names_are_staff: bool = False  # the form's box: everyone the rationale and justification name is staff
 
 
 def parse_confirmation(values: dict[str, Any], pack: ProcedurePack, vote: Vote) -> Confirmation:
@@ -152,6 +153,8 @@ def parse_confirmation(values: dict[str, Any], pack: ProcedurePack, vote: Vote) 
     for key, text in (("rationale", rationale), ("justification", justification)):
         if text and len(text) > 4000:
             errors[key] = "Keep it under 4000 characters."
+    # Both are on the vote's card in the channel once it closes.
+    names_are_staff = check_names(f"{rationale or ''}\n{justification or ''}", says_names_are_staff(values), errors)
     if errors:
         raise FormErrors(errors)
-    return Confirmation(level, rationale, justification)
+    return Confirmation(level, rationale, justification, names_are_staff)

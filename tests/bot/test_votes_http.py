@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from tests.bot.conftest import RunningBot
 from tests.bot.test_cases_http import open_case_via_prompt, thread_of
-from tests.bot.test_http import submit_data, texts
+from tests.bot.test_http import inputs, submit_data, texts
 from tests.support.activities import HELEN, PRIYA, TOM, User
 
 
@@ -82,8 +83,15 @@ async def test_overriding_the_majority_needs_a_rationale(running_bot: RunningBot
     confirm = bot.connector.sent[-1]
     await press(bot, HELEN, confirm, submit_data(confirm.card) | {"level": "moderate"})
     assert "record the rationale" in texts(bot.connector.sent[-1].card)
+    # A rationale naming someone by title is on the vote's card in the channel: stopped until vouched as staff.
+    named = {"level": "moderate", "rationale": "Mrs Lee's fall; agency use rising."}
+    await press(bot, HELEN, confirm, submit_data(confirm.card) | named)
+    again = bot.connector.sent[-1].card
+    assert inputs(again)["names_are_staff"]["value"] == "false" and "\u201cMrs Lee\u201d" in json.dumps(
+        again, ensure_ascii=False)
     await press(bot, HELEN, confirm, submit_data(confirm.card) | {"level": "moderate",
-                                                                   "rationale": "Agency use rising."})
+                                                                   "rationale": "Dr Okafor: agency use rising.",
+                                                                   "names_are_staff": "true"})
     assert "level confirmed as Moderate" in texts(bot.connector.sent[-3].card) + texts(
         bot.connector.sent[-2].card) + texts(bot.connector.sent[-1].card)
 

@@ -88,6 +88,17 @@ def test_confirming_the_majority_needs_no_rationale_but_overriding_it_does() -> 
     assert confirmed.rationale == "A death is now linked."
 
 
+def test_a_rationale_or_justification_naming_someone_by_title_is_stopped_unless_they_are_staff() -> None:
+    values = {"level": "major", "rationale": "Mr Smith died after a fall.", "justification": "Also Mrs Lee."}
+    with pytest.raises(FormErrors) as caught:
+        parse_confirmation(values, CROYDON, vote("moderate", "moderate"))
+    assert set(caught.value.errors) == {"names_are_staff"}
+    assert "\u201cMr Smith\u201d, \u201cMrs Lee\u201d" in caught.value.errors["names_are_staff"]
+    vouched = parse_confirmation(values | {"rationale": "Dr Okafor's review found neglect.", "justification": "",
+                                           "names_are_staff": "true"}, CROYDON, vote("moderate", "moderate"))
+    assert vouched.names_are_staff and vouched.rationale == "Dr Okafor's review found neglect."
+
+
 def test_jumping_more_than_one_level_needs_a_justification() -> None:
     with pytest.raises(FormErrors) as caught:
         parse_confirmation({"level": "major"}, CROYDON, vote("major", at_start="minor"))
