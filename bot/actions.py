@@ -206,13 +206,14 @@ async def move_step_verb(turn: Turn, data: dict[str, Any]) -> None:
     if record is None or record.subject is None:
         await form_refused(turn, problem)
         return
-    values = {k: data[k] for k in ("step", "override_reason") if isinstance(data.get(k), str)}
+    values = {k: data[k] for k in ("step", "override_reason", NAMES_ARE_STAFF) if isinstance(data.get(k), str)}
     case = await services.get_case(turn.reader(), turn.actor.tenant_id, record.subject)
     pack = turn.services.packs.get(case.pack_id, turn.services.pack)
     try:
         moved = await services.move_step(turn.uow(), turn.services.clock, turn.services.calendar, pack, turn.actor,
                                          case.reference, values.get("step", ""), values.get("override_reason", ""),
-                                         conversation_id=turn.conversation.id)
+                                         conversation_id=turn.conversation.id,
+                                         names_are_staff=says_names_are_staff(values))
     except FormErrors as invalid:
         record.values = values
         await turn.services.forms.save(record)

@@ -10,7 +10,7 @@ from bot.turn import Turn
 from concerns import services
 from concerns.errors import NotFound
 from concerns.model import ConversationKind, Provider
-from concerns.validation import FormErrors
+from concerns.validation import NAMES_ARE_STAFF, FormErrors, says_names_are_staff
 from concerns.vocabulary import CommissioningStatus
 from concerns.votes import NotAllowed
 
@@ -55,12 +55,12 @@ async def submit_status(turn: Turn, data: dict[str, Any]) -> None:
     if record is None or record.subject is None:
         await form_refused(turn, problem)
         return
-    values = {k: data[k] for k in ("status", "reason") if isinstance(data.get(k), str)}
+    values = {k: data[k] for k in ("status", "reason", NAMES_ARE_STAFF) if isinstance(data.get(k), str)}
     try:
         provider = await services.set_commissioning_status(
             turn.uow(), turn.services.clock, turn.services.pack, turn.actor, int(record.subject),
             values.get("status", ""), values.get("reason", ""), team_id=turn.conversation.team_id or "",
-            conversation_id=turn.conversation.id)
+            conversation_id=turn.conversation.id, names_are_staff=says_names_are_staff(values))
     except FormErrors as invalid:
         async with turn.reader() as uow:
             current = await uow.providers.get(turn.actor.tenant_id, int(record.subject))

@@ -78,8 +78,6 @@ def parse_screening_form(values: dict[str, Any], pack: ProcedurePack, *, screene
         errors["rationale"] = "Give the rationale for this decision: it is the record of why."
     elif len(rationale) > MAX_RATIONALE:
         errors["rationale"] = f"Keep the rationale under {MAX_RATIONALE} characters."
-    staff = says_names_are_staff(values)
-    names_are_staff = bool(rationale) and "rationale" not in errors and check_names(rationale, staff, errors)
     if outcome is ScreeningOutcome.S42_ENQUIRY and _text(values, "s42_confirmed") != "true":
         errors["s42_confirmed"] = "Starting a Care Act s42 enquiry is a decision of its own: tick to confirm it."
     rescreen_reason = _text(values, "rescreen_reason") or None
@@ -87,6 +85,8 @@ def parse_screening_form(values: dict[str, Any], pack: ProcedurePack, *, screene
         errors["rescreen_reason"] = "This concern was screened before: say why it is being screened again."
     elif rescreen_reason and len(rescreen_reason) > MAX_RATIONALE:
         errors["rescreen_reason"] = f"Keep the reason under {MAX_RATIONALE} characters."
+    # Both are on the screening's card in the concern's thread.
+    names_are_staff = check_names(f"{rationale}\n{rescreen_reason or ''}", says_names_are_staff(values), errors)
     told = _text(values, "referrer_told")
     if told not in ("", "true", "false"):
         errors["referrer_told"] = "Say yes or no."

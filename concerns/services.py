@@ -936,13 +936,18 @@ async def case_actions(uow: UnitOfWork, tenant_id: str, reference: str) -> tuple
 
 async def move_step(
     uow: UnitOfWork, clock: Clock, calendar: WorkingCalendar, pack: ProcedurePack, actor: Actor,
-    case_reference: str, target: str, override_reason: str, *, conversation_id: str,
+    case_reference: str, target: str, override_reason: str, *, conversation_id: str, names_are_staff: bool = False,
 ) -> Case:
     """Move the case to its next step (chair only), creating that step's actions from today.
 
-    The step's required actions must be resolved first, unless the chair records why not.
+    The step's required actions must be resolved first, unless the chair records why not. The reason is on the
+    case's timeline in the channel: `names_are_staff` is the form's box for the names it gives by title.
     """
     override_reason = override_reason.strip()
+    named: dict[str, str] = {}
+    names_are_staff = check_names(override_reason, names_are_staff, named)
+    if named:
+        raise FormErrors(named)
     async with uow:
         case = await _open_case(uow, actor.tenant_id, case_reference)
         try:
@@ -966,7 +971,7 @@ async def move_step(
         await uow.cases.add_actions(case.id, planned, now)
         await uow.audit.record(_event(
             clock, actor, "step.changed", "case", case.reference, conversation_id,
-            previous=case.step, step=target, override_reason=override_reason or None,
+            previous=case.step, step=target, override_reason=override_reason or None, names_are_staff=names_are_staff,
             open_required=[a.title for a in pending],
         ))
         await uow.commit()
@@ -978,9 +983,13 @@ async def move_step(
 
 async def set_commissioning_status(
     uow: UnitOfWork, clock: Clock, pack: ProcedurePack, actor: Actor, provider_id: int, status_text: str,
-    reason: str, *, team_id: str, conversation_id: str,
+    reason: str, *, team_id: str, conversation_id: str, names_are_staff: bool = False,
 ) -> Provider:
-    """Change a provider's commissioning status; only holders of the pack's named roles may, with a reason."""
+    """Change a provider's commissioning status; only holders of the pack's named roles may, with a reason.
+
+    The reason is on the provider's status card and the embargo list in the channel: `names_are_staff` is the
+    form's box for the names it gives by title.
+    """
     reason = reason.strip()
     errors: dict[str, str] = {}
     try:
@@ -991,6 +1000,8 @@ async def set_commissioning_status(
         errors["reason"] = "Give the reason: suspensions and embargoes must be explained on the record."
     elif len(reason) > 2000:
         errors["reason"] = "Keep it under 2000 characters."
+    else:
+        names_are_staff = check_names(reason, names_are_staff, errors)
     if errors:
         raise FormErrors(errors)
     async with uow:
@@ -1008,7 +1019,7 @@ async def set_commissioning_status(
         case = await uow.cases.open_for_provider(actor.tenant_id, provider.id)
         details = {"provider": provider.name, "previous": provider.commissioning_status.value,
                    "status": status.value, "reason": reason, "as_role": allowed[0],
-                   "case": case.reference if case else None}
+                   "case": case.reference if case else None, "names_are_staff": names_are_staff}
         await uow.audit.record(_event(clock, actor, "provider.commissioning_status", "provider",
                                       str(provider.id), conversation_id, **details))
         if case is not None:

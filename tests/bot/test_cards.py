@@ -98,7 +98,7 @@ def samples(text: str) -> dict[str, dict[str, Any]]:
                        "links": [{"title": short or "t", "url": "https://bot.example/files/abc/case-file.html"}]},
         "step_move": {"form_key": short, "reference": short, "current": short, "pending": [text],
                       "targets": [{"id": short or "x", "title": short}], "values": {"override_reason": text},
-                      "errors": {"step": short or "x", "override_reason": short or "x"}},
+                      "errors": {f: short or "x" for f in ("step", "override_reason", "names_are_staff")}},
         "pattern_prompt": {"provider": short, "rule": text, "prompt_id": 4, "provider_id": 9,
                            "evidence": [{"reference": "C-2026-0001", "detail": short}], "decision": short,
                            "errors": {"reason": short or "x"}},
@@ -131,7 +131,8 @@ def samples(text: str) -> dict[str, dict[str, Any]]:
                       "rows": [{"id": 5, "title": text, "required": True, "open": True, "detail": text,
                                 "colour": "Attention"}]},
         "provider_status": {"form_key": short, "provider": short, "current": short, "who": text, "statuses": choice,
-                            "values": {"reason": text}, "errors": {"status": short or "x", "reason": short or "x"}},
+                            "values": {"reason": text},
+                            "errors": {f: short or "x" for f in ("status", "reason", "names_are_staff")}},
         "business_failure": {"provider": short, "prompt": text, "instructions": [text, short], "why": text},
         "add_action": {"form_key": short, "reference": short, "values": {"title": short}, "errors": {
             "title": short or "x", "due_on": short or "x", "names_are_staff": short or "x"},

@@ -147,8 +147,14 @@ async def test_the_chair_moves_the_case_to_the_next_step(running_bot: RunningBot
     await bot.send(bot.teams.card_submit(HELEN, submit_data(move.card) | {"step": "initial_meeting"},
                                          reply_to=move.activity_id, conversation=case_thread))
     assert "resolve them, or record why" in texts(bot.connector.sent[-1].card)
+    # The reason goes on the case's timeline in the channel: a name with a title waits for the box.
     await bot.send(bot.teams.card_submit(
-        HELEN, submit_data(move.card) | {"step": "initial_meeting", "override_reason": "Agreed at the meeting."},
+        HELEN, submit_data(move.card) | {"step": "initial_meeting", "override_reason": "Mr Shah's family agreed."},
+        reply_to=move.activity_id, conversation=case_thread))
+    assert inputs(bot.connector.sent[-1].card)["names_are_staff"]["value"] == "false"
+    await bot.send(bot.teams.card_submit(
+        HELEN, submit_data(move.card) | {"step": "initial_meeting", "override_reason": "Agreed with Dr Okafor.",
+                                         "names_are_staff": "true"},
         reply_to=move.activity_id, conversation=case_thread))
     case_update = [s for s in bot.connector.sent if s.method == "PUT" and s.activity_id == case_post.activity_id][-1]
     assert "Initial" in json.dumps(case_update.card["body"][2])  # the Step fact
@@ -201,6 +207,10 @@ async def test_commissioning_status_by_the_head_of_service_and_the_embargo_list(
     await bot.send(bot.teams.card_submit(TOM, submit_data(form.card) | change, reply_to=form.activity_id,
                                          conversation=thread_of(form, bot.teams.tenant)))
     assert "Only the Head of Service" in bot.connector.created[-1]["activity"]["text"]
+    named = {"status": "new_placements_suspended", "reason": "Mrs Patel's death is under review"}
+    await bot.send(bot.teams.card_submit(HELEN, submit_data(form.card) | named, reply_to=form.activity_id,
+                                         conversation=thread_of(form, bot.teams.tenant)))
+    assert inputs(bot.connector.sent[-1].card)["names_are_staff"]["value"] == "false"  # stopped: on the list
     await bot.send(bot.teams.card_submit(HELEN, submit_data(form.card) | change, reply_to=form.activity_id,
                                          conversation=thread_of(form, bot.teams.tenant)))
     assert "New placements suspended" in texts(bot.connector.sent[-1].card)

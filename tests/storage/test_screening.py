@@ -136,3 +136,12 @@ async def test_marking_feedback_before_screening_is_refused(uow: Any, clock: Fix
     await raise_one(uow, clock, "k1")
     with pytest.raises(NotFound):
         await services.mark_referrer_told(uow(), clock, PRIYA, "C-2026-0001", conversation_id="c")
+
+
+def test_a_reason_to_screen_again_naming_someone_by_title_is_stopped_unless_they_are_staff() -> None:
+    # The reason is on the screening's card in the concern's thread, like the rationale.
+    with pytest.raises(FormErrors) as caught:
+        decision(screened_before=True, rescreen_reason="Mrs Jones's son called again")
+    assert set(caught.value.errors) == {"names_are_staff"} and "\u201cMrs Jones\u201d" in str(caught.value)
+    vouched = decision(screened_before=True, rescreen_reason="Dr Okafor sent new evidence", names_are_staff="true")
+    assert vouched.names_are_staff and vouched.rescreen_reason == "Dr Okafor sent new evidence"
