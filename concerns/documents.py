@@ -25,7 +25,7 @@ from concerns.errors import NotFound
 from concerns.model import Actor
 from concerns.packs import CommunicationItem, DocumentKind, ProcedurePack
 from concerns.permissions import Operation, allowed, require
-from concerns.validation import FormErrors
+from concerns.validation import FormErrors, titled_names
 from concerns.votes import NotAllowed
 
 if TYPE_CHECKING:
@@ -455,6 +455,10 @@ async def add_document(
         errors["title"] = "Give the document a title, e.g. Enquiry report LAS-104233 (a reference, never a name)."
     elif "\x00" in title or len(title) > MAX_TITLE:
         errors["title"] = f"Keep the title under {MAX_TITLE} characters of plain text."
+    elif named := titled_names(title):
+        # The register is a card in the channel, and a title names the document, not a person: no box for staff.
+        errors["title"] = (f"This names \u201c{named[0]}\u201d: give the document a reference instead, e.g. "
+                           "Enquiry report LAS-104233.")
     try:
         form = parse_document_form(values, uk_today(clock))
     except FormErrors as invalid:

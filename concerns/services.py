@@ -49,7 +49,7 @@ from concerns.permissions import Operation, require
 from concerns.ports import UnitOfWork
 from concerns.references import CASE, CONCERN, Reference, parse_reference
 from concerns.screening import Screening, ScreeningDecision
-from concerns.validation import FormErrors, RaiseConcernForm, check_names, normalise_name
+from concerns.validation import FormErrors, RaiseConcernForm, check_names, named_on_a_shared_card, normalise_name
 from concerns.vocabulary import CommissioningStatus, ScreeningOutcome
 from concerns.votes import (
     BallotForm,
@@ -465,6 +465,8 @@ async def decline_prompt(
         raise FormErrors({"reason": "Say why a case is not needed now: it is the record of the decision."})
     if len(reason) > 2000:
         raise FormErrors({"reason": "Keep the reason under 2000 characters."})
+    if named := named_on_a_shared_card(reason):
+        raise FormErrors({"reason": named})
     async with uow:
         prompt = await uow.patterns.get(actor.tenant_id, prompt_id)
         if prompt is None:
@@ -795,6 +797,8 @@ async def close_action(
         raise FormErrors({"note": "Say why the action does not apply: it is the record of the decision."})
     if len(note) > MAX_NOTE:
         raise FormErrors({"note": f"Keep it under {MAX_NOTE} characters; link longer evidence."})
+    if named := named_on_a_shared_card(note):  # the note is on the case's checklist card
+        raise FormErrors({"note": named})
     async with uow:
         case, action = await _find_action(uow, actor.tenant_id, action_id)
         try:
@@ -856,6 +860,8 @@ async def redate_action(
         errors["reason"] = "Say why the date moves: it is the record of the change."
     elif len(reason) > MAX_NOTE:
         errors["reason"] = f"Keep it under {MAX_NOTE} characters."
+    elif named := named_on_a_shared_card(reason):  # typed on the checklist card; shown on the case's timeline
+        errors["reason"] = named
     if errors:
         raise FormErrors(errors)
     async with uow:

@@ -89,6 +89,17 @@ def titled_names(text: str) -> tuple[str, ...]:
 NAMES_ARE_STAFF = "names_are_staff"  # the form's box: everyone its text names by title is staff
 
 
+def named_on_a_shared_card(text: str) -> str | None:
+    """Why `text` cannot go on a card every member shares in the channel (a vote, a pattern prompt), which has no
+    place for one person's box to vouch for staff: None when it names nobody by title."""
+    names = titled_names(text)
+    if not names:
+        return None
+    return (f"This names \u201c{names[0]}\u201d, and it is shown on a card in the channel, where adults who receive "
+            "care are never named: say it without the name (a role, or \u201cthe resident in room 12\u201d) and "
+            "try again.")
+
+
 def says_names_are_staff(values: dict[str, Any]) -> bool:
     """Whether the form's box says everyone its text names by title is staff."""
     return _text(values, NAMES_ARE_STAFF).lower() == "true"

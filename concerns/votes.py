@@ -16,7 +16,7 @@ from typing import Any
 from concerns.cases import Case
 from concerns.packs import ProcedurePack
 from concerns.permissions import Operation, allowed, require
-from concerns.validation import FormErrors, check_names, says_names_are_staff
+from concerns.validation import FormErrors, check_names, named_on_a_shared_card, says_names_are_staff
 
 MAX_REASON = 1000
 
@@ -117,6 +117,8 @@ def parse_ballot(values: dict[str, Any], pack: ProcedurePack) -> BallotForm:
     for key, text in (("reason", reason), ("dissent_reason", dissent_reason)):
         if text and len(text) > MAX_REASON:
             errors[key] = f"Keep it under {MAX_REASON} characters."
+        elif text and (named := named_on_a_shared_card(text)):
+            errors[key] = named
     if errors:
         raise FormErrors(errors)
     return BallotForm(level, reason, dissent_reason if dissent else None)

@@ -78,6 +78,15 @@ def test_a_ballot_for_a_level_outside_the_pack_is_refused() -> None:
         parse_ballot({"level": "5"}, CROYDON)
 
 
+def test_a_ballot_reason_naming_someone_by_title_is_refused() -> None:
+    # Reasons and dissent are shown on the vote's card in the channel.
+    for key in ("reason", "dissent_reason"):
+        with pytest.raises(FormErrors) as caught:
+            parse_ballot({"level": "major", "dissent": "true", "dissent_reason": "Police involved",
+                          key: "Mr Smith's injuries"}, CROYDON)
+        assert set(caught.value.errors) == {key} and "\u201cMr Smith\u201d" in caught.value.errors[key]
+
+
 def test_confirming_the_majority_needs_no_rationale_but_overriding_it_does() -> None:
     assert parse_confirmation({"level": "moderate"}, CROYDON, vote("moderate", "moderate", "minor")).level == "moderate"
     with pytest.raises(FormErrors) as caught:

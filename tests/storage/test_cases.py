@@ -187,6 +187,8 @@ async def test_owners_complete_their_own_actions_and_others_are_refused(uow: Any
 
     with pytest.raises(NotAllowed, match="Tom Okafor's to confirm"):
         await services.close_action(uow(), clock, PRIYA, toms.id, DONE, "", conversation_id="c")
+    with pytest.raises(FormErrors, match="Mrs Jones"):  # the note is on the checklist card in the channel
+        await services.close_action(uow(), clock, tom, toms.id, DONE, "Told Mrs Jones's son", conversation_id="c")
     _, done = await services.close_action(uow(), clock, tom, toms.id, DONE, "Letter sent, see SharePoint link",
                                           conversation_id="c")
     assert done.status == "done" and done.note == "Letter sent, see SharePoint link"
@@ -291,6 +293,10 @@ async def test_re_dating_an_action_keeps_the_original_date_and_needs_a_reason(uo
         await services.redate_action(uow(), clock, england, coordinator, action.id, "2026-12-25", "",
                                      conversation_id="c")
     assert set(caught.value.errors) == {"due_on", "reason"}  # Christmas Day, and no reason
+    with pytest.raises(FormErrors) as caught:  # the reason is on the case's timeline in the channel
+        await services.redate_action(uow(), clock, england, coordinator, action.id, "2026-12-01",
+                                     "Mr Shah is in hospital", conversation_id="c")
+    assert "\u201cMr Shah\u201d" in caught.value.errors["reason"]
     with pytest.raises(NotAllowed):
         await services.redate_action(uow(), clock, england, PRIYA, action.id, "2026-12-01", "Visit moved",
                                      conversation_id="c")

@@ -206,6 +206,11 @@ async def test_members_add_reports_of_kinds_a_case_holds_several_of(uow: Any, cl
                                      {"kind": "risk_management_plan", "title": " ", "link": "ftp://x.example"},
                                      conversation_id="c")
     assert set(caught.value.errors) == {"kind", "title", "link"}
+    with pytest.raises(FormErrors) as caught:  # the register is a card in the channel: a reference, never a name
+        await documents.add_document(uow(), clock, CROYDON, PRIYA, case.reference,
+                                     values | {"title": "Care plan of Mrs Jones"}, conversation_id="c")
+    assert "\u201cMrs Jones\u201d" in caught.value.errors["title"]
+    assert len((await documents.document_register(uow(), TENANT, case.reference))[1]) == len(CROYDON.documents) + 1
 
 
 # -- the communication strategy checklist ---------------------------------------------------------------

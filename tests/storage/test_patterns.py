@@ -61,6 +61,10 @@ async def test_a_declined_prompt_returns_only_with_new_evidence(uow: Any, clock:
     assert [p.prompt.rule_id for p in prompts] == ["repeat_source_in_30_days"]
     with pytest.raises(FormErrors):
         await services.decline_prompt(uow(), clock, PRIYA, prompts[0].prompt.id, "  ", conversation_id="c")
+    with pytest.raises(FormErrors) as caught:  # the reason is shown on the prompt's card in the channel
+        await services.decline_prompt(uow(), clock, PRIYA, prompts[0].prompt.id, "Mrs Jones's family complained twice",
+                                      conversation_id="c")
+    assert "\u201cMrs Jones\u201d" in caught.value.errors["reason"]
     declined = await services.decline_prompt(uow(), clock, PRIYA, prompts[0].prompt.id,
                                              "Both about the same visit; contract monitoring in hand.",
                                              conversation_id="c")
