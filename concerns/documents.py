@@ -25,7 +25,7 @@ from concerns.errors import NotFound
 from concerns.model import Actor
 from concerns.packs import CommunicationItem, DocumentKind, ProcedurePack
 from concerns.permissions import Operation, allowed, require
-from concerns.validation import FormErrors, titled_names
+from concerns.validation import FormErrors, named_on_a_shared_card, titled_names
 from concerns.votes import NotAllowed
 
 if TYPE_CHECKING:
@@ -360,6 +360,9 @@ def parse_communication_form(values: dict[str, Any], items: tuple[CommunicationI
             continue
         if note is not None and ("\x00" in note or len(note) > MAX_NOTE):
             errors[f"note_{item.id}"] = f"Keep the note under {MAX_NOTE} characters of plain text."
+            continue
+        if note and (named := named_on_a_shared_card(note)):  # the checklist is a card in the case's thread
+            errors[f"note_{item.id}"] = named
             continue
         answer = answer or (before.answer if before else None)
         if note is None:

@@ -246,6 +246,12 @@ async def test_answers_belong_to_the_step_entry_they_were_given_at(uow: Any, clo
     event = (await case_events(uow, case))[-1]
     assert event.action == "communication.checked" and event.details["step"] == "decision"
     assert [a["previous"] for a in event.details["answers"]] == ["no", None]
+    item = CROYDON.communication_checklist[5]
+    with pytest.raises(FormErrors) as caught:  # the checklist's notes are on its card in the case's thread
+        await record(uow, clock, CHAIR, case, decision_entry,
+                     answers((5, "yes")) | {f"note_{item.id}": "Told Mrs Jones's son by phone"})
+    assert "\u201cMrs Jones\u201d" in caught.value.errors[f"note_{item.id}"]
+    assert (await documents.communication_checklist(uow(), CROYDON, TENANT, case.reference)).considered == 3
 
     await move(uow, clock, case, "initial_meeting")
     checklist = await documents.communication_checklist(uow(), CROYDON, TENANT, case.reference)
