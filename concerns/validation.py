@@ -32,8 +32,11 @@ _INDIVIDUAL_REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-/_.]*$")
 # A title and a capitalised word ("Mrs Smith", "MR J. PATEL", "Dr Okafor"): how a named adult most often slips
 # into a description, whose text goes on the concern's card in the channel. No pattern finds every name (a first
 # name alone reads like any other word), so this catches the common slip and the form says why it stopped.
-# Miss, Lady, Sir and the like count only capitalised: "a lady in Room 4" names nobody.
-_TITLE = re.compile(r"\b(?:(?i:mrs|mr|ms|mx|dr)|Miss|MISS|Master|MASTER|Sir|SIR|Dame|DAME|Lady|LADY|Lord|LORD)\b\.?")
+# Miss counts only capitalised ("staff miss Breakfast"). Lord, Lady, Sir and Dame are left out: in these records
+# they name streets ("Lord Street office") far more often than adults.
+_TITLE = re.compile(r"\b(?:(?i:mrs|mr|ms|mx|dr)|Miss|MISS)\b\.?")
+# "Oak Dr" in an address is a drive: a Dr after a capitalised word is not a title.
+_DRIVE = re.compile(r"\b[A-Z][^\W\d_]*[ \t]+$")
 _NAME_WORD = re.compile(r"[ \t]+([^\W\d_]+(?:['\u2019-][^\W\d_]+)*\.?)")
 _POSSESSIVE = re.compile(r"['\u2019][sS]$")
 _WORDS_OF_A_NAME = 3  # initials, first name, surname
@@ -73,6 +76,8 @@ def titled_names(text: str) -> tuple[str, ...]:
     """The names with a title that `text` holds, each once, in the order they first appear."""
     names: dict[str, None] = {}
     for title in _TITLE.finditer(text):
+        if title.group().rstrip(".").lower() == "dr" and _DRIVE.search(text, 0, title.start()):
+            continue
         words: list[str] = []
         position = title.end()
         while len(words) < _WORDS_OF_A_NAME and (word := _NAME_WORD.match(text, position)) and word[1][0].isupper():

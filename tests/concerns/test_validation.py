@@ -115,6 +115,7 @@ def test_a_title_and_a_capitalised_word_is_a_name(text: str, names: tuple[str, .
 @pytest.mark.parametrize("text", [
     "A lady in Room 4 was not repositioned; the Dr on call was told.",
     "Mrs (name withheld) fell", "Mrs 12", "staff will miss Breakfast rounds", "Mrs smith", "",
+    "Visit moved to the Lord Street office", "Meet at 12 Oak Dr Croydon", "Lady Margaret Road surgery",
 ])
 def test_a_title_without_a_capitalised_word_after_it_names_nobody(text: str) -> None:
     assert titled_names(text) == ()
