@@ -35,8 +35,9 @@ _INDIVIDUAL_REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-/_.]*$")
 # Miss counts only capitalised ("staff miss Breakfast"). Lord, Lady, Sir and Dame are left out: in these records
 # they name streets ("Lord Street office") far more often than adults.
 _TITLE = re.compile(r"\b(?:(?i:mrs|mr|ms|mx|dr)|Miss|MISS)\b\.?")
-# "Oak Dr" in an address is a drive: a Dr after a capitalised word is not a title.
-_DRIVE = re.compile(r"\b[A-Z][^\W\d_]*[ \t]+$")
+# "12 Oak Dr" is an address: a Dr after a house number and capitalised words is a drive, not a title ("Ask Dr
+# Okafor" is a title).
+_DRIVE = re.compile(r"\b\d+[A-Za-z]?,?[ \t]+(?:[A-Z][^\W\d_]*[ \t]+)+$")
 _NAME_WORD = re.compile(r"[ \t]+([^\W\d_]+(?:['\u2019-][^\W\d_]+)*\.?)")
 _POSSESSIVE = re.compile(r"['\u2019][sS]$")
 _WORDS_OF_A_NAME = 3  # initials, first name, surname

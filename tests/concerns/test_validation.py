@@ -107,6 +107,7 @@ def test_provider_names_match_ignoring_case_and_spacing() -> None:
     ("Miss \u00c9lodie Durand", ("Miss \u00c9lodie Durand",)),
     ("Mr   Patel\tsaid", ("Mr Patel",)),
     ("Mrs Smith's daughter and Mr O'Brien\u2019s son", ("Mrs Smith", "Mr O'Brien")),
+    ("Ask Dr Okafor for the review", ("Dr Okafor",)),
 ])
 def test_a_title_and_a_capitalised_word_is_a_name(text: str, names: tuple[str, ...]) -> None:
     assert titled_names(text) == names
