@@ -25,7 +25,7 @@ from concerns.errors import NotFound
 from concerns.model import Actor
 from concerns.packs import CommunicationItem, DocumentKind, ProcedurePack
 from concerns.permissions import Operation, allowed, require
-from concerns.validation import FormErrors, named_on_a_shared_card, titled_names
+from concerns.validation import FormErrors, named_on_a_shared_card, quoted_names, titled_names
 from concerns.votes import NotAllowed
 
 if TYPE_CHECKING:
@@ -460,7 +460,7 @@ async def add_document(
         errors["title"] = f"Keep the title under {MAX_TITLE} characters of plain text."
     elif named := titled_names(title):
         # The register is a card in the channel, and a title names the document, not a person: no box for staff.
-        errors["title"] = (f"This names \u201c{named[0]}\u201d: give the document a reference instead, e.g. "
+        errors["title"] = (f"This names {quoted_names(named, 1)}: give the document a reference instead, e.g. "
                            "Enquiry report LAS-104233.")
     try:
         form = parse_document_form(values, uk_today(clock))

@@ -41,6 +41,7 @@ _DRIVE = re.compile(r"\b\d+[A-Za-z]?,?[ \t]+(?:[A-Z][^\W\d_]*[ \t]+)+$")
 _NAME_WORD = re.compile(r"[ \t]+([^\W\d_]+(?:['\u2019-][^\W\d_]+)*\.?)")
 _POSSESSIVE = re.compile(r"['\u2019][sS]$")
 _WORDS_OF_A_NAME = 3  # initials, first name, surname
+_ADDRESS_REACH = 80  # how far before a Dr a house number can be: the drive check looks no further back
 
 FIELDS = (
     "provider_id",
@@ -77,7 +78,8 @@ def titled_names(text: str) -> tuple[str, ...]:
     """The names with a title that `text` holds, each once, in the order they first appear."""
     names: dict[str, None] = {}
     for title in _TITLE.finditer(text):
-        if title.group().rstrip(".").lower() == "dr" and _DRIVE.search(text, 0, title.start()):
+        if title.group().rstrip(".").lower() == "dr" and _DRIVE.search(
+                text, max(0, title.start() - _ADDRESS_REACH), title.start()):
             continue
         words: list[str] = []
         position = title.end()
@@ -95,13 +97,18 @@ def titled_names(text: str) -> tuple[str, ...]:
 NAMES_ARE_STAFF = "names_are_staff"  # the form's box: everyone its text names by title is staff
 
 
+def quoted_names(names: tuple[str, ...], most: int = 3) -> str:
+    """Names as a message quotes them: “Mrs Smith”, “Mr Patel” and others."""
+    return ", ".join(f"\u201c{name}\u201d" for name in names[:most]) + (" and others" if len(names) > most else "")
+
+
 def named_on_a_shared_card(text: str) -> str | None:
     """Why `text` cannot go on a card every member shares in the channel (a vote, a pattern prompt), which has no
     place for one person's box to vouch for staff: None when it names nobody by title."""
     names = titled_names(text)
     if not names:
         return None
-    return (f"This names \u201c{names[0]}\u201d, and it is shown on a card in the channel, where adults who receive "
+    return (f"This names {quoted_names(names, 1)}, and it is shown on a card in the channel, where adults who receive "
             "care are never named: say it without the name (a role, or \u201cthe resident in room 12\u201d) and "
             "try again.")
 
@@ -119,10 +126,9 @@ def check_names(text: str, staff: bool, errors: dict[str, str]) -> bool:
         return False
     if staff:
         return True
-    shown = ", ".join(f"\u201c{name}\u201d" for name in names[:3]) + (" and others" if len(names) > 3 else "")
     errors.setdefault(NAMES_ARE_STAFF, (
-        f"This names {shown}. It is posted in the channel, where adults who receive care are never named: "
-        "write \u201cthe resident in room 12\u201d or \u201cPerson A\u201d instead. If everyone named is "
+        f"This names {quoted_names(names)}. It is posted in the channel, where adults who receive care are never "
+        "named: write \u201cthe resident in room 12\u201d or \u201cPerson A\u201d instead. If everyone named is "
         "staff, tick the box below and submit again."
     ))
     return False
