@@ -20,7 +20,7 @@ from concerns.packs import ProcedurePack
 from concerns.patterns import ConcernFact
 from concerns.screening import Screening
 from concerns.validation import FIELDS, MAX_DESCRIPTION, FormErrors, parse_id, parse_raise_form
-from concerns.vocabulary import Category, ServiceType, SourceAgency
+from concerns.vocabulary import Category, ConcernStatus, ServiceType, SourceAgency
 
 log = logging.getLogger(__name__)
 
@@ -357,6 +357,8 @@ def _row(concern: Concern) -> dict[str, Any]:
         "details": f"{', '.join(c.label for c in concern.categories)} · "
         f"Source: {concern.source_agency.label} · {concern.status.value.capitalize()}",
         "immediate_risk": concern.immediate_risk,
+        # The list is where a screener starts, often on a phone far from the concern's own card in the channel.
+        "screen": concern.status is ConcernStatus.UNSCREENED,
     }
 
 

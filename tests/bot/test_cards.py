@@ -40,7 +40,7 @@ def samples(text: str) -> dict[str, dict[str, Any]]:
     short = text[:200]
     choice = [{"value": short or "v", "title": short or "t"}]
     row = {"reference": "C-2026-0001", "provider": short, "raised_on": "23 Nov 2026", "details": text,
-           "immediate_risk": True}
+           "immediate_risk": True, "screen": True}
     return {
         "help": {"notice": text, "bot_name": short, "commands": [{"usage": short, "summary": short}]},
         "welcome": {"place_text": text, "hint": short},
@@ -291,7 +291,7 @@ def test_a_missing_value_fails_loudly_instead_of_rendering_blank() -> None:
 
 def test_an_oversized_card_is_refused_before_teams_refuses_it() -> None:
     rows = [{"reference": "C-2026-0001", "provider": "P" * 2000, "raised_on": "x", "details": "d" * 2000,
-             "immediate_risk": False}] * 40
+             "immediate_risk": False, "screen": True}] * 40
     with pytest.raises(renderer.CardTooLarge):
         renderer.render("concern_list", title="t", subtitle=None, rows=rows, summary="", empty_text="",
                         candidates=[])

@@ -199,3 +199,51 @@ async def test_business_failure_with_immediate_risk_posts_the_packs_prompt_promi
     assert "Business Failure Continuity Plan" in texts(posted[0].card)
     await raise_concern(bot, categories="finance", description="Finance query, no immediate risk.")
     assert len([s for s in bot.connector.sent if s.card and "BUSINESS FAILURE" in texts(s.card)]) == 1
+
+
+def list_buttons(card: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The Screen buttons on a list's rows (ActionSets in the body), by title."""
+    found: dict[str, dict[str, Any]] = {}
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "ActionSet":
+                found.update({a["title"]: a for a in node["actions"]})
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(card["body"])
+    return found
+
+
+async def test_the_unscreened_list_opens_each_concerns_screening(running_bot: RunningBot) -> None:
+    bot = running_bot
+    first = await raise_concern(bot)
+    await raise_concern(bot, description="Second visit: staff rota gaps on nights.")
+    await bot.send(bot.teams.channel_message(TOM, "concerns"))
+    listing = bot.connector.sent[-1]
+    assert schema_errors(listing.card) == []
+    assert list(list_buttons(listing.card)) == ["Screen C-2026-0001", "Screen C-2026-0002"]
+
+    # From the list, wherever it was asked for: the form opens there and screening it updates the concern's card.
+    where = {"id": listing.conversation_id, "conversationType": "channel", "isGroup": True,
+             "tenantId": bot.teams.tenant}
+    await bot.send(bot.teams.card_submit(TOM, list_buttons(listing.card)["Screen C-2026-0001"]["data"],
+                                         reply_to=listing.activity_id, conversation=where))
+    form = bot.connector.sent[-1]
+    assert "Screen concern C-2026-0001" in texts(form.card)
+    await bot.send(bot.teams.card_submit(TOM, submit_data(form.card) | SCREENING, reply_to=form.activity_id,
+                                         conversation=where))
+    assert await screenings(bot) == 1
+    assert any(s.method == "PUT" and s.activity_id == first["activity_id"] and "Screened:" in texts(s.card)
+               for s in bot.connector.sent)
+
+    # Screened concerns offer no Screen button: the list has one left, the provider's history only that one.
+    await bot.send(bot.teams.channel_message(TOM, "concerns"))
+    assert list(list_buttons(bot.connector.sent[-1].card)) == ["Screen C-2026-0002"]
+    await bot.send(bot.teams.channel_message(TOM, "provider oakwood"))
+    history = bot.connector.sent[-1].card
+    assert "C-2026-0001" in texts(history) and list(list_buttons(history)) == ["Screen C-2026-0002"]
