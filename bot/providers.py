@@ -91,5 +91,5 @@ async def embargo_list_command(turn: Turn, args: str = "") -> None:
     await turn.reply_card(
         "concern_list", title="Providers not at normal commissioning status", subtitle=None,
         rows=[{"reference": status_label(p.commissioning_status), "provider": p.name, "raised_on": "",
-               "details": p.service_type.label, "immediate_risk": False} for p in providers],
+               "details": p.service_type.label, "immediate_risk": False, "screen": False} for p in providers],
         summary=f"{len(providers)} provider(s)", empty_text="Every provider is at normal status.", candidates=[])
