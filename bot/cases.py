@@ -10,14 +10,14 @@ from bot.cards import renderer
 from bot.commands import form_refused, issue_form, submitted_form
 from bot.providers import status_label
 from bot.roster import team_roster
+from bot.timeline import describe
 from bot.turn import Turn
 from concerns import services
 from concerns.actions import rag_status
 from concerns.cases import REMOVE, Case, CaseRole, LeadAgency, RoleChangeRefused, parse_open_case_form
 from concerns.clock import UK, uk_today
 from concerns.errors import NotFound
-from concerns.model import AuditEvent, ConversationKind
-from concerns.packs import ProcedurePack
+from concerns.model import ConversationKind
 from concerns.validation import FormErrors, parse_id
 from concerns.votes import NotAllowed
 
@@ -200,53 +200,6 @@ async def show_case(turn: Turn, args: str) -> None:
         entries=[{"when": f"{e.occurred_at.astimezone(UK):%-d %b %Y %H:%M}", "what": describe(e, pack)}
                  for e in events],
     )
-
-
-def describe(event: AuditEvent, pack: ProcedurePack) -> str:
-    """One line of the timeline, in the procedure's words."""
-    d = event.details
-
-    def level(level_id: Any) -> str:
-        try:
-            return pack.level(str(level_id)).label
-        except KeyError:
-            return str(level_id)
-
-    who = event.actor_name
-    ref = event.subject_ref
-    text = {
-        "concern.raised": lambda: f"{who} raised {ref}.",
-        "concern.screened": lambda: f"{who} screened {ref}: {d.get('outcome', '').replace('_', ' ')}, "
-                                    f"threshold {level(d.get('threshold'))}. Rationale: {d.get('rationale')}",
-        "concern.rescreened": lambda: f"{who} screened {ref} again ({d.get('rescreen_reason')}): "
-                                      f"{d.get('outcome', '').replace('_', ' ')}, "
-                                      f"threshold {level(d.get('threshold'))}.",
-        "concern.s42_enquiry_started": lambda: f"{who} started a Care Act s42 enquiry from {ref}.",
-        "concern.referrer_told": lambda: f"{who} recorded that the referrer of {ref} was told the outcome.",
-        "case.opened": lambda: f"{who} opened the case.",
-        "vote.started": lambda: f"{who} started a vote on the level.",
-        "vote.cast": lambda: f"{who} voted {level(d.get('level'))}"
-                             + (f" ({d['reason']})" if d.get("reason") else "")
-                             + (f", dissenting: {d['dissent']}" if d.get("dissent") else "") + ".",
-        "vote.changed": lambda: f"{who} changed their vote from {level(d.get('previous'))} to {level(d.get('level'))}.",
-        "level.confirmed": lambda: f"{who} closed the vote and confirmed the level as {level(d.get('level'))}"
-                                   + (f". Rationale: {d['rationale']}" if d.get("rationale") else "")
-                                   + (f". Justification: {d['justification']}" if d.get("justification") else "")
-                                   + ".",
-        "refused": lambda: f"{who} was refused ({d.get('attempted')}): {d.get('reason')}",
-        "case.closed": lambda: f"{who} closed the case. Outcome: {d.get('outcome')}"
-                               + (f" Closed before quality assurance was complete: {d['override_reason']}"
-                                  if d.get("override_reason") else ""),
-        "lessons.given": lambda: f"{who} gave lessons-learned feedback.",
-        "file.opened": lambda: f"{who} opened the {str(d.get('file', 'file')).replace('-', ' ')}.",
-        "meeting.scheduled": lambda: f"{who} scheduled a meeting.",
-        "meeting.minutes_recorded": lambda: f"{who} recorded a meeting's minutes and decisions.",
-        "action.snoozed": lambda: f"{who} snoozed the reminders for '{d.get('title')}' until {d.get('until')}.",
-        "action.disowned": lambda: f"{who} said '{d.get('title')}' is not theirs; it waits for the chair to assign it.",
-        "action.escalated": lambda: f"{who} escalated the overdue action '{d.get('title')}' to "
-                                    f"{d.get('to') or str(d.get('to_role', 'the head of service')).replace('_', ' ')}.",
-    }.get(event.action)
-    return text() if text else f"{who}: {event.action.replace('.', ' ').replace('_', ' ')} ({ref})."
 
 
 ROLES_FORM = "case_roles"

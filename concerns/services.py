@@ -698,6 +698,11 @@ async def vote_with_case(uow: UnitOfWork, tenant_id: str, vote_id: int) -> tuple
     return case, vote
 
 
+# Where the bot posted a card is kept for updating it in place and for the case file, but nobody did anything
+# a member needs to read: on the timeline it only pushed what people did off the card.
+NOT_IN_TIMELINE = frozenset({"concern.card_posted", "case.card_posted"})
+
+
 async def case_timeline(
     uow: UnitOfWork, tenant_id: str, reference: str, limit: int = 40
 ) -> tuple[Case, list[AuditEvent]]:
@@ -712,7 +717,8 @@ async def case_timeline(
         # individual details is for the access log (chair and team admins), not for a timeline in a channel.
         from concerns.individuals import ACCESS_LOG_ACTIONS
 
-        return case, await uow.audit.for_subjects(subjects, limit, tenant_id=tenant_id, exclude=ACCESS_LOG_ACTIONS)
+        return case, await uow.audit.for_subjects(subjects, limit, tenant_id=tenant_id,
+                                                  exclude=ACCESS_LOG_ACTIONS | NOT_IN_TIMELINE)
 
 
 async def change_role(

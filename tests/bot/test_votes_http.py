@@ -114,6 +114,9 @@ async def test_the_case_timeline_shows_the_votes_and_the_decision(running_bot: R
                  "Helen Ward closed the vote and confirmed the level as Moderate. "
                  "Rationale: Tied; the provider is engaging."):
         assert line in timeline
+    # Where the bot posted its cards is bookkeeping for updating them, not something a member did.
+    assert "card posted" not in timeline and "card_posted" not in timeline
+    assert "started the documents register with the" in timeline
 
 
 async def test_the_chair_changes_roles_and_others_cannot(running_bot: RunningBot) -> None:
