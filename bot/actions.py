@@ -81,6 +81,22 @@ async def refresh_checklist(turn: Turn, case: Case) -> None:
         log.warning("could not update the checklist of %s", case.reference, exc_info=True)
 
 
+async def refresh_case_cards(turn: Turn, case: Case) -> None:
+    """The case card and the step checklist in its thread show a change made from another card (a reminder, the
+    `actions` list)."""
+    async with turn.reader() as uow:
+        current = await uow.cases.get(case.tenant_id, case.id)
+    await refresh_checklist(turn, current or case)
+    if case.card_conversation_id and case.card_activity_id:
+        from bot.cases import case_card
+
+        try:
+            await turn.update_card_in(case.card_conversation_id, case.card_activity_id, "case",
+                                      **await case_card(turn, case))
+        except Exception:
+            log.warning("could not update the card of %s", case.reference, exc_info=True)
+
+
 def _action_id(data: dict[str, Any]) -> int | None:
     return parse_id(data.get("action"))
 

@@ -13,7 +13,7 @@ from bot.roster import team_roster
 from bot.timeline import describe
 from bot.turn import Turn
 from concerns import services
-from concerns.actions import rag_status
+from concerns.actions import DONE, CaseAction, rag_status
 from concerns.cases import REMOVE, Case, CaseRole, LeadAgency, RoleChangeRefused, parse_open_case_form
 from concerns.clock import UK, uk_today
 from concerns.errors import NotFound
@@ -275,21 +275,65 @@ async def submit_role(turn: Turn, data: dict[str, Any]) -> None:
 
 
 async def my_actions_command(turn: Turn, args: str = "") -> None:
-    """`actions`: my open actions across cases, soonest due first, overdue ones marked."""
-    actions = await services.my_actions(turn.reader(), turn.actor.tenant_id, turn.actor.id)
+    """`actions`: my open actions across cases, soonest due first, overdue ones marked; for a chair or coordinator
+    also the actions waiting for an owner."""
+    await turn.reply_card("action_list", **await my_actions_values(turn, None))
+
+
+async def mine_done_verb(turn: Turn, data: dict[str, Any]) -> None:
+    """Done from the `actions` list: the owner confirms it there (often on a phone, far from the case's thread);
+    the list shows what is left, and the checklist and the case card follow."""
+    from bot.actions import refresh_case_cards
+    from bot.votes import tell_privately
+
+    action_id = parse_id(data.get("action"))
+    note = data.get(f"note_{action_id}")
+    try:
+        if action_id is None:
+            raise NotFound("That action button is not valid.")
+        case, action = await services.close_action(turn.uow(), turn.services.clock, turn.actor, action_id, DONE,
+                                                   note if isinstance(note, str) else "",
+                                                   conversation_id=turn.conversation.id)
+    except (NotFound, NotAllowed) as refusal:
+        await tell_privately(turn, str(refusal))
+        return
+    except FormErrors as invalid:
+        await tell_privately(turn, " ".join(invalid.errors.values()))
+        return
+    await turn.replace_card("action_list", **await my_actions_values(
+        turn, f"Done: '{action.title}' is recorded on {case.reference}."))
+    await refresh_case_cards(turn, case)
+
+
+MAX_LISTED = 25
+
+
+async def my_actions_values(turn: Turn, notice: str | None) -> dict[str, Any]:
+    mine = await services.my_actions_and_to_assign(turn.reader(), turn.actor.tenant_id, turn.actor.id)
     today = uk_today(turn.services.clock)
-    overdue = sum(a.overdue(today) for a in actions)
-    shown = actions[:25]
-    await turn.reply_card(
-        "action_list",
-        title=f"Actions for {turn.actor.name}",
-        summary=f"{len(actions)} open" + (f", {overdue} overdue" if overdue else "")
-        + (f" (first {len(shown)} shown)" if len(actions) > len(shown) else ""),
-        empty_text="You have no open actions.",
-        rows=[{
+
+    def row(a: CaseAction) -> dict[str, Any]:
+        return {
+            "id": a.id,
             "title": a.title,
             "due": ("OVERDUE " if a.overdue(today) else "") + (f"{a.due_on:%a %-d %b}" if a.due_on else "Now"),
             "overdue": a.overdue(today),
             "where": f"{a.case_reference} · {a.provider}" + (" · required" if a.required else ""),
-        } for a in shown],
-    )
+        }
+
+    owned, to_assign = mine.owned, mine.to_assign
+    overdue = sum(a.overdue(today) for a in owned)
+    late = sum(a.overdue(today) for a in to_assign)
+    return {
+        "title": f"Actions for {turn.actor.name}",
+        "notice": notice,
+        "summary": f"{len(owned)} open" + (f", {overdue} overdue" if overdue else "")
+        + (f" (first {MAX_LISTED} shown)" if len(owned) > MAX_LISTED else ""),
+        "empty_text": "You have no open actions.",
+        "rows": [row(a) for a in owned[:MAX_LISTED]],
+        "to_assign_summary": f"{len(to_assign)} in the cases you chair or coordinate have no owner"
+        + (f", {late} overdue" if late else "") + (f" (first {MAX_LISTED} shown)" if len(to_assign) > MAX_LISTED
+                                                   else "")
+        + ". Give each an owner with Assign on the step's checklist in the case's thread.",
+        "to_assign": [row(a) for a in to_assign[:MAX_LISTED]],
+    }

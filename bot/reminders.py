@@ -12,12 +12,13 @@ from typing import Any
 
 from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, Mention
 
+from bot.actions import refresh_case_cards
 from bot.cards import renderer
 from bot.turn import Turn
 from concerns import followups, services
 from concerns.actions import DONE, CaseAction
 from concerns.calendar import WorkingCalendar
-from concerns.cases import Case, Person
+from concerns.cases import Person
 from concerns.clock import UK, uk_today
 from concerns.errors import NotFound
 from concerns.reminders import OutboxMessage, ReminderKind, action_facts, snooze_choices
@@ -209,23 +210,6 @@ def _text(data: dict[str, Any], field: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-async def _refresh_case(turn: Turn, case: Case) -> None:
-    """The case card and the step checklist in the thread show what was just done from the reminder."""
-    from bot.actions import refresh_checklist
-
-    async with turn.reader() as uow:
-        current = await uow.cases.get(case.tenant_id, case.id)
-    await refresh_checklist(turn, current or case)
-    if case.card_conversation_id and case.card_activity_id:
-        from bot.cases import case_card
-
-        try:
-            await turn.update_card_in(case.card_conversation_id, case.card_activity_id, "case",
-                                      **await case_card(turn, case))
-        except Exception:
-            log.warning("could not update the card of %s", case.reference, exc_info=True)
-
-
 async def _show_again(turn: Turn, action: CaseAction, notice: str | None, error: str | None = None) -> None:
     today = uk_today(turn.services.clock)
     facts = action_facts(action, today, turn.services.calendar)
@@ -252,7 +236,7 @@ async def done_verb(turn: Turn, data: dict[str, Any]) -> None:
         await _refused(turn, " ".join(refusal.errors.values()) if isinstance(refusal, FormErrors) else refusal)
         return
     await _show_again(turn, action, f"Done: recorded on {case.reference} by {turn.actor.name}.")
-    await _refresh_case(turn, case)
+    await refresh_case_cards(turn, case)
 
 
 async def snooze_verb(turn: Turn, data: dict[str, Any]) -> None:
@@ -307,7 +291,7 @@ async def not_mine_verb(turn: Turn, data: dict[str, Any]) -> None:
     await turn.replace_card("reminder", **_values(
         title=f"Not yours: {action.title}", subtitle=f"{case.reference} · {case.provider.name}",
         notice="The chair has been told; it is unassigned until they give it to someone."))
-    await _refresh_case(turn, case)
+    await refresh_case_cards(turn, case)
 
 
 async def escalate_verb(turn: Turn, data: dict[str, Any]) -> None:

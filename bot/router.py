@@ -50,7 +50,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("close case", "close case REFERENCE", "Close a case (chair)", closure.close_case_command),
     Command("add action", "add action REFERENCE", "Add an ad hoc action to a case (chair, coordinator, minute taker)",
             actions.add_action_command),
-    Command("actions", "actions", "My open actions across cases, soonest due first", cases.my_actions_command),
+    Command("actions", "actions", "My open actions across cases, soonest due first (confirm them there), and "
+            "those waiting for an owner in the cases I chair", cases.my_actions_command),
     Command("meeting", "meeting REFERENCE", "Schedule a meeting of a case (chair or coordinator)",
             meetings.meeting_command),
     Command("meetings", "meetings REFERENCE", "A case's meetings, those to come first", meetings.meetings_command),
@@ -92,6 +93,7 @@ VERBS: dict[str, VerbHandler] = {
     "action.assign": actions.assign_verb,
     "action.redate": actions.redate_verb,
     "action.add": actions.submit_add_action,
+    "mine.done": cases.mine_done_verb,
     "provider.status": providers.submit_status,
     "step.offer": actions.offer_step_verb,
     "step.move": actions.move_step_verb,

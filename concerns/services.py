@@ -790,6 +790,22 @@ async def my_actions(uow: UnitOfWork, tenant_id: str, user_id: str) -> list[Case
         return await uow.cases.open_actions_of(tenant_id, user_id)
 
 
+@dataclass(frozen=True)
+class MyActions:
+    """What `actions` shows a person: their own open actions, and those waiting for them to give out."""
+
+    owned: list[CaseAction]
+    to_assign: list[CaseAction]
+
+
+async def my_actions_and_to_assign(uow: UnitOfWork, tenant_id: str, user_id: str) -> MyActions:
+    """The person's open actions and, where they chair or coordinate, the open actions nobody owns yet: a
+    chair who sees only "no open actions" would not know the step's checklist is waiting for them."""
+    async with uow:
+        return MyActions(await uow.cases.open_actions_of(tenant_id, user_id),
+                         await uow.cases.actions_to_assign_by(tenant_id, user_id))
+
+
 async def close_action(
     uow: UnitOfWork, clock: Clock, actor: Actor, action_id: int, status: str, note: str,
     *, conversation_id: str,

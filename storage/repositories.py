@@ -661,6 +661,13 @@ _ACTIONS_OF_CASE = _ACTIONS.where(_A.case_id == bindparam("case_id")).order_by(_
 _OPEN_ACTIONS_OF = _ACTIONS.where(CaseRow.tenant_id == bindparam("tenant_id"), _A.owner_user_id == bindparam("user_id"),
                                   _A.status == "open").order_by(_A.due_on.is_(None), _A.due_on, _A.id)
 _ACTION = _ACTIONS.where(_A.id == bindparam("action_id"), CaseRow.tenant_id == bindparam("tenant_id"))
+# Open actions nobody owns yet, in the cases where the person may give them out (chair or coordinator): found
+# from the person's memberships (ix_case_members_user), then each case's actions.
+_M = CaseMemberRow.__table__.c
+_TO_ASSIGN_BY = _ACTIONS.join(CaseMemberRow.__table__, _M.case_id == _A.case_id).where(
+    CaseRow.tenant_id == bindparam("tenant_id"), _M.user_id == bindparam("user_id"),
+    _M.role.in_(("chair", "coordinator")), _A.owner_user_id.is_(None), _A.status == "open",
+).order_by(_A.due_on.is_(None), _A.due_on, _A.id)
 
 
 _AT = {column.key: index for index, column in enumerate(_A)}
@@ -800,6 +807,11 @@ class SqlCaseRepository(_Repository):
     async def open_actions_of(self, tenant_id: str, user_id: str) -> list[CaseAction]:
         """A person's open actions, soonest due first (undated last); a closed case's follow-ups count too."""
         rows = await self.session.execute(_OPEN_ACTIONS_OF, {"tenant_id": tenant_id, "user_id": user_id})
+        return [_action_row(r) for r in rows]
+
+    async def actions_to_assign_by(self, tenant_id: str, user_id: str) -> list[CaseAction]:
+        """Open actions without an owner in the cases the person chairs or coordinates, soonest due first."""
+        rows = await self.session.execute(_TO_ASSIGN_BY, {"tenant_id": tenant_id, "user_id": user_id})
         return [_action_row(r) for r in rows]
 
     async def action(self, tenant_id: str, action_id: int) -> CaseAction | None:

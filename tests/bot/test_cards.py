@@ -124,8 +124,10 @@ def samples(text: str) -> dict[str, dict[str, Any]]:
         },
         "access_log": {"title": short, "subtitle": text, "empty_text": short, "more": short,
                        "entries": [{"when": "23 Nov 2026 10:30", "who": short, "what": text}]},
-        "action_list": {"title": short, "summary": short, "empty_text": short,
-                        "rows": [{"title": text, "due": short, "overdue": True, "where": short}]},
+        "action_list": {"title": short, "notice": text, "summary": short, "empty_text": short,
+                        "rows": [{"id": 7, "title": text, "due": short, "overdue": True, "where": short}],
+                        "to_assign_summary": text,
+                        "to_assign": [{"id": 8, "title": text, "due": short, "overdue": False, "where": short}]},
         "checklist": {"title": short, "subtitle": text, "notice": short, "people": [{"user_id": short or "u",
                                                                                      "name": short}],
                       "rows": [{"id": 5, "title": text, "required": True, "open": True, "detail": text,
@@ -244,7 +246,7 @@ def test_empty_states_render_valid_cards() -> None:
     values["open_case"] |= {"errors": {}, "people": []}
     values["vote"] |= {"outcome": "Closed: Major", "ballots": []}
     values["confirm_level"] |= {"errors": {}}
-    values["action_list"] |= {"rows": []}
+    values["action_list"] |= {"rows": [], "to_assign": [], "notice": None}
     values["meeting_form"] |= {"errors": {}, "values": {}, "people": []}
     values["meeting"] |= {"venue": None, "online_link": None, "online_note": None, "decisions": [], "checks": [],
                           "minutes_link": None, "can_minute": False}

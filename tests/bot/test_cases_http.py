@@ -260,3 +260,67 @@ async def test_the_minute_taker_adds_an_action_and_others_are_refused(running_bo
                                          conversation=thread_of(form, bot.teams.tenant)))
     assert "Ask the provider for four weeks of rotas (Tom Okafor, due Friday 27 November 2026)" in texts(
         bot.connector.sent[-1].card)
+
+
+def list_rows(card: dict[str, Any]) -> list[tuple[str, dict[str, Any] | None]]:
+    """The `actions` list's rows: each action's title, and its Done submit if it has one."""
+    rows = []
+    for container in card["body"]:
+        if container.get("type") != "Container":
+            continue
+        block = container["items"][0]["columns"][0]["items"][0]  # plain text: a RichTextBlock of one run
+        title = "".join(run["text"] for run in block["inlines"]) if "inlines" in block else block["text"]
+        action_set = next((i for i in container["items"] if i.get("type") == "ActionSet"), None)
+        done = next((a["card"]["actions"][0]["data"] for a in action_set["actions"] if a["title"] == "Done"),
+                    None) if action_set else None
+        rows.append((title, done))
+    return rows
+
+
+async def test_the_actions_list_confirms_mine_and_shows_the_chair_what_waits_for_an_owner(
+        running_bot: RunningBot) -> None:
+    bot = running_bot
+    _, checklist = await open_case_via_prompt(bot)  # chair Helen, coordinator Tom
+    async with bot.uow() as uow:
+        case = await uow.cases.get_by_reference(bot.teams.tenant, "PC-2026-0001")
+        actions = await uow.cases.actions(case.id)
+    unowned = [a.title for a in sorted(actions, key=lambda a: (a.due_on, a.id)) if a.owner is None]
+    toms = [a for a in actions if a.owner is not None and a.owner.user_id == TOM.aad]
+    assert unowned and toms
+
+    # The chair owns nothing yet, but sees the step's actions nobody owns, soonest due first.
+    await bot.send(bot.teams.personal_message(HELEN, "actions"))
+    chairs = bot.connector.sent[-1].card
+    assert schema_errors(chairs) == []
+    assert "You have no open actions." in texts(chairs) and "Waiting for you to assign" in texts(chairs)
+    assert [title for title, done in list_rows(chairs)] == unowned
+    assert all(done is None for _, done in list_rows(chairs))  # given out on the checklist, not confirmed here
+
+    # The coordinator confirms one of his own from the list, with evidence.
+    chat = bot.teams.personal_conversation(TOM)
+    await bot.send(bot.teams.personal_message(TOM, "actions"))
+    listing = bot.connector.sent[-1]
+    assert schema_errors(listing.card) == []
+    first_title, done = list_rows(listing.card)[0]
+    assert done is not None and "Waiting for you to assign" in texts(listing.card)  # he coordinates the case
+    await bot.send(bot.teams.card_submit(TOM, done | {f"note_{done['action']}": "Visit booked for Tuesday"},
+                                         reply_to=listing.activity_id, conversation=chat, channel=False))
+    shown_again = [s for s in bot.connector.sent if s.method == "PUT" and s.activity_id == listing.activity_id][-1]
+    assert f"Done: '{first_title}' is recorded on PC-2026-0001." in texts(shown_again.card)
+    assert first_title not in [title for title, _ in list_rows(shown_again.card)]
+    in_thread = [s for s in bot.connector.sent if s.method == "PUT" and s.activity_id == checklist.activity_id][-1]
+    assert "done · Visit booked for Tuesday" in texts(in_thread.card)
+    async with bot.uow() as uow:
+        closed = await uow.cases.action(bot.teams.tenant, int(done["action"]))
+        events = [e.action for e in await uow.audit.for_subject("case", "PC-2026-0001")]
+    assert closed is not None and closed.status == "done" and closed.note == "Visit booked for Tuesday"
+    assert events.count("action.done") == 1
+
+    # Someone else's button (a forged or forwarded card) is refused on the server and changes nothing.
+    _, another = list_rows(listing.card)[1]
+    assert another is not None
+    await bot.send(bot.teams.card_submit(HELEN, another, reply_to=listing.activity_id,
+                                         conversation=bot.teams.personal_conversation(HELEN), channel=False))
+    async with bot.uow() as uow:
+        untouched = await uow.cases.action(bot.teams.tenant, int(another["action"]))
+    assert untouched is not None and untouched.status == "open"

@@ -9,6 +9,7 @@ import pytest
 
 from concerns import services, team_admins
 from concerns.cases import CaseRole, CaseStatus, LeadAgency, OpenCaseForm, Person, parse_open_case_form
+from concerns.model import Actor
 from concerns.validation import FormErrors
 from tests.storage.test_patterns import check
 from tests.storage.test_screening import CROYDON
@@ -84,7 +85,6 @@ async def test_the_chair_and_coordinator_must_be_on_the_roster() -> None:
 
 
 async def test_the_chair_hands_over_roles_and_the_previous_holder_stays_a_member(uow: Any, clock: FixedClock) -> None:
-    from concerns.model import Actor
     from concerns.votes import NotAllowed
 
     chair = Actor(HELEN.user_id, HELEN.name, TENANT)
@@ -153,6 +153,28 @@ async def test_my_actions_lists_a_persons_open_actions_soonest_first(uow: Any, c
     assert await services.my_actions(uow(), "other-tenant", TOM.user_id) == []
 
 
+async def test_actions_to_assign_are_the_unowned_ones_where_the_person_chairs_or_coordinates(
+        uow: Any, clock: FixedClock) -> None:
+    raised = await raise_one(uow, clock, "k1")
+    case = await open_one(uow, clock, raised.concern.provider.id)
+    async with uow() as tx:
+        actions = await tx.cases.actions(case.id)
+    unowned = sorted((a for a in actions if a.owner is None), key=lambda a: (a.due_on, a.id))
+    assert unowned
+    chair, coordinator = case.holder(CaseRole.CHAIR), case.holder(CaseRole.COORDINATOR)
+    for person in (chair, coordinator):
+        mine = await services.my_actions_and_to_assign(uow(), TENANT, person.user_id)
+        assert [a.id for a in mine.to_assign] == [a.id for a in unowned]
+        assert [a.id for a in mine.owned] == [a.id for a in await services.my_actions(uow(), TENANT, person.user_id)]
+    # Given an owner, an action leaves the list; nobody else (a plain member, another tenant) has one.
+    await services.reassign_action(uow(), clock, Actor(chair.user_id, chair.name, TENANT), unowned[0].id, TOM,
+                                   conversation_id="19:general")
+    after = await services.my_actions_and_to_assign(uow(), TENANT, chair.user_id)
+    assert [a.id for a in after.to_assign] == [a.id for a in unowned[1:]]
+    assert (await services.my_actions_and_to_assign(uow(), TENANT, "aad-nobody")).to_assign == []
+    assert (await services.my_actions_and_to_assign(uow(), "other-tenant", chair.user_id)).to_assign == []
+
+
 async def test_team_role_holders_receive_the_actions_for_their_role(uow: Any, clock: FixedClock) -> None:
     from concerns.model import Conversation, ConversationKind
 
@@ -173,7 +195,6 @@ async def test_team_role_holders_receive_the_actions_for_their_role(uow: Any, cl
 
 async def test_owners_complete_their_own_actions_and_others_are_refused(uow: Any, clock: FixedClock) -> None:
     from concerns.actions import DONE, NOT_APPLICABLE
-    from concerns.model import Actor
     from concerns.votes import NotAllowed
 
     raised = await raise_one(uow, clock, "k1")
@@ -222,7 +243,6 @@ async def test_the_chair_moves_the_case_on_when_required_actions_are_resolved_or
 ) -> None:
     from concerns.actions import step_targets
     from concerns.calendar import WorkingCalendar
-    from concerns.model import Actor
     from concerns.votes import NotAllowed
 
     england = WorkingCalendar("england")
@@ -280,7 +300,6 @@ async def test_re_dating_an_action_keeps_the_original_date_and_needs_a_reason(uo
     from datetime import date
 
     from concerns.calendar import WorkingCalendar
-    from concerns.model import Actor
     from concerns.votes import NotAllowed
 
     england = WorkingCalendar("england")
@@ -310,7 +329,6 @@ async def test_ad_hoc_actions_from_the_chair_coordinator_or_minute_taker(uow: An
     from datetime import date
 
     from concerns.calendar import WorkingCalendar
-    from concerns.model import Actor
     from concerns.votes import NotAllowed
 
     england = WorkingCalendar("england")
@@ -356,7 +374,6 @@ async def test_actions_read_as_rows_carry_every_field_of_their_row(uow: Any, clo
     from sqlalchemy import select
 
     from concerns.actions import DONE
-    from concerns.model import Actor
     from storage.models import CaseActionRow
 
     raised = await raise_one(uow, clock, "k1")
