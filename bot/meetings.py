@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 MEETING_FORM = "meeting_schedule"
 MINUTES_FORM = "meeting_minutes"
 MEETING_FIELDS = ("kind", "date", "starts", "ends", "venue", "online_link", "chair", "minute_taker", "attendees",
-                  "provider_attends", "late_reason", NAMES_ARE_STAFF)
+                  "provider_attends", "late_reason", "short_notice_reason", NAMES_ARE_STAFF)
 MINUTES_FIELDS = ("minutes_link", "decisions", NAMES_ARE_STAFF, *(f"{field}_{n}" for n in range(1, DECISION_ACTIONS + 1)
                                                                    for field in ("act", "owner", "due")))
 # What a case's step suggests for the type of its next meeting; the chair can choose another.

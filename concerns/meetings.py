@@ -102,6 +102,7 @@ class MeetingForm:
     provider_attends: ProviderAttends
     late_reason: str | None = None
     names_are_staff: bool = False  # the form's box: everyone the venue names by title is staff
+    short_notice_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -273,12 +274,15 @@ def parse_meeting_form(values: dict[str, Any], roster: list[Person], now: dateti
     late_reason = _text(values, "late_reason") or None
     if late_reason is not None and (len(late_reason) > MAX_REASON or not _plain(late_reason)):
         errors["late_reason"] = f"Keep the reason under {MAX_REASON} characters."
+    short_notice_reason = _text(values, "short_notice_reason") or None
+    if short_notice_reason is not None and (len(short_notice_reason) > MAX_REASON or not _plain(short_notice_reason)):
+        errors["short_notice_reason"] = f"Keep the reason under {MAX_REASON} characters."
 
     if errors:
         raise FormErrors(errors)
     assert kind and starts_at and ends_at and chair and attends
     return MeetingForm(kind, starts_at, ends_at, venue, link, chair, minute_taker, tuple(attendees), attends,
-                       late_reason, names_are_staff)
+                       late_reason, names_are_staff, short_notice_reason)
 
 
 def provider_meeting_deadline(pack: ProcedurePack, case: Case) -> date:
@@ -299,6 +303,37 @@ def late_provider_meeting(pack: ProcedurePack, case: Case, form: MeetingForm) ->
             "record why it is later.")
 
 
+def notice_working_days(pack: ProcedurePack, kind: MeetingKind) -> int:
+    """How many working days ahead a provider who attends must be told the concerns (and, for a findings meeting,
+    sent the reports)."""
+    rules = pack.meetings
+    if kind is MeetingKind.FINDINGS:
+        return max(rules.provider_told_concerns_working_days_before,
+                   rules.papers_to_provider_working_days_before_findings)
+    return rules.provider_told_concerns_working_days_before
+
+
+def short_notice_for_provider(pack: ProcedurePack, calendar: WorkingCalendar, form: MeetingForm,
+                              today: date) -> str | None:
+    """Why the form needs a reason because the provider would have less notice than the pack gives, or None.
+
+    Seed 000 and seed 001: providers were invited with no time to prepare; they must be told the perceived risks
+    first. A meeting sooner than that may still be right (immediate risk), so it is not refused: it is recorded.
+    """
+    if form.provider_attends is ProviderAttends.NO:
+        return None
+    needed = notice_working_days(pack, form.kind)
+    day = form.starts_at.astimezone(UK).date()
+    told_by = calendar.add_working_days(day, -needed)
+    if told_by >= today:
+        return None
+    left = max(calendar.working_days_between(today, day), 0)
+    days = f"{left} working day{'s' if left != 1 else ''}"
+    return (f"The provider should be told the concerns {needed} working days before the meeting (by "
+            f"{told_by:%A %-d %B}), so they can prepare; this date leaves {days}. "
+            "Choose a later date, or record why it cannot wait.")
+
+
 def plan_meeting_checks(pack: ProcedurePack, calendar: WorkingCalendar, case: Case, meeting: Meeting,
                         today: date) -> list[PlannedAction]:
     """The dated actions a scheduled meeting brings with it (PROCEDURE.md, seed 000 and step 2).
@@ -314,7 +349,8 @@ def plan_meeting_checks(pack: ProcedurePack, calendar: WorkingCalendar, case: Ca
     planned: list[PlannedAction] = []
 
     def before(working_days: int) -> date:
-        return max(today, calendar.add_working_days(day, -working_days))
+        # Due at once when its day has passed, but on a working day: nothing is due on a Saturday.
+        return max(calendar.this_or_next_working_day(today), calendar.add_working_days(day, -working_days))
 
     if meeting.provider_attends is not ProviderAttends.NO:
         planned.append(PlannedAction(
@@ -417,8 +453,11 @@ async def schedule_meeting(
         except NotAllowed as refusal:
             await refuse(uow, clock, actor, case.reference, "meeting.schedule", refusal, conversation_id)
         late = late_provider_meeting(pack, case, form)
-        if late and not form.late_reason:
-            raise FormErrors({"late_reason": late})
+        short = short_notice_for_provider(pack, calendar, form, uk_today(clock))
+        missing = {**({"late_reason": late} if late and not form.late_reason else {}),
+                   **({"short_notice_reason": short} if short and not form.short_notice_reason else {})}
+        if missing:
+            raise FormErrors(missing)
         now = clock.now()
         meeting = await uow.meetings.add(case, form, actor, now)
         planned = plan_meeting_checks(pack, calendar, case, meeting, uk_today(clock))
@@ -430,6 +469,7 @@ async def schedule_meeting(
             chair=form.chair.name, minute_taker=form.minute_taker.name if form.minute_taker else None,
             attendees=[p.name for p in form.attendees], provider_attends=form.provider_attends.value,
             late_reason=form.late_reason if late else None, names_are_staff=form.names_are_staff,
+            short_notice_reason=form.short_notice_reason if short else None,
             actions=[{"title": a.title, "owner": a.owner.name if a.owner else None,
                       "due_on": a.due_on.isoformat() if a.due_on else None} for a in planned],
         ))

@@ -103,7 +103,8 @@ class Erasure:
 # Details of audit events that carry what someone typed (see SECURITY.md, "Retention and the audit trail").
 # Not "outcome": on a concern's events it is a screening outcome, a word from the vocabulary.
 TYPED_DETAILS = ("rationale", "rescreen_reason", "reason", "note", "justification", "dissent", "override_reason",
-                 "went_well", "do_differently", "decisions", "venue", "late_reason")
+                 "went_well", "do_differently", "decisions", "venue", "late_reason",
+                 "short_notice_reason")
 
 
 def typed_audit_details(file: SubjectFile) -> list[tuple[str, str, list[str]]]:

@@ -125,6 +125,23 @@ async def test_the_coordinator_schedules_a_meeting_and_its_card_goes_in_the_case
     assert await count(bot, MeetingRow) == 1
 
 
+async def test_a_meeting_that_gives_the_provider_too_little_notice_asks_why(running_bot: RunningBot) -> None:
+    bot = running_bot
+    await a_case_with_an_observer(bot)
+    form = await schedule_form(bot, TOM)
+    assert "short_notice_reason" not in inputs(form.card)  # asked for only when it applies
+
+    soon = GOOD | {"date": "2026-11-26"}  # Thursday: three working days from Monday, the pack asks for five
+    shown = await submit(bot, TOM, form, soon)
+    assert schema_errors(shown.card) == []
+    assert "short_notice_reason" in inputs(shown.card)
+    assert "this date leaves 3 working days" in texts(shown.card) and await count(bot, MeetingRow) == 0
+    await submit(bot, TOM, form, soon | {"short_notice_reason": "Immediate risk: the provider asked to meet now"})
+    assert await count(bot, MeetingRow) == 1
+    scheduled = next(e for e in await audit(bot) if e.action == "meeting.scheduled")
+    assert scheduled.details["short_notice_reason"] == "Immediate risk: the provider asked to meet now"
+
+
 async def test_minutes_from_the_meeting_card_create_actions_and_update_the_card(running_bot: RunningBot) -> None:
     bot = running_bot
     await a_case_with_an_observer(bot)

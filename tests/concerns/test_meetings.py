@@ -25,6 +25,7 @@ from concerns.meetings import (
     parse_minutes_form,
     plan_meeting_checks,
     provider_meeting_deadline,
+    short_notice_for_provider,
 )
 from concerns.model import Actor, Provider
 from concerns.packs import default_packs_dir, load_packs
@@ -153,6 +154,29 @@ def test_checks_already_past_at_short_notice_are_due_today() -> None:
                                   date(2026, 11, 23))
     due = {p.action_id: p.due_on for p in planned}
     assert due[TELL_PROVIDER] == date(2026, 11, 23) and due[SHARE_REPORTS] == date(2026, 11, 23)
+
+
+def test_a_check_already_past_falls_on_a_working_day_when_the_meeting_is_set_at_a_weekend() -> None:
+    saturday = date(2026, 11, 28)
+    planned = plan_meeting_checks(CROYDON, ENGLAND, CASE, meeting(MeetingKind.INITIAL, date(2026, 12, 2)), saturday)
+    assert {p.action_id: p.due_on for p in planned}[TELL_PROVIDER] == date(2026, 11, 30)  # Monday, not Saturday
+
+
+def test_a_provider_given_less_notice_than_the_pack_asks_needs_a_reason() -> None:
+    today = date(2026, 11, 23)  # Monday; Croydon tells the provider the concerns 5 working days ahead
+
+    def short(**overrides: str) -> str | None:
+        return short_notice_for_provider(CROYDON, ENGLAND, parse_meeting_form(values(**overrides), ROSTER, NOW,
+                                                                              ENGLAND), today)
+
+    assert short(date="2026-11-30") is None  # told today, five working days ahead
+    message = short(date="2026-11-27")
+    assert message == ("The provider should be told the concerns 5 working days before the meeting (by Friday 20 "
+                       "November), so they can prepare; this date leaves 4 working days. Choose a later date, or "
+                       "record why it cannot wait.")
+    assert short(date="2026-11-24", provider_attends="whole") is not None
+    assert "leaves 1 working day." in str(short(date="2026-11-24"))
+    assert short(date="2026-11-24", provider_attends="no") is None  # professionals only: nobody to prepare
 
 
 def test_only_the_chair_or_coordinator_schedules() -> None:
