@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from http import HTTPStatus
 
 from botbuilder.core import InvokeResponse, TurnContext
@@ -10,7 +11,7 @@ from botbuilder.core.teams import TeamsActivityHandler
 from botbuilder.schema import Activity, ChannelAccount
 
 from bot import commands, extension, router
-from bot.teams import command_text
+from bot.teams import UNKNOWN_USER, command_text
 from bot.turn import BotServices, Turn
 from concerns import services, team_admins
 from concerns.validation import MAX_CARD_FIELD
@@ -74,6 +75,7 @@ class ConcernsBot(TeamsActivityHandler):
 
     async def _installed(self, turn_context: TurnContext) -> None:
         turn = Turn(turn_context, self.services)
+        await _name_the_installer(turn)
         first = await services.note_conversation(
             turn.uow(), self.services.clock, turn.actor, turn.conversation, installing=True
         )
@@ -116,3 +118,20 @@ def _drop_nul(activity: Activity) -> None:
 
 def _includes(members: list[ChannelAccount] | None, account_id: str | None) -> bool:
     return bool(account_id) and any(getattr(m, "id", None) == account_id for m in members or [])
+
+
+async def _name_the_installer(turn: Turn) -> None:
+    """Teams sends an installation without the installer's name (only ids), and they become the team's first admin:
+    their name comes from the team's roster, so `team roles` does not list an "Unknown user"."""
+    if turn.actor.name != UNKNOWN_USER or turn.conversation.team_id is None or turn.actor.id == "unknown":
+        return
+    from bot.roster import team_roster
+
+    try:
+        roster = await team_roster(turn.context)
+    except Exception:
+        log.warning("could not read the roster to name whoever installed the bot", exc_info=True)
+        return
+    named = next((p.name for p in roster if p.user_id == turn.actor.id), None)
+    if named:
+        turn.actor = replace(turn.actor, name=named)

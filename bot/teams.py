@@ -42,11 +42,14 @@ def tenant_of(activity: Activity) -> str:
     return candidate if isinstance(candidate, str) and candidate else NO_TENANT
 
 
+UNKNOWN_USER = "Unknown user"
+
+
 def actor_of(activity: Activity) -> Actor:
     """Who sent this activity, from the activity itself (never from card data)."""
     sender = activity.from_property
     user_id = _user_id(activity) or "unknown"
-    name = display_name(sender.name if sender else None) or "Unknown user"
+    name = display_name(sender.name if sender else None) or UNKNOWN_USER
     return Actor(id=user_id, name=name, tenant_id=tenant_of(activity))
 
 

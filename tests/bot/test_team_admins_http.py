@@ -86,6 +86,18 @@ async def test_an_installation_update_also_makes_the_installer_admin(running_bot
     assert await admins(bot) == ["Tom Okafor"]
 
 
+async def test_an_installer_teams_sends_without_a_name_is_named_from_the_teams_roster(running_bot: RunningBot) -> None:
+    bot = running_bot
+    bot.connector.roster = [roster_entry(u) for u in (PRIYA, TOM, HELEN)]
+    install = bot.teams.bot_added_to_team(TOM) | {"type": "installationUpdate", "action": "add"}
+    install.pop("membersAdded")
+    install["from"] = {"id": TOM.id, "aadObjectId": TOM.aad}  # as Teams sends it: ids only
+    assert await bot.send(install) == 201
+    assert await admins(bot) == ["Tom Okafor"]
+    [granted] = await team_events(bot)
+    assert granted.actor_name == "Tom Okafor" and granted.details["name"] == "Tom Okafor"
+
+
 async def test_installing_in_a_personal_chat_makes_nobody_a_team_admin(running_bot: RunningBot) -> None:
     bot = running_bot
     await bot.send(bot.teams.bot_added_to_personal_chat(PRIYA))
