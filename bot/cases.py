@@ -280,6 +280,10 @@ async def my_actions_command(turn: Turn, args: str = "") -> None:
     await turn.reply_card("action_list", **await my_actions_values(turn, None))
 
 
+async def my_actions_verb(turn: Turn, data: dict[str, Any]) -> None:
+    await my_actions_command(turn)
+
+
 async def mine_done_verb(turn: Turn, data: dict[str, Any]) -> None:
     """Done from the `actions` list: the owner confirms it there (often on a phone, far from the case's thread);
     the list shows what is left, and the checklist and the case card follow."""

@@ -52,7 +52,9 @@ async def show_help(turn: Turn, notice: str | None = None) -> None:
         "help",
         notice=notice,
         bot_name=turn.services.bot_name,
-        commands=[{"usage": c.usage, "summary": c.summary} for c in COMMANDS],
+        groups=[{"title": group, "commands": [{"usage": c.usage, "summary": c.summary} for c in COMMANDS
+                                              if c.group == group]}
+                for group in dict.fromkeys(c.group for c in COMMANDS)],
     )
 
 

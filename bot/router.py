@@ -33,6 +33,11 @@ class Command:
     usage: str
     summary: str
     handler: CommandHandler
+    group: str = "Concerns"  # the help card's heading: 22 commands in one list is a wall on a phone
+
+
+CASES = "Cases"
+TEAM = "Providers and the team"
 
 
 COMMANDS: tuple[Command, ...] = (
@@ -41,38 +46,43 @@ COMMANDS: tuple[Command, ...] = (
     Command("concerns", "concerns", "Concerns waiting to be screened", commands.list_unscreened),
     Command("provider", "provider NAME", "A provider's concerns, newest first", commands.provider_command),
     Command("screen", "screen REFERENCE", "Screen a concern, e.g. screen C-2026-0001", screening.screen_command),
-    Command("open case", "open case NAME", "Open a provider concerns case for a provider", cases.open_case_command),
+    Command("open case", "open case NAME", "Open a provider concerns case for a provider", cases.open_case_command,
+            group=CASES),
     Command("case", "case REFERENCE [export|report|access-log]", "A case's card; 'export' sends the case file, "
             "'report' the closure notices and board report, 'access-log' who saw individual details (chair, "
-            "team admins; personal chat)", cases.show_case),
+            "team admins; personal chat)", cases.show_case, group=CASES),
     Command("details", "details REFERENCE", "A concern's individual reference and s42 enquiry, in personal chat, "
-            "for whoever raised or screened it and its case's chair and coordinator", individuals.details_command),
-    Command("close case", "close case REFERENCE", "Close a case (chair)", closure.close_case_command),
+            "for whoever raised or screened it and its case's chair and coordinator", individuals.details_command,
+            group=CASES),
+    Command("close case", "close case REFERENCE", "Close a case (chair)", closure.close_case_command, group=CASES),
     Command("add action", "add action REFERENCE", "Add an ad hoc action to a case (chair, coordinator, minute taker)",
-            actions.add_action_command),
+            actions.add_action_command, group=CASES),
     Command("actions", "actions", "My open actions across cases, soonest due first (confirm them there), and "
-            "those waiting for an owner in the cases I chair", cases.my_actions_command),
+            "those waiting for an owner in the cases I chair", cases.my_actions_command, group=CASES),
     Command("meeting", "meeting REFERENCE", "Schedule a meeting of a case (chair or coordinator)",
-            meetings.meeting_command),
-    Command("meetings", "meetings REFERENCE", "A case's meetings, those to come first", meetings.meetings_command),
+            meetings.meeting_command, group=CASES),
+    Command("meetings", "meetings REFERENCE", "A case's meetings, those to come first", meetings.meetings_command,
+            group=CASES),
     Command("documents", "documents REFERENCE", "A case's documents register: owners, versions, links, reviews",
-            documents.documents_command),
+            documents.documents_command, group=CASES),
     Command("comms", "comms REFERENCE", "The communication strategy checklist at a case's current step",
-            documents.comms_command),
-    Command("roles", "roles REFERENCE", "A case's members; the chair changes roles", cases.roles_command),
-    Command("vote", "vote REFERENCE", "Start a vote on a case's level (chair or coordinator)", votes.vote_command),
+            documents.comms_command, group=CASES),
+    Command("roles", "roles REFERENCE", "A case's members; the chair changes roles", cases.roles_command, group=CASES),
+    Command("vote", "vote REFERENCE", "Start a vote on a case's level (chair or coordinator)", votes.vote_command,
+            group=CASES),
     Command("status", "status NAME", "A provider's commissioning status; named roles change it",
-            providers.status_command),
+            providers.status_command, group=TEAM),
     Command("embargo list", "embargo list", "Providers not at normal commissioning status",
-            providers.embargo_list_command),
+            providers.embargo_list_command, group=TEAM),
     Command("team roles", "team roles", "Who holds the procedure's roles here (e.g. commissioning) and who the "
-            "team admins are; team admins change them", team_roles.team_roles_command),
+            "team admins are; team admins change them", team_roles.team_roles_command, group=TEAM),
     Command("indicators", "indicators", "How often referrers were told the outcome in time",
-            screening.indicators_command),
+            screening.indicators_command, group=TEAM),
 )
 
 VERBS: dict[str, VerbHandler] = {
     "help": commands.help_verb,
+    "actions.mine": cases.my_actions_verb,
     "raise.open": commands.open_raise_form_verb,
     "concern.raise": commands.submit_raise_form,
     "concerns.list": commands.list_unscreened_verb,

@@ -42,7 +42,8 @@ def samples(text: str) -> dict[str, dict[str, Any]]:
     row = {"reference": "C-2026-0001", "provider": short, "raised_on": "23 Nov 2026", "details": text,
            "immediate_risk": True, "screen": True}
     return {
-        "help": {"notice": text, "bot_name": short, "commands": [{"usage": short, "summary": short}]},
+        "help": {"notice": text, "bot_name": short, "groups": [{"title": short or "g",
+                                                                 "commands": [{"usage": short, "summary": short}]}]},
         "welcome": {"place_text": text, "hint": short},
         "raise_concern": {
             "form_key": short, "providers": [{"id": 3, "name": short}], "service_types": choice,

@@ -73,6 +73,22 @@ async def test_help_in_a_channel_lists_the_commands(running_bot: RunningBot) -> 
         assert f'"title": "{command}"' in texts(sent.card)
 
 
+async def test_help_groups_every_command_under_a_heading_and_opens_my_actions(running_bot: RunningBot) -> None:
+    from bot.router import COMMANDS
+
+    bot = running_bot
+    await bot.send(bot.teams.personal_message(PRIYA, "help"))
+    card = bot.connector.sent[-1].card
+    headings = [b["text"] for b in card["body"] if b.get("type") == "TextBlock" and b.get("weight") == "Bolder"]
+    assert headings == ["Provider concerns: what I can do", "Concerns", "Cases", "Providers and the team"]
+    listed = [f["title"] for b in card["body"] if b.get("type") == "FactSet" for f in b["facts"]]
+    assert sorted(listed) == sorted(c.usage for c in COMMANDS)  # each once, none lost to the grouping
+    my_actions = next(a["data"] for a in card["actions"] if a["title"] == "My actions")
+    await bot.send(bot.teams.card_submit(PRIYA, my_actions, reply_to=bot.connector.sent[-1].activity_id,
+                                         conversation=bot.teams.personal_conversation(PRIYA), channel=False))
+    assert "Actions for Priya Shah" in texts(bot.connector.sent[-1].card)
+
+
 async def test_help_in_personal_chat_needs_no_mention(running_bot: RunningBot) -> None:
     await running_bot.send(running_bot.teams.personal_message(PRIYA, "HELP"))
     assert "Provider concerns: what I can do" in texts(running_bot.connector.sent[-1].card)
