@@ -292,6 +292,17 @@ def test_a_missing_value_fails_loudly_instead_of_rendering_blank() -> None:
         renderer.render("notice", title="Only a title")
 
 
+@pytest.mark.parametrize("text", HOSTILE, ids=["json", "markdown", "unicode", "10kB", "empty"])
+@pytest.mark.parametrize("name", renderer.template_names())
+def test_a_card_sent_is_never_twice_its_templates_text(name: str, text: str) -> None:
+    """The bound the renderer's size check relies on to measure only cards over half the limit exactly."""
+    import json
+
+    source = renderer._environment().get_template(f"{name}.json.j2").render(**samples(text)[name])
+    sent = json.dumps(json.loads(source), ensure_ascii=False)
+    assert len(sent.encode()) <= 2 * len(source.encode())
+
+
 def test_an_oversized_card_is_refused_before_teams_refuses_it() -> None:
     rows = [{"reference": "C-2026-0001", "provider": "P" * 2000, "raised_on": "x", "details": "d" * 2000,
              "immediate_risk": False, "screen": True}] * 40
