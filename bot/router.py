@@ -12,6 +12,7 @@ from bot import (
     closure,
     commands,
     documents,
+    enquiries,
     individuals,
     meetings,
     patterns,
@@ -53,6 +54,9 @@ COMMANDS: tuple[Command, ...] = (
             "team admins; personal chat)", cases.show_case, group=CASES),
     Command("details", "details REFERENCE", "A concern's individual reference and s42 enquiry, in personal chat, "
             "for whoever raised or screened it and its case's chair and coordinator", individuals.details_command,
+            group=CASES),
+    Command("enquiries", "enquiries REFERENCE", "The matrix of a case's individual s42 enquiries: category of abuse, "
+            "who caused the harm, outcome (chair, coordinator; personal chat)", enquiries.enquiries_command,
             group=CASES),
     Command("close case", "close case REFERENCE", "Close a case (chair)", closure.close_case_command, group=CASES),
     Command("add action", "add action REFERENCE", "Add an ad hoc action to a case (chair, coordinator, minute taker)",
@@ -104,6 +108,7 @@ VERBS: dict[str, VerbHandler] = {
     "action.redate": actions.redate_verb,
     "action.add": actions.submit_add_action,
     "mine.done": cases.mine_done_verb,
+    "enquiry.record": enquiries.record_verb,
     "provider.status": providers.submit_status,
     "step.offer": actions.offer_step_verb,
     "step.move": actions.move_step_verb,

@@ -143,6 +143,8 @@ _LINES: dict[str, Callable[[_Event], str]] = {
     "concern.rescreened": lambda e: f"{e.who} screened {e.ref} again ({e.get('rescreen_reason')}): {e.outcome()}, "
                                     f"threshold {e.level('threshold')}.",
     "concern.s42_enquiry_started": lambda e: f"{e.who} started a Care Act s42 enquiry from {e.ref}.",
+    # What it recorded is individual-level: the timeline is read in the channel, the matrix only in personal chat.
+    "enquiry.outcome_recorded": lambda e: f"{e.who} updated the s42 enquiry matrix for {e.ref}.",
     "concern.referrer_told": lambda e: f"{e.who} recorded that the referrer of {e.ref} was told the outcome.",
     "subject.erased": lambda e: f"{e.who} erased an individual's details from {e.ref} (a data protection request).",
     "case.opened": lambda e: f"{e.who} opened the case.",

@@ -74,6 +74,7 @@ class Operation(StrEnum):
     CLOSE_CASE = "close it"
     GIVE_LESSONS = "give its lessons-learned feedback"
     VIEW_INDIVIDUAL_DETAILS = "see its concerns' individual details (personal chat)"
+    RECORD_ENQUIRY_OUTCOMES = "see and record its s42 enquiries' outcomes (personal chat)"
     READ_ACCESS_LOG = "read its access log (who saw individual details)"
     CHANGE_TEAM_ROLES = "change the team's roles (team roles)"
     GRANT_TEAM_ADMIN = "grant or revoke team admin"
@@ -114,6 +115,9 @@ MATRIX: dict[Operation, Rule] = {
     # the team, not the casework.
     Operation.VIEW_INDIVIDUAL_DETAILS: Rule(frozenset({CHAIR, COORDINATOR}), "need to know, seed 002 s7",
                                             also="whoever raised or screened the concern"),
+    # The findings meeting's matrix of individual s42 enquiries (seed 002 step 3): those who plan the enquiries'
+    # interface with the provider process; the enquiry officers keep their own records in the case system.
+    Operation.RECORD_ENQUIRY_OUTCOMES: Rule(frozenset({CHAIR, COORDINATOR}), "need to know, seed 002 step 3"),
     # Who looked at whom is itself personal: the chair answers for the case; team admins answer for the
     # team, so they can check the log without being able to see the details it is about.
     Operation.READ_ACCESS_LOG: Rule(frozenset({CHAIR, TEAM_ADMIN}), "issue 6: chair and team admins only"),

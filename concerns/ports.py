@@ -11,6 +11,7 @@ from typing import Protocol
 from concerns.actions import CaseAction, PlannedAction
 from concerns.cases import Case, CaseRole, LeadAgency, LessonsFeedback, Member, Person, RoleHolder, StepEntry
 from concerns.documents import CaseDocument, CommunicationAnswer, CommunicationCheck, DocumentState, PlannedDocument
+from concerns.enquiries import EnquiryForm, EnquiryOutcome
 from concerns.meetings import Meeting, MeetingForm
 from concerns.model import Actor, AuditEvent, Concern, Conversation, NewConcern, Provider
 from concerns.packs import ProcedurePack
@@ -385,6 +386,12 @@ class Outbox(Protocol):
         ...
 
 
+class EnquiryRepository(Protocol):
+    async def outcome(self, concern_id: int) -> EnquiryOutcome | None: ...
+
+    async def save(self, concern: Concern, form: EnquiryForm, by: Actor, at: datetime) -> None: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: everything inside commits together or not at all."""
 
@@ -403,6 +410,7 @@ class UnitOfWork(Protocol):
     documents: DocumentRepository
     retention: RetentionRepository
     subjects: SubjectRepository
+    enquiries: EnquiryRepository
 
     async def __aenter__(self) -> UnitOfWork: ...
 

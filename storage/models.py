@@ -391,6 +391,23 @@ class LessonsFeedbackRow(Base):
     given_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class EnquiryOutcomeRow(Base):
+    """The findings meeting's matrix: one row per concern whose screening started an s42 enquiry, chosen from
+    lists only (concerns.enquiries); each change is also an audit event with what it replaced."""
+
+    __tablename__ = "enquiry_outcomes"
+
+    concern_id: Mapped[int] = mapped_column(ForeignKey("concerns.id"), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    categories: Mapped[str] = mapped_column(String(400))  # comma-separated AbuseCategory values
+    caused_by: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    substantiated: Mapped[str | None] = mapped_column(String(16))
+    risk: Mapped[str | None] = mapped_column(String(16))
+    recorded_by_name: Mapped[str] = mapped_column(String(200))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class TeamRoleRow(Base):
     """Who holds a pack role (commissioning, head of service...) for a team, so the bot can @mention them."""
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import ORMExecuteState, Session
 from concerns.errors import Conflict
 from storage.db import ReadOnlyViolation, reading, write_turn
 from storage.documents import SqlDocumentRepository
+from storage.enquiries import SqlEnquiryRepository
 from storage.meetings import SqlMeetingRepository
 from storage.repositories import (
     SqlAuditLog,
@@ -62,6 +63,7 @@ class SqlUnitOfWork:
     team_roles: SqlTeamRoleRepository
     team_admins: SqlTeamAdminRepository
     meetings: SqlMeetingRepository
+    enquiries: SqlEnquiryRepository
     documents: SqlDocumentRepository
     retention: SqlRetentionRepository
     subjects: SqlSubjectRepository
@@ -104,6 +106,7 @@ class SqlUnitOfWork:
         self.documents = SqlDocumentRepository(session)
         self.retention = SqlRetentionRepository(session)
         self.subjects = SqlSubjectRepository(session)
+        self.enquiries = SqlEnquiryRepository(session)
         return self
 
     async def __aexit__(

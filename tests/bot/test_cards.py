@@ -123,6 +123,20 @@ def samples(text: str) -> dict[str, dict[str, Any]]:
             "screenings": [{"title": short, "s42": True, "decided": short, "rationale": text, "rescreen_reason": text},
                            {"title": short, "s42": False, "decided": short, "rationale": text, "rescreen_reason": ""}],
         },
+        "enquiry_matrix": {
+            "title": short, "subtitle": text, "why": text, "notice": text, "error": text, "reference": "PC-2026-0001",
+            "empty_text": short,
+            "rows": [{"concern": "C-2026-0001", "individual": short[:32], "started": short, "categories": text,
+                      "caused_by": short, "status": short, "result": short, "recorded": short,
+                      "values": {"categories": "physical,neglect", "caused_by": "provider", "status": "concluded",
+                                 "substantiated": "yes", "risk": "reduced"}},
+                     {"concern": "C-2026-0002", "individual": short[:32], "started": short, "categories": short,
+                      "caused_by": short, "status": short, "result": "", "recorded": "",
+                      "values": {"categories": "", "caused_by": "", "status": "open", "substantiated": "",
+                                 "risk": ""}}],
+            **{f"{field}_choices": [{"value": "v", "title": short or "t"}]
+               for field in ("category", "caused_by", "status", "substantiated", "risk")},
+        },
         "access_log": {"title": short, "subtitle": text, "empty_text": short, "more": short,
                        "entries": [{"when": "23 Nov 2026 10:30", "who": short, "what": text}]},
         "action_list": {"title": short, "notice": text, "summary": short, "empty_text": short,
@@ -248,6 +262,7 @@ def test_empty_states_render_valid_cards() -> None:
     values["vote"] |= {"outcome": "Closed: Major", "ballots": []}
     values["confirm_level"] |= {"errors": {}}
     values["action_list"] |= {"rows": [], "to_assign": [], "notice": None}
+    values["enquiry_matrix"] |= {"rows": [], "notice": None, "error": None}
     values["meeting_form"] |= {"errors": {}, "values": {}, "people": []}
     values["meeting"] |= {"venue": None, "online_link": None, "online_note": None, "decisions": [], "checks": [],
                           "minutes_link": None, "can_minute": False}
@@ -257,7 +272,7 @@ def test_empty_states_render_valid_cards() -> None:
     values["case_closed"] |= {"override": ""}
     values["case"] |= {"closed": None}
     for name in ("raise_concern", "concern_list", "help", "concern_raised", "pattern_prompt", "screened", "open_case",
-                 "vote", "confirm_level", "action_list", "close_case", "case_closed", "case"):
+                 "vote", "confirm_level", "action_list", "close_case", "case_closed", "case", "enquiry_matrix"):
         assert schema_errors(renderer.render(name, **values[name])) == [], name
 
 
