@@ -20,11 +20,13 @@ from concerns.cases import Case, CaseStatus, LessonsFeedback, StepEntry
 from concerns.casework import event, find_case, open_case, refuse, team_holders
 from concerns.clock import UK, Clock, uk_today
 from concerns.documents import CaseDocument, CommunicationAnswer
+from concerns.enquiries import EnquiryOutcome, EnquiryStatus
 from concerns.meetings import Meeting
 from concerns.model import Actor, AuditEvent, Concern
 from concerns.packs import ProcedurePack
 from concerns.permissions import Operation, require
 from concerns.validation import FormErrors, check_names
+from concerns.vocabulary import ScreeningOutcome
 from concerns.votes import NotAllowed, Vote
 
 if TYPE_CHECKING:
@@ -209,6 +211,9 @@ class CaseFile:
     meetings: tuple[Meeting, ...] = ()
     documents: tuple[CaseDocument, ...] = ()
     communication: tuple[CommunicationAnswer, ...] = ()
+    # One per concern that started an s42 enquiry: its matrix row, or None if nothing was recorded. Counted only:
+    # the board report and the export are read by people not entitled to individual details.
+    enquiries: tuple[EnquiryOutcome | None, ...] = ()
 
     @property
     def levels_over_time(self) -> list[tuple[datetime, str]]:
@@ -223,6 +228,30 @@ class CaseFile:
 
     def sources(self) -> Counter[str]:
         return Counter(concern.source_agency.value for concern in self.concerns)
+
+    def enquiry_counts(self) -> EnquiryCounts:
+        recorded = [e.form for e in self.enquiries if e is not None]
+        concluded = [f for f in recorded if f.status is EnquiryStatus.CONCLUDED]
+        return EnquiryCounts(
+            started=len(self.enquiries),
+            concluded=len(concluded),
+            categories=Counter(c.label for f in recorded for c in f.categories),
+            caused_by=Counter(f.caused_by.label for f in recorded),
+            substantiated=Counter(f.substantiated.label for f in concluded if f.substantiated),
+            risk=Counter(f.risk.label for f in concluded if f.risk),
+        )
+
+
+@dataclass(frozen=True)
+class EnquiryCounts:
+    """The s42 enquiries of a case, as numbers: what the board hears about individual enquiries."""
+
+    started: int
+    concluded: int
+    categories: Counter[str]
+    caused_by: Counter[str]
+    substantiated: Counter[str]
+    risk: Counter[str]
 
 
 async def case_file(uow: UnitOfWork, clock: Clock, packs: dict[str, ProcedurePack], tenant_id: str,
@@ -239,6 +268,9 @@ async def case_file(uow: UnitOfWork, clock: Clock, packs: dict[str, ProcedurePac
             meetings=tuple(await uow.meetings.for_case(case.id)),
             documents=tuple(await uow.documents.for_case(case.id)),
             communication=tuple(await uow.documents.answers(case.id)),
+            enquiries=tuple([await uow.enquiries.outcome(c.id) for c in concerns
+                             if any(s.outcome is ScreeningOutcome.S42_ENQUIRY
+                                    for s in await uow.screenings.for_concern(c.id))]),
         )
 
 

@@ -87,3 +87,25 @@ async def test_only_the_cases_s42_enquiries_can_be_recorded(uow: Any, clock: Fix
             await enquiries.record_enquiry_outcome(uow(), clock, CHAIR, case.reference, reference,
                                                    parse_enquiry_form(OPEN), conversation_id="a:helen")
     assert (await services.get_case(uow(), TENANT, case.reference)).reference == case.reference
+
+
+async def test_the_board_report_counts_the_enquiries_and_names_no_individual(uow: Any, clock: FixedClock) -> None:
+    from bot.reports import board_report
+    from concerns.closure import case_file
+    from concerns.packs import default_packs_dir, load_packs
+
+    case = await a_case_with_one_s42_enquiry(uow, clock)
+    packs = load_packs(default_packs_dir())
+    before = board_report(await case_file(uow(), clock, packs, TENANT, case.reference))
+    assert "1 Care Act s42 enquiry started from the case's concerns: 0 concluded, 1 still open" in before
+    await enquiries.record_enquiry_outcome(
+        uow(), clock, CHAIR, case.reference, "C-2026-0001",
+        parse_enquiry_form(OPEN | {"categories": "neglect,physical", "status": "concluded", "substantiated": "yes",
+                                   "risk": "reduced"}), conversation_id="a:helen")
+    report = board_report(await case_file(uow(), clock, packs, TENANT, case.reference))
+    assert "1 concluded, 0 still open" in report
+    for counted in ("<td>Neglect and acts of omission</td><td>1</td>", "<td>Physical</td><td>1</td>",
+                    "<td>Substantiated</td><td>1</td>", "<td>Risk reduced</td><td>1</td>",
+                    "<td>The provider as an organisation (its systems, not one person)</td><td>1</td>"):
+        assert counted in report, counted
+    assert "LAS-123456" not in report
