@@ -58,7 +58,25 @@ def prompt_card_values(new: services.NewPrompt, provider_name: str, decision: st
         ],
         "decision": decision,
         "errors": {},
+        "open_case": new.open_case,
     }
+
+
+async def vote_verb(turn: Turn, data: dict[str, Any]) -> None:
+    """"Start a vote on the level" on a prompt about a provider whose case is open: the vote goes to the case's
+    thread as from `vote`, and the prompt records that it led to one."""
+    from bot.votes import start_vote
+
+    prompt_id, case = parse_id(data.get("prompt")), data.get("case")
+    if prompt_id is None or not isinstance(case, str):
+        await turn.reply_text("That prompt button is not valid.")
+        return
+    if not await start_vote(turn, case):
+        return
+    decided = await services.prompt_led_to_a_vote(turn.uow(), turn.services.clock, turn.actor, prompt_id, case,
+                                                  conversation_id=turn.conversation.id)
+    if decided is not None:
+        await turn.reply_text(f"Recorded on the prompt: {turn.actor.name} started a vote on the level of {case}.")
 
 
 async def decline_verb(turn: Turn, data: dict[str, Any]) -> None:
@@ -79,6 +97,6 @@ async def decline_verb(turn: Turn, data: dict[str, Any]) -> None:
         await turn.reply_text(str(missing))
         return
     await turn.reply_text(
-        f"Recorded: no case for now ({prompt.decided_by}): {prompt.reason}. "
+        f"Recorded: not now ({prompt.decided_by}): {prompt.reason}. "
         "I will prompt again only if new concerns add to this pattern."
     )

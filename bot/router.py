@@ -95,6 +95,7 @@ VERBS: dict[str, VerbHandler] = {
     "concern.screen": screening.submit_screening,
     "referrer.told": screening.referrer_told_verb,
     "pattern.decline": patterns.decline_verb,
+    "pattern.vote": patterns.vote_verb,
     "case.offer": cases.offer_case_verb,
     "case.open": cases.submit_open_case,
     "case.roles": cases.roles_verb,

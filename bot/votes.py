@@ -107,16 +107,17 @@ async def _refresh_case(turn: Turn, case: Case) -> None:
             log.warning("could not update the card of %s", case.reference, exc_info=True)
 
 
-async def start_vote(turn: Turn, reference: str) -> None:
+async def start_vote(turn: Turn, reference: str) -> bool:
+    """Start a vote and post its card in the case's thread; False if it was refused or one was open already."""
     try:
         case, vote = await services.start_vote(turn.uow(), turn.services.clock, turn.actor, reference,
                                                conversation_id=turn.conversation.id)
     except (NotFound, NotAllowed) as refusal:
         await tell_privately(turn, str(refusal))
-        return
+        return False
     if vote.card_activity_id:
         await turn.reply_text(f"A vote on the level of {case.reference} is already open: see its card.")
-        return
+        return False
     activity = renderer.card_activity("vote", **vote_card_values(turn, case, vote))
     target = case.card_conversation_id or turn.activity.conversation.id
     posted: dict[str, str] = {}
@@ -129,6 +130,7 @@ async def start_vote(turn: Turn, reference: str) -> None:
     async with turn.uow() as uow:
         await uow.votes.set_card(vote.id, posted["conversation"], posted["activity"])
         await uow.commit()
+    return True
 
 
 async def vote_command(turn: Turn, args: str) -> None:

@@ -418,6 +418,9 @@ class NewPrompt:
     prompt: PatternPrompt
     description: str
     evidence: tuple[ConcernFact, ...]
+    # The provider's open case, if it has one: the pattern then asks whether to raise its level, not to open one
+    # (PROCEDURE.md: "consider opening a case or raising the level").
+    open_case: str | None = None
 
 
 async def check_patterns(
@@ -443,17 +446,37 @@ async def check_patterns(
     async with uow:
         facts = await uow.patterns.facts(actor.tenant_id, provider_id, since)
         fresh: list[NewPrompt] = []
+        case: Case | None = None
         for match in find_patterns(pack, facts, now):
             prompt = await uow.patterns.add_if_new(actor.tenant_id, provider_id, match, now)
             if prompt is None:
                 continue
-            fresh.append(NewPrompt(prompt, match.rule.description, match.evidence))
+            if not fresh:
+                case = await uow.cases.open_for_provider(actor.tenant_id, provider_id)
+            fresh.append(NewPrompt(prompt, match.rule.description, match.evidence,
+                                   case.reference if case else None))
             await uow.audit.record(_event(
                 clock, actor, "pattern.prompted", "provider", str(provider_id), conversation_id,
                 rule=match.rule.id, evidence=[f.reference for f in match.evidence],
             ))
         await uow.commit()
         return fresh
+
+
+async def prompt_led_to_a_vote(uow: UnitOfWork, clock: Clock, actor: Actor, prompt_id: int, case_reference: str,
+                               *, conversation_id: str) -> PatternPrompt | None:
+    """Record on a pattern prompt that it led to a vote on the level of the provider's open case; None if the
+    prompt is unknown or was decided already (that decision stands)."""
+    async with uow:
+        prompt = await uow.patterns.get(actor.tenant_id, prompt_id)
+        if prompt is None or not await uow.patterns.decide(prompt_id, "vote_started", actor, clock.now(), None):
+            return None
+        await uow.audit.record(_event(
+            clock, actor, "pattern.vote_started", "provider", str(prompt.provider_id), conversation_id,
+            rule=prompt.rule_id, evidence=list(prompt.evidence), case=case_reference,
+        ))
+        await uow.commit()
+        return replace(prompt, status="vote_started", decided_by=actor.name)
 
 
 async def decline_prompt(

@@ -102,7 +102,7 @@ def samples(text: str) -> dict[str, dict[str, Any]]:
                       "errors": {f: short or "x" for f in ("step", "override_reason", "names_are_staff")}},
         "pattern_prompt": {"provider": short, "rule": text, "prompt_id": 4, "provider_id": 9,
                            "evidence": [{"reference": "C-2026-0001", "detail": short}], "decision": short,
-                           "errors": {"reason": short or "x"}},
+                           "errors": {"reason": short or "x"}, "open_case": None},
         "vote": {"title": short, "provider": short, "current_level": short, "started_by": short, "status": short,
                  "tally": [{"label": short, "count": "2"}], "ballots": [text], "outcome": None,
                  "levels": [{"id": short or "x", "label": short, "summary": text}], "vote_id": 3},
@@ -256,7 +256,7 @@ def test_empty_states_render_valid_cards() -> None:
     values["concern_list"] |= {"rows": [], "candidates": [], "subtitle": None}
     values["help"] |= {"notice": None}
     values["concern_raised"] |= {"warning": None}
-    values["pattern_prompt"] |= {"decision": None, "errors": {}}
+    values["pattern_prompt"] |= {"decision": None, "errors": {}, "open_case": "PC-2026-0001"}
     values["screened"] |= {"offer_case_for": None, "alert": None}
     values["open_case"] |= {"errors": {}, "people": []}
     values["vote"] |= {"outcome": "Closed: Major", "ballots": []}
