@@ -66,7 +66,7 @@ class CausedBy(StrEnum):
     def label(self) -> str:
         return {
             "provider_staff": "A member of the provider's staff",
-            "provider": "The provider as an organisation (its systems, not one person)",
+            "provider": "The provider (its systems, not one person)",
             "other_resident": "Another person using the service",
             "known": "Someone else known to the adult (family, friend, visitor)",
             "unknown": "Someone not known to the adult",

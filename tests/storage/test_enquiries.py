@@ -106,6 +106,6 @@ async def test_the_board_report_counts_the_enquiries_and_names_no_individual(uow
     assert "1 concluded, 0 still open" in report
     for counted in ("<td>Neglect and acts of omission</td><td>1</td>", "<td>Physical</td><td>1</td>",
                     "<td>Substantiated</td><td>1</td>", "<td>Risk reduced</td><td>1</td>",
-                    "<td>The provider as an organisation (its systems, not one person)</td><td>1</td>"):
+                    "<td>The provider (its systems, not one person)</td><td>1</td>"):
         assert counted in report, counted
     assert "LAS-123456" not in report
