@@ -115,7 +115,10 @@ async def _after(turn: Turn, case: Case, notice: str | None) -> None:
             log.warning("could not update the card of %s", case.reference, exc_info=True)
 
 
-async def _close(turn: Turn, data: dict[str, Any], status: str, field: str) -> None:
+async def close_from_card(turn: Turn, data: dict[str, Any], status: str, field: str
+                          ) -> tuple[Case, CaseAction] | None:
+    """Close the action a card's button names, with the note typed in its `{field}_{id}` input; a refusal or a
+    bad note is told privately and gives None."""
     from bot.votes import tell_privately
 
     action_id = _action_id(data)
@@ -123,16 +126,19 @@ async def _close(turn: Turn, data: dict[str, Any], status: str, field: str) -> N
     try:
         if action_id is None:
             raise NotFound("That action button is not valid.")
-        case, _ = await services.close_action(turn.uow(), turn.services.clock, turn.actor, action_id, status,
-                                              note if isinstance(note, str) else "",
-                                              conversation_id=turn.conversation.id)
+        return await services.close_action(turn.uow(), turn.services.clock, turn.actor, action_id, status,
+                                           note if isinstance(note, str) else "", conversation_id=turn.conversation.id)
     except (NotFound, NotAllowed) as refusal:
         await tell_privately(turn, str(refusal))
-        return
     except FormErrors as invalid:
         await tell_privately(turn, " ".join(invalid.errors.values()))
-        return
-    await _after(turn, case, None)
+    return None
+
+
+async def _close(turn: Turn, data: dict[str, Any], status: str, field: str) -> None:
+    closed = await close_from_card(turn, data, status, field)
+    if closed is not None:
+        await _after(turn, closed[0], None)
 
 
 async def done_verb(turn: Turn, data: dict[str, Any]) -> None:

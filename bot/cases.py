@@ -287,23 +287,12 @@ async def my_actions_verb(turn: Turn, data: dict[str, Any]) -> None:
 async def mine_done_verb(turn: Turn, data: dict[str, Any]) -> None:
     """Done from the `actions` list: the owner confirms it there (often on a phone, far from the case's thread);
     the list shows what is left, and the checklist and the case card follow."""
-    from bot.actions import refresh_case_cards
-    from bot.votes import tell_privately
+    from bot.actions import close_from_card, refresh_case_cards
 
-    action_id = parse_id(data.get("action"))
-    note = data.get(f"note_{action_id}")
-    try:
-        if action_id is None:
-            raise NotFound("That action button is not valid.")
-        case, action = await services.close_action(turn.uow(), turn.services.clock, turn.actor, action_id, DONE,
-                                                   note if isinstance(note, str) else "",
-                                                   conversation_id=turn.conversation.id)
-    except (NotFound, NotAllowed) as refusal:
-        await tell_privately(turn, str(refusal))
+    closed = await close_from_card(turn, data, DONE, "note")
+    if closed is None:
         return
-    except FormErrors as invalid:
-        await tell_privately(turn, " ".join(invalid.errors.values()))
-        return
+    case, action = closed
     await turn.replace_card("action_list", **await my_actions_values(
         turn, f"Done: '{action.title}' is recorded on {case.reference}."))
     await refresh_case_cards(turn, case)

@@ -190,11 +190,17 @@ def parse_enquiry_form(values: dict[str, Any]) -> EnquiryForm:
     return EnquiryForm(tuple(categories), caused_by, status, substantiated, risk)
 
 
-def _may_see(case: Case, actor: Actor) -> str:
-    require(case, actor.id, Operation.RECORD_ENQUIRY_OUTCOMES)
+async def _case_and_basis(uow: UnitOfWork, clock: Clock, actor: Actor, reference: str, attempted: str,
+                          conversation_id: str) -> tuple[Case, str]:
+    """The case, and the actor's part in it as the access log records it; anyone else is refused, audited."""
+    case = await find_case(uow, actor.tenant_id, reference)
+    try:
+        require(case, actor.id, Operation.RECORD_ENQUIRY_OUTCOMES)
+    except NotAllowed as refusal:
+        await refuse(uow, clock, actor, case.reference, attempted, refusal, conversation_id)
     role = case.role_of(actor.id)
     assert role is not None
-    return f"{role.label.lower()} of {case.reference}"
+    return case, f"{role.label.lower()} of {case.reference}"
 
 
 async def _rows(uow: UnitOfWork, case: Case) -> tuple[EnquiryRow, ...]:
@@ -215,11 +221,7 @@ async def enquiry_matrix(uow: UnitOfWork, clock: Clock, actor: Actor, case_refer
     """The matrix of a case's s42 enquiries, for its chair or coordinator; each individual shown is logged as
     seen, as `details` logs a view."""
     async with uow:
-        case = await find_case(uow, actor.tenant_id, case_reference)
-        try:
-            basis = _may_see(case, actor)
-        except NotAllowed as refusal:
-            await refuse(uow, clock, actor, case.reference, "enquiry.matrix", refusal, conversation_id)
+        case, basis = await _case_and_basis(uow, clock, actor, case_reference, "enquiry.matrix", conversation_id)
         rows = await _rows(uow, case)
         for row in rows:
             await uow.audit.record(event(clock, actor, DETAILS_VIEWED, "concern", row.concern.reference,
@@ -233,11 +235,7 @@ async def record_enquiry_outcome(uow: UnitOfWork, clock: Clock, actor: Actor, ca
     """Record (or correct) the matrix row of one of the case's s42 enquiries; the change is audited on the
     concern, with what it was before."""
     async with uow:
-        case = await find_case(uow, actor.tenant_id, case_reference)
-        try:
-            basis = _may_see(case, actor)
-        except NotAllowed as refusal:
-            await refuse(uow, clock, actor, case.reference, "enquiry.record", refusal, conversation_id)
+        case, basis = await _case_and_basis(uow, clock, actor, case_reference, "enquiry.record", conversation_id)
         parsed = parse_reference(concern_reference)
         row = next((r for r in await _rows(uow, case) if parsed and r.concern.reference == str(parsed)), None)
         if row is None:
