@@ -469,7 +469,11 @@ async def prompt_led_to_a_vote(uow: UnitOfWork, clock: Clock, actor: Actor, prom
     prompt is unknown or was decided already (that decision stands)."""
     async with uow:
         prompt = await uow.patterns.get(actor.tenant_id, prompt_id)
-        if prompt is None or not await uow.patterns.decide(prompt_id, "vote_started", actor, clock.now(), None):
+        case = await uow.cases.open_for_provider(actor.tenant_id, prompt.provider_id) if prompt else None
+        # The case comes from the card: it is recorded only if it is the prompt's provider's open case.
+        if prompt is None or case is None or case.reference != case_reference:
+            return None
+        if not await uow.patterns.decide(prompt_id, "vote_started", actor, clock.now(), None):
             return None
         await uow.audit.record(_event(
             clock, actor, "pattern.vote_started", "provider", str(prompt.provider_id), conversation_id,

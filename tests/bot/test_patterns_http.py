@@ -50,6 +50,8 @@ async def test_a_repeat_source_prompts_with_evidence_and_a_decline_sticks(runnin
 
 async def test_a_pattern_about_a_provider_with_an_open_case_asks_about_its_level(running_bot: RunningBot) -> None:
     from bot.app import SERVICES
+    from concerns import services
+    from concerns.model import Actor
     from tests.bot.test_cases_http import open_case_via_prompt, thread_of
     from tests.support.activities import HELEN
 
@@ -66,6 +68,10 @@ async def test_a_pattern_about_a_provider_with_an_open_case_asks_about_its_level
     assert titles == ["Start a vote on the level", "Not now"]  # no "Open a case": one is open
 
     vote = next(a["data"] for a in prompt.card["actions"] if a["title"] == "Start a vote on the level")
+    # A card edited to name another case records nothing on the prompt (the vote itself is checked on its own).
+    helen = Actor(HELEN.aad, HELEN.name, bot.teams.tenant)
+    assert await services.prompt_led_to_a_vote(bot.uow(), bot.app[SERVICES].clock, helen, int(vote["prompt"]),
+                                               "PC-2026-0099", conversation_id="c") is None
     await bot.send(bot.teams.card_submit(HELEN, vote, reply_to=prompt.activity_id,
                                          conversation=thread_of(prompt, bot.teams.tenant)))
     assert any(s.card and "Vote on the level of PC-2026-0001" in texts(s.card) for s in bot.connector.sent)
