@@ -50,25 +50,23 @@ async def record_verb(turn: Turn, data: dict[str, Any]) -> None:
         await turn.reply_text("That button is not valid any more. Send me 'enquiries' and the case's reference.")
         return
     values = {field: data.get(f"{field}_{concern}") for field in FIELDS}
+    form, error = None, None
     try:
         form = enquiries.parse_enquiry_form(values)
-        matrix = await enquiries.record_enquiry_outcome(turn.uow(), turn.services.clock, turn.actor, case, concern,
-                                                        form, conversation_id=turn.conversation.id)
+    except FormErrors as invalid:
+        error = f"{concern}: nothing was saved. " + " ".join(invalid.errors.values())
+    try:
+        if form is None:  # shown again as it stands, with what was wrong
+            matrix = await enquiries.enquiry_matrix(turn.uow(), turn.services.clock, turn.actor, case,
+                                                    conversation_id=turn.conversation.id)
+        else:
+            matrix = await enquiries.record_enquiry_outcome(turn.uow(), turn.services.clock, turn.actor, case,
+                                                            concern, form, conversation_id=turn.conversation.id)
     except (NotFound, NotAllowed) as refusal:
         await turn.reply_text(str(refusal))
         return
-    except FormErrors as invalid:
-        try:
-            matrix = await enquiries.enquiry_matrix(turn.uow(), turn.services.clock, turn.actor, case,
-                                                    conversation_id=turn.conversation.id)
-        except (NotFound, NotAllowed) as refusal:
-            await turn.reply_text(str(refusal))
-            return
-        problems = " ".join(invalid.errors.values())
-        await turn.replace_card("enquiry_matrix", **matrix_values(matrix, None, f"{concern}: nothing was saved. "
-                                                                               f"{problems}"))
-        return
-    await turn.replace_card("enquiry_matrix", **matrix_values(matrix, f"{concern} recorded.", None))
+    await turn.replace_card("enquiry_matrix", **matrix_values(matrix, f"{concern} recorded." if form else None,
+                                                              error))
 
 
 def _choices(kind: Any) -> list[dict[str, str]]:

@@ -23,7 +23,7 @@ from concerns.model import Actor, Concern
 from concerns.permissions import Operation, require
 from concerns.references import parse_reference
 from concerns.screening import Screening
-from concerns.validation import FormErrors
+from concerns.validation import FormErrors, chosen
 from concerns.vocabulary import ScreeningOutcome
 from concerns.votes import NotAllowed
 
@@ -152,18 +152,12 @@ def parse_enquiry_form(values: dict[str, Any]) -> EnquiryForm:
     """Check a row of the matrix: the category of abuse, who caused the harm, and the outcome once concluded."""
     errors: dict[str, str] = {}
     categories: list[AbuseCategory] = []
-    for part in _choice(values, "categories").split(","):
-        if not part.strip():
-            continue
-        try:
-            category = AbuseCategory(part.strip())
-        except ValueError:
-            errors["categories"] = "Choose the categories of abuse from the list."
-            break
-        if category not in categories:
-            categories.append(category)
-    if not categories and "categories" not in errors:
-        errors["categories"] = "Choose at least one category of abuse."
+    try:
+        categories = chosen(_choice(values, "categories"), AbuseCategory)
+        if not categories:
+            errors["categories"] = "Choose at least one category of abuse."
+    except ValueError:
+        errors["categories"] = "Choose the categories of abuse from the list."
 
     def one(key: str, kind: type[StrEnum], missing: str | None) -> Any:
         text = _choice(values, key)

@@ -9,10 +9,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
 from concerns.model import NewConcern
 from concerns.vocabulary import Category, ServiceType, SourceAgency
+
+E = TypeVar("E", bound=StrEnum)
 
 MAX_PROVIDER_NAME = 200
 MAX_DESCRIPTION = 4000
@@ -158,6 +161,16 @@ def parse_id(raw: Any) -> int | None:
     return number if number <= MAX_ROW_ID else None
 
 
+def chosen(text: str, kind: type[E]) -> list[E]:
+    """The values of a multi-select choice set ("a,b,c"), each once, in the order chosen; ValueError if one is not
+    in the list (a card can send anything)."""
+    found: list[E] = []
+    for part in text.split(","):
+        if part.strip() and (value := kind(part.strip())) not in found:
+            found.append(value)
+    return found
+
+
 def _text(values: dict[str, Any], key: str) -> str:
     value = values.get(key)
     if value is None:
@@ -204,14 +217,10 @@ def parse_raise_form(values: dict[str, Any], today: date) -> RaiseConcernForm:
     if not category_text:
         errors["categories"] = "Choose at least one category."
     else:
-        for part in category_text.split(","):
-            try:
-                category = Category(part.strip())
-            except ValueError:
-                errors["categories"] = "Choose categories from the list."
-                break
-            if category not in categories:
-                categories.append(category)
+        try:
+            categories = chosen(category_text, Category)
+        except ValueError:
+            errors["categories"] = "Choose categories from the list."
 
     source: SourceAgency | None = None
     source_text = _text(values, "source_agency")
