@@ -284,6 +284,28 @@ async def my_actions_verb(turn: Turn, data: dict[str, Any]) -> None:
     await my_actions_command(turn)
 
 
+async def mine_assign_verb(turn: Turn, data: dict[str, Any]) -> None:
+    """Assign from the `actions` list, to one of the case's members (checked on the server with the chair's or
+    coordinator's right to reassign); the list is shown again and the checklist and case card follow."""
+    from bot.actions import refresh_case_cards
+    from bot.votes import tell_privately
+
+    action_id = parse_id(data.get("action"))
+    chosen = data.get(f"owner_{action_id}")
+    try:
+        if action_id is None or not isinstance(chosen, str) or not chosen:
+            raise NotFound("Choose who to give the action to.")
+        case, action = await services.reassign_action(turn.uow(), turn.services.clock, turn.actor, action_id, chosen,
+                                                      conversation_id=turn.conversation.id)
+    except (NotFound, NotAllowed) as refusal:
+        await tell_privately(turn, str(refusal))
+        return
+    assert action.owner is not None
+    await turn.replace_card("action_list", **await my_actions_values(
+        turn, f"'{action.title}' is now {action.owner.name}'s, on {case.reference}."))
+    await refresh_case_cards(turn, case)
+
+
 async def mine_done_verb(turn: Turn, data: dict[str, Any]) -> None:
     """Done from the `actions` list: the owner confirms it there (often on a phone, far from the case's thread);
     the list shows what is left, and the checklist and the case card follow."""
@@ -314,6 +336,10 @@ async def my_actions_values(turn: Turn, notice: str | None) -> dict[str, Any]:
             "where": f"{a.case_reference} · {a.provider}" + (" · required" if a.required else ""),
         }
 
+    def assignable(a: CaseAction) -> dict[str, Any]:
+        return row(a) | {"people": [{"user_id": m.user_id, "name": m.name}
+                                    for m in mine.members.get(a.case_reference, [])]}
+
     owned, to_assign = mine.owned, mine.to_assign
     overdue = sum(a.overdue(today) for a in owned)
     late = sum(a.overdue(today) for a in to_assign)
@@ -327,6 +353,6 @@ async def my_actions_values(turn: Turn, notice: str | None) -> dict[str, Any]:
         "to_assign_summary": f"{len(to_assign)} in the cases you chair or coordinate have no owner"
         + (f", {late} overdue" if late else "") + (f" (first {MAX_LISTED} shown)" if len(to_assign) > MAX_LISTED
                                                    else "")
-        + ". Give each an owner with Assign on the step's checklist in the case's thread.",
-        "to_assign": [row(a) for a in to_assign[:MAX_LISTED]],
+        + ". Give each to someone on its case here, or on the step's checklist in the case's thread.",
+        "to_assign": [assignable(a) for a in to_assign[:MAX_LISTED]],
     }

@@ -109,6 +109,7 @@ VERBS: dict[str, VerbHandler] = {
     "action.redate": actions.redate_verb,
     "action.add": actions.submit_add_action,
     "mine.done": cases.mine_done_verb,
+    "mine.assign": cases.mine_assign_verb,
     "enquiry.record": enquiries.record_verb,
     "provider.status": providers.submit_status,
     "step.offer": actions.offer_step_verb,

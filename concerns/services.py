@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 from concerns.actions import (
@@ -819,18 +819,25 @@ async def my_actions(uow: UnitOfWork, tenant_id: str, user_id: str) -> list[Case
 
 @dataclass(frozen=True)
 class MyActions:
-    """What `actions` shows a person: their own open actions, and those waiting for them to give out."""
+    """What `actions` shows a person: their own open actions, and those waiting for them to give out with the
+    members of each case they can be given to."""
 
     owned: list[CaseAction]
     to_assign: list[CaseAction]
+    members: dict[str, list[Member]] = field(default_factory=dict)  # by case reference; observers left out
 
 
 async def my_actions_and_to_assign(uow: UnitOfWork, tenant_id: str, user_id: str) -> MyActions:
     """The person's open actions and, where they chair or coordinate, the open actions nobody owns yet: a
     chair who sees only "no open actions" would not know the step's checklist is waiting for them."""
     async with uow:
-        return MyActions(await uow.cases.open_actions_of(tenant_id, user_id),
-                         await uow.cases.actions_to_assign_by(tenant_id, user_id))
+        owned = await uow.cases.open_actions_of(tenant_id, user_id)
+        to_assign = await uow.cases.actions_to_assign_by(tenant_id, user_id)
+        members: dict[str, list[Member]] = {}
+        for reference in dict.fromkeys(a.case_reference for a in to_assign):
+            case = await uow.cases.get_by_reference(tenant_id, reference)
+            members[reference] = [m for m in case.members if m.role is not CaseRole.OBSERVER] if case else []
+        return MyActions(owned, to_assign, members)
 
 
 async def close_action(
@@ -868,15 +875,21 @@ async def close_action(
 
 
 async def reassign_action(
-    uow: UnitOfWork, clock: Clock, actor: Actor, action_id: int, owner: Person, *, conversation_id: str
+    uow: UnitOfWork, clock: Clock, actor: Actor, action_id: int, owner: Person | str, *, conversation_id: str
 ) -> tuple[Case, CaseAction]:
-    """Give an action to someone else (chair or coordinator)."""
+    """Give an action to someone else (chair or coordinator): a person from the team's roster, or (a user id)
+    one of the case's own members who is not an observer, where no roster is at hand (a personal chat)."""
     async with uow:
         case, action = await _find_action(uow, actor.tenant_id, action_id)
         try:
             may_reassign(case, actor.id)
         except NotAllowed as refusal:
             await _refuse(uow, clock, actor, case.reference, "action.reassign", refusal, conversation_id)
+        if isinstance(owner, str):
+            member = next((m for m in case.members if m.user_id == owner and m.role is not CaseRole.OBSERVER), None)
+            if member is None:
+                raise NotFound(f"Choose someone on {case.reference} (not an observer) to give it to.")
+            owner = Person(member.user_id, member.name)
         await uow.cases.assign_action(action_id, owner)
         await uow.audit.record(_event(
             clock, actor, "action.reassigned", "case", case.reference, conversation_id,

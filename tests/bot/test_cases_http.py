@@ -324,3 +324,42 @@ async def test_the_actions_list_confirms_mine_and_shows_the_chair_what_waits_for
     async with bot.uow() as uow:
         untouched = await uow.cases.action(bot.teams.tenant, int(another["action"]))
     assert untouched is not None and untouched.status == "open"
+
+
+async def test_the_chair_gives_out_an_action_from_the_list_to_someone_on_the_case(running_bot: RunningBot) -> None:
+    bot = running_bot
+    _, checklist = await open_case_via_prompt(bot)  # chair Helen, coordinator Tom, member Priya
+    await bot.send(bot.teams.personal_message(HELEN, "actions"))
+    listing = bot.connector.sent[-1]
+    rows = [c for c in listing.card["body"] if c.get("type") == "Container"]
+    first = rows[0]
+    title = list_rows(listing.card)[0][0]
+    show = next(a for i in first["items"] if i.get("type") == "ActionSet" for a in i["actions"]
+                if a["title"] == "Assign")
+    choice = show["card"]["body"][0]
+    assert sorted(c["title"] for c in choice["choices"]) == ["Helen Ward", "Priya Shah", "Tom Okafor"]
+    assign = show["card"]["actions"][0]["data"]
+    chat = bot.teams.personal_conversation(HELEN)
+
+    # Someone not on the case (a forged choice) is refused; so is a member pressing a forwarded card.
+    await bot.send(bot.teams.card_submit(HELEN, assign | {choice["id"]: "aad-of-someone-else"},
+                                         reply_to=listing.activity_id, conversation=chat, channel=False))
+    assert "Choose someone on PC-2026-0001" in bot.connector.created[-1]["activity"]["text"]
+    await bot.send(bot.teams.card_submit(PRIYA, assign | {choice["id"]: PRIYA.aad}, reply_to=listing.activity_id,
+                                         conversation=bot.teams.personal_conversation(PRIYA), channel=False))
+    async with bot.uow() as uow:
+        untouched = await uow.cases.action(bot.teams.tenant, int(assign["action"]))
+    assert untouched is not None and untouched.owner is None
+
+    await bot.send(bot.teams.card_submit(HELEN, assign | {choice["id"]: PRIYA.aad}, reply_to=listing.activity_id,
+                                         conversation=chat, channel=False))
+    shown_again = [s for s in bot.connector.sent if s.method == "PUT" and s.activity_id == listing.activity_id][-1]
+    assert f"'{title}' is now Priya Shah's, on PC-2026-0001." in texts(shown_again.card)
+    assert title not in [t for t, _ in list_rows(shown_again.card)]
+    in_thread = [s for s in bot.connector.sent if s.method == "PUT" and s.activity_id == checklist.activity_id][-1]
+    assert "Priya Shah" in texts(in_thread.card)
+    async with bot.uow() as uow:
+        given = await uow.cases.action(bot.teams.tenant, int(assign["action"]))
+        events = [e for e in await uow.audit.for_subject("case", "PC-2026-0001") if e.action == "action.reassigned"]
+    assert given is not None and given.owner is not None and given.owner.user_id == PRIYA.aad
+    assert [(e.actor_name, e.details["owner"]) for e in events] == [("Helen Ward", "Priya Shah")]
