@@ -343,16 +343,35 @@ async def my_actions_values(turn: Turn, notice: str | None) -> dict[str, Any]:
     owned, to_assign = mine.owned, mine.to_assign
     overdue = sum(a.overdue(today) for a in owned)
     late = sum(a.overdue(today) for a in to_assign)
-    return {
-        "title": f"Actions for {turn.actor.name}",
-        "notice": notice,
-        "summary": f"{len(owned)} open" + (f", {overdue} overdue" if overdue else "")
-        + (f" (first {MAX_LISTED} shown)" if len(owned) > MAX_LISTED else ""),
-        "empty_text": "You have no open actions.",
-        "rows": [row(a) for a in owned[:MAX_LISTED]],
-        "to_assign_summary": f"{len(to_assign)} in the cases you chair or coordinate have no owner"
-        + (f", {late} overdue" if late else "") + (f" (first {MAX_LISTED} shown)" if len(to_assign) > MAX_LISTED
-                                                   else "")
-        + ". Give each to someone on its case here, or on the step's checklist in the case's thread.",
-        "to_assign": [assignable(a) for a in to_assign[:MAX_LISTED]],
-    }
+
+    def values(shown: int, to_give: int) -> dict[str, Any]:
+        return {
+            "title": f"Actions for {turn.actor.name}",
+            "notice": notice,
+            "summary": f"{len(owned)} open" + (f", {overdue} overdue" if overdue else "")
+            + (f" (first {shown} shown)" if len(owned) > shown else ""),
+            "empty_text": "You have no open actions.",
+            "rows": [row(a) for a in owned[:shown]],
+            "to_assign_summary": f"{len(to_assign)} in the cases you chair or coordinate have no owner"
+            + (f", {late} overdue" if late else "") + (f" (first {to_give} shown)" if len(to_assign) > to_give
+                                                       else "")
+            + ". Give each to someone on its case here, or on the step's checklist in the case's thread.",
+            "to_assign": [assignable(a) for a in to_assign[:to_give]],
+        }
+
+    shown, to_give = MAX_LISTED, MAX_LISTED if to_assign else 0
+    while True:
+        found = values(shown, to_give)
+        if not to_assign:
+            return found  # rows without a list of people stay well inside the limit
+        try:
+            # A chair of several cases with large teams: each row to give out lists the case's members.
+            renderer.render("action_list", **found)
+            return found
+        except renderer.CardTooLarge:
+            if to_give > 1:
+                to_give //= 2
+            elif shown > 1:
+                shown //= 2
+            else:
+                raise

@@ -363,3 +363,31 @@ async def test_the_chair_gives_out_an_action_from_the_list_to_someone_on_the_cas
         events = [e for e in await uow.audit.for_subject("case", "PC-2026-0001") if e.action == "action.reassigned"]
     assert given is not None and given.owner is not None and given.owner.user_id == PRIYA.aad
     assert [(e.actor_name, e.details["owner"]) for e in events] == [("Helen Ward", "Priya Shah")]
+
+
+async def test_a_chair_with_large_case_teams_still_gets_a_list_that_fits(running_bot: RunningBot) -> None:
+    from concerns.cases import Person
+    from concerns.model import Actor
+
+    bot = running_bot
+    await open_case_via_prompt(bot)  # chair Helen
+    helen = Actor(HELEN.aad, HELEN.name, bot.teams.tenant)
+    clock = bot.app[SERVICES].clock
+    for n in range(60):  # a large team on the case: every row to give out lists them all
+        await services.change_role(bot.uow(), clock, helen, "PC-2026-0001",
+                                   Person(f"aad-member-{n:02d}", f"Member number {n:02d} with a long surname"),
+                                   "member", conversation_id="c")
+    for n in range(20):
+        await bot.send(bot.teams.channel_message(HELEN, "add action PC-2026-0001"))
+        form = bot.connector.sent[-1]
+        await bot.send(bot.teams.card_submit(HELEN, submit_data(form.card) | {
+            "title": f"Follow-up visit number {n:02d} to check night staffing against the rota, with the ICB",
+            "owner": "", "due_on": "2026-12-18"}, reply_to=form.activity_id, conversation=thread_of(form,
+                                                                                                  bot.teams.tenant)))
+    await bot.send(bot.teams.personal_message(HELEN, "actions"))
+    listing = bot.connector.sent[-1].card
+    assert listing is not None and schema_errors(listing) == []
+    shown = texts(listing)
+    assert "Waiting for you to assign" in shown and "shown)" in shown  # fewer rows, and it says so
+    assert len(list_rows(listing)) < 25  # all 25 would be far over the limit with 60 names each
+    assert len(json.dumps(listing).encode()) <= 80_000
