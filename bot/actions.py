@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from bot.cards import renderer
 from bot.roster import team_roster
 from bot.turn import Turn
 from concerns import services
@@ -40,17 +41,27 @@ async def checklist_values(turn: Turn, case: Case, actions: list[CaseAction],
     if people is None:
         people = await team_roster(turn.context)
     step = pack.step(case.step).name
-    return {
+    values = {
         "title": f"{case.reference} actions",
         "subtitle": f"{case.provider.name} · step: {step} · required actions in bold",
         "notice": notice, "rows": rows, "people": [{"user_id": p.user_id, "name": p.name} for p in people],
     }
+    try:
+        # Measured only when the names alone (about 100 bytes each in each open row's list) could come near it.
+        if len(people) * sum(r["open"] for r in rows) * 100 > renderer.MAX_CARD_BYTES // 2:
+            renderer.render("checklist", **values)
+    except renderer.CardTooLarge:
+        # Every open row's Assign lists the whole team: a large team's channel is too many names for one card.
+        # The case's own members are who actions are usually given to; the Roles button adds anyone else first.
+        values["people"] = [{"user_id": m.user_id, "name": m.name} for m in case.members
+                            if m.role is not CaseRole.OBSERVER]
+        values["subtitle"] += " · Assign lists the case's members (the team is too large for one card)"
+    return values
 
 
 async def post_checklist(turn: Turn, case: Case, conversation_id: str) -> None:
     """Post the case's actions into its thread (after the case card)."""
     _, actions = await services.case_actions(turn.reader(), turn.actor.tenant_id, case.reference)
-    from bot.cards import renderer
 
     activity = renderer.card_activity("checklist", **await checklist_values(turn, case, actions))
     try:

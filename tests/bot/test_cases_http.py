@@ -391,3 +391,29 @@ async def test_a_chair_with_large_case_teams_still_gets_a_list_that_fits(running
     assert "Waiting for you to assign" in shown and "shown)" in shown  # fewer rows, and it says so
     assert len(list_rows(listing)) < 25  # all 25 would be far over the limit with 60 names each
     assert len(json.dumps(listing).encode()) <= 80_000
+
+
+async def test_a_large_teams_checklist_offers_the_cases_members_to_assign_to(running_bot: RunningBot) -> None:
+    from tests.support.activities import User
+
+    bot = running_bot
+    await prompt_for_a_case(bot)
+    team = [PRIYA, TOM, HELEN] + [User(f"Colleague {n:03d} Longsurname-Example", f"aad-colleague-{n:03d}")
+                                  for n in range(150)]
+    bot.connector.roster = [roster_entry(u) for u in team]
+    bot.connector.roster_page_size = 500  # as Teams pages it
+    prompt = next(s for s in bot.connector.sent if s.card and "A pattern of concerns" in texts(s.card))
+    thread = thread_of(prompt, bot.teams.tenant)
+    await bot.send(bot.teams.card_submit(PRIYA, next(a for a in prompt.card["actions"]
+                                                     if a["title"] == "Open a case")["data"],
+                                         reply_to=prompt.activity_id, conversation=thread))
+    form = bot.connector.sent[-1]
+    await bot.send(bot.teams.card_submit(
+        PRIYA, submit_data(form.card) | {"chair": HELEN.aad, "coordinator": TOM.aad, "lead_agency": "council"},
+        reply_to=form.activity_id, conversation=thread))
+    checklist = next(s for s in bot.connector.sent if s.card and "PC-2026-0001 actions" in texts(s.card))
+    assert schema_errors(checklist.card) == []
+    assert "Assign lists the case's members" in texts(checklist.card)
+    choices = {c["title"] for c in inputs(checklist.card).values() if c.get("type") == "Input.ChoiceSet"
+               for c in c["choices"]}
+    assert choices == {"Helen Ward", "Tom Okafor", "Priya Shah"}
