@@ -19,6 +19,7 @@ from concerns.clock import UK, uk_today
 from concerns.errors import NotFound
 from concerns.model import ConversationKind
 from concerns.validation import FormErrors, parse_id
+from concerns.vocabulary import CommissioningStatus
 from concerns.votes import NotAllowed
 
 log = logging.getLogger(__name__)
@@ -167,10 +168,51 @@ async def submit_open_case(turn: Turn, data: dict[str, Any]) -> None:
                                  f"Chair {case.holder(CaseRole.CHAIR).name}.", color="Good")
 
 
+async def cases_command(turn: Turn, args: str = "") -> None:
+    """`cases`: the open cases, those needing attention first, each with a button to its card and timeline (a
+    phone far from the case's thread, or someone who does not remember the reference, starts here)."""
+    today = uk_today(turn.services.clock)
+    listed = await services.open_cases(turn.reader(), turn.actor.tenant_id, today, turn.services.calendar)
+
+    def row(open_case: services.OpenCase) -> dict[str, Any]:
+        case, actions = open_case.case, open_case.actions
+        pack = turn.services.packs.get(case.pack_id, turn.services.pack)
+        level = pack.level(case.level).label if case.level is not None else "not yet agreed"
+        where = f"Level: {level} · Step: {pack.step(case.step).name}"
+        if case.provider.commissioning_status is not CommissioningStatus.NORMAL:
+            where += f" · {status_label(case.provider.commissioning_status)}"
+        if actions.open:
+            counted = f"{actions.overdue} overdue of {actions.open} open actions" if actions.overdue \
+                else f"{actions.open} open action" + ("s" if actions.open > 1 else "")
+            counted += f" · next due {actions.next_due:%a %-d %b}" if actions.next_due else ""
+        else:
+            counted = "No open actions"
+        people = [f"{role.label} {member.name}" for role in (CaseRole.CHAIR, CaseRole.COORDINATOR)
+                  if (member := case.holder(role)) is not None]
+        mine = case.role_of(turn.actor.id)
+        if mine is not None:
+            people.append(f"you: {mine.label.lower()}")
+        return {"reference": case.reference, "provider": case.provider.name, "rag": open_case.rag, "where": where,
+                "actions": counted, "people": " · ".join(people) or "No chair yet"}
+
+    shown = len(listed.cases)
+    await turn.reply_card("case_list", rows=[row(c) for c in listed.cases],
+                          summary=f"{listed.total} open, those needing attention first"
+                          + (f" (first {shown} shown)" if listed.total > shown else ""))
+
+
+async def show_case_verb(turn: Turn, data: dict[str, Any]) -> None:
+    reference = data.get("reference")
+    await show_case(turn, reference[:20] if isinstance(reference, str) else "")
+
+
 async def show_case(turn: Turn, args: str) -> None:
     """`case PC-2026-0001`: the case card and its timeline; `... export` and `... report` send file links,
-    `... access-log` who saw individual details (in personal chat)."""
+    `... access-log` who saw individual details (in personal chat). `case` alone lists the open cases."""
     words = args.split()
+    if not words:
+        await cases_command(turn)
+        return
     if len(words) > 1 and " ".join(words[1:]).lower() in ("access-log", "access log"):
         from bot.individuals import access_log
 

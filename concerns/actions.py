@@ -140,12 +140,28 @@ def unresolved_required(actions: list[CaseAction], step_id: str) -> list[CaseAct
     return [a for a in actions if a.source == f"step:{step_id}" and a.required and a.status == "open"]
 
 
+@dataclass(frozen=True)
+class OpenActionCounts:
+    """A case's open actions in brief, as the list of open cases shows them."""
+
+    open: int = 0
+    overdue: int = 0  # due before today
+    next_due: date | None = None
+
+
 def rag_status(actions: list[CaseAction], today: date, calendar: WorkingCalendar) -> str:
     """Red if anything is overdue, amber if something falls due within two working days, else green."""
     open_dated = [a.due_on for a in actions if a.status == "open" and a.due_on is not None]
-    if any(due < today for due in open_dated):
+    return rag_for(min(open_dated) if open_dated else None, today, calendar)
+
+
+def rag_for(next_due: date | None, today: date, calendar: WorkingCalendar) -> str:
+    """The red/amber/green status from the earliest open deadline alone, which decides it."""
+    if next_due is None:
+        return "Green"
+    if next_due < today:
         return "Red"
-    if any(due <= calendar.add_working_days(today, 2) for due in open_dated):
+    if next_due <= calendar.add_working_days(today, 2):
         return "Amber"
     return "Green"
 

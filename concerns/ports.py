@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Protocol
 
-from concerns.actions import CaseAction, PlannedAction
+from concerns.actions import CaseAction, OpenActionCounts, PlannedAction
 from concerns.cases import Case, CaseRole, LeadAgency, LessonsFeedback, Member, Person, RoleHolder, StepEntry
 from concerns.documents import CaseDocument, CommunicationAnswer, CommunicationCheck, DocumentState, PlannedDocument
 from concerns.enquiries import EnquiryForm, EnquiryOutcome
@@ -194,6 +194,14 @@ class CaseRepository(Protocol):
     async def actions(self, case_id: int) -> list[CaseAction]: ...
 
     async def open_actions_of(self, tenant_id: str, user_id: str) -> list[CaseAction]: ...
+
+    async def open_cases(self, tenant_id: str) -> list[Case]:
+        """The tenant's open cases, in no particular order."""
+        ...
+
+    async def open_action_counts(self, case_ids: list[int], today: date) -> dict[int, OpenActionCounts]:
+        """Open, overdue (due before `today`) and the earliest due date, for each case that has open actions."""
+        ...
 
     async def actions_to_assign_by(self, tenant_id: str, user_id: str) -> list[CaseAction]: ...
 

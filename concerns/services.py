@@ -15,6 +15,7 @@ from concerns.actions import (
     MAX_NOTE,
     NOT_APPLICABLE,
     CaseAction,
+    OpenActionCounts,
     PlannedAction,
     may_add,
     may_complete,
@@ -22,6 +23,7 @@ from concerns.actions import (
     may_reassign,
     plan_level,
     plan_step,
+    rag_for,
     step_targets,
     unresolved_required,
 )
@@ -815,6 +817,40 @@ async def my_actions(uow: UnitOfWork, tenant_id: str, user_id: str) -> list[Case
     """The person's open actions across open cases, soonest due first."""
     async with uow:
         return await uow.cases.open_actions_of(tenant_id, user_id)
+
+
+@dataclass(frozen=True)
+class OpenCase:
+    """One line of the list of open cases."""
+
+    case: Case
+    actions: OpenActionCounts
+    rag: str  # Red, Amber or Green, as on the case card
+
+
+@dataclass(frozen=True)
+class OpenCases:
+    cases: list[OpenCase]
+    total: int
+
+
+RAG_ORDER = {"Red": 0, "Amber": 1, "Green": 2}
+
+
+async def open_cases(uow: UnitOfWork, tenant_id: str, today: date, calendar: WorkingCalendar,
+                     limit: int = 25) -> OpenCases:
+    """The tenant's open cases, those needing attention first: overdue actions, then deadlines within two working
+    days, then the rest; within each the soonest deadline first, then the case open longest."""
+    async with uow:
+        cases = await uow.cases.open_cases(tenant_id)
+        counts = await uow.cases.open_action_counts([c.id for c in cases], today)
+    listed = []
+    for case in cases:
+        actions = counts.get(case.id, OpenActionCounts())
+        listed.append(OpenCase(case, actions, rag_for(actions.next_due, today, calendar)))
+    listed.sort(key=lambda o: (RAG_ORDER[o.rag], o.actions.next_due is None, o.actions.next_due or today,
+                               o.case.opened_at, o.case.id))
+    return OpenCases(listed[:limit], len(listed))
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 HERE = Path(__file__).resolve().parent
 SCOPES = ("team", "personal", "groupChat")
 # The typed commands Teams suggests in each scope; their text comes from the routing table.
-SUGGESTED_COMMANDS = ("help", "raise", "concerns", "case", "actions", "provider")
+SUGGESTED_COMMANDS = ("help", "raise", "concerns", "cases", "actions", "provider")
 ACCENT_COLOR = "#1F5F7A"  # the colour icon's background (manifest/icons.py)
 DEFAULT_NAME = "Concerns Bot"
 DEFAULT_DEVELOPER = "Concerns Bot"

@@ -170,6 +170,8 @@ class CaseRow(Base):
               sqlite_where=text("status = 'open'"), postgresql_where=text("status = 'open'")),
         # The open cases, and those opened before the reminder sweep's inactivity cut-off (migration 0015).
         Index("ix_cases_status_opened", "status", "opened_at"),
+        # A tenant's open cases, for the `cases` list (migration 0018).
+        Index("ix_cases_tenant_status", "tenant_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

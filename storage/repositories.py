@@ -10,13 +10,14 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import Select, String, bindparam, func, or_, select, update
+from sqlalchemy import case as when
 from sqlalchemy import event as sa_event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, SessionTransaction, aliased
 
-from concerns.actions import CaseAction, PlannedAction
+from concerns.actions import CaseAction, OpenActionCounts, PlannedAction
 from concerns.audit import GENESIS, ChainedEvent, ChainReport, event_hash, stored_details, verify_log
 from concerns.cases import (
     Case,
@@ -705,6 +706,15 @@ _CASE_BY_REFERENCE = CASES.where(CASE_COLUMNS.tenant_id == bindparam("tenant_id"
 _OPEN_CASE_OF_PROVIDER = CASES.where(CASE_COLUMNS.tenant_id == bindparam("tenant_id"),
                                      CASE_COLUMNS.provider_id == bindparam("provider_id"),
                                      CASE_COLUMNS.status == CaseStatus.OPEN.value)
+_OPEN_CASES = CASES.where(CASE_COLUMNS.tenant_id == bindparam("tenant_id"),
+                          CASE_COLUMNS.status == CaseStatus.OPEN.value)  # ix_cases_tenant_status
+# Every action of the listed cases (by case_id), counted by status: a condition on the status alone would have
+# SQLite read the open actions of every case through the status index.
+_OPEN = _A.status == "open"
+_OPEN_ACTION_COUNTS = select(
+    _A.case_id, func.count(when((_OPEN, 1))), func.count(when((_OPEN & (_A.due_on < bindparam("today")), 1))),
+    func.min(when((_OPEN, _A.due_on))),
+).where(_A.case_id.in_(bindparam("ids", expanding=True))).group_by(_A.case_id)
 _CASES_WITH_CONCERN = CASES.where(CASE_COLUMNS.tenant_id == bindparam("tenant_id"), CASE_COLUMNS.id.in_(
     select(CaseConcernRow.case_id).where(CaseConcernRow.concern_id == bindparam("concern_id"))))
 
@@ -808,6 +818,15 @@ class SqlCaseRepository(_Repository):
         """A person's open actions, soonest due first (undated last); a closed case's follow-ups count too."""
         rows = await self.session.execute(_OPEN_ACTIONS_OF, {"tenant_id": tenant_id, "user_id": user_id})
         return [_action_row(r) for r in rows]
+
+    async def open_cases(self, tenant_id: str) -> list[Case]:
+        return await self._read(_OPEN_CASES, tenant_id=tenant_id)
+
+    async def open_action_counts(self, case_ids: list[int], today: date) -> dict[int, OpenActionCounts]:
+        if not case_ids:
+            return {}
+        rows = await self.session.execute(_OPEN_ACTION_COUNTS, {"ids": case_ids, "today": today})
+        return {case_id: OpenActionCounts(open, overdue, next_due) for case_id, open, overdue, next_due in rows}
 
     async def actions_to_assign_by(self, tenant_id: str, user_id: str) -> list[CaseAction]:
         """Open actions without an owner in the cases the person chairs or coordinates, soonest due first."""

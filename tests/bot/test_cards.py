@@ -57,6 +57,9 @@ def samples(text: str) -> dict[str, dict[str, Any]]:
         },
         "concern": concern_card_values(concern(text)),
         "concern_raised": {"reference": "C-2026-0001", "provider": short, "where": text, "warning": text},
+        "case_list": {"summary": short, "rows": [{"reference": "PC-2026-0001", "provider": short, "rag": rag,
+                                                  "where": text, "actions": short, "people": text}
+                                                 for rag in ("Red", "Amber", "Green")]},
         "concern_list": {"title": short, "subtitle": short, "rows": [row, row], "summary": short,
                          "empty_text": short, "candidates": [{"id": 1, "name": short}]},
         "notice": {"title": text, "text": text, "color": "Warning"},
@@ -255,6 +258,7 @@ def test_empty_states_render_valid_cards() -> None:
     values = samples("x")
     values["raise_concern"] |= {"providers": [], "channels": None, "errors": {}, "values": {}}
     values["concern_list"] |= {"rows": [], "candidates": [], "subtitle": None}
+    values["case_list"] |= {"rows": []}
     values["help"] |= {"notice": None}
     values["concern_raised"] |= {"warning": None}
     values["pattern_prompt"] |= {"decision": None, "errors": {}, "open_case": "PC-2026-0001"}

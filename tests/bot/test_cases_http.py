@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Any
+
+from sqlalchemy import update
 
 from bot.app import SERVICES
 from concerns import services
+from storage.models import CaseActionRow, CaseRow
 from tests.bot.conftest import RunningBot
 from tests.bot.test_http import inputs, submit_data, texts
 from tests.bot.test_screening_http import raise_concern
-from tests.support.activities import CHANNEL_ID, HELEN, PRIYA, TOM, roster_entry
+from tests.support.activities import CHANNEL_ID, HELEN, PRIYA, TOM, Teams, roster_entry
 from tests.support.cards import schema_errors
 
 
@@ -417,3 +421,74 @@ async def test_a_large_teams_checklist_offers_the_cases_members_to_assign_to(run
     choices = {c["title"] for c in inputs(checklist.card).values() if c.get("type") == "Input.ChoiceSet"
                for c in c["choices"]}
     assert choices == {"Helen Ward", "Tom Okafor", "Priya Shah"}
+
+
+def case_rows(card: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each listed case: its texts and its Open button's data."""
+    rows = []
+    for container in (c for c in card["body"] if c.get("type") == "Container"):
+        [button] = next(i for i in container["items"] if i["type"] == "ActionSet")["actions"]
+        rows.append({"texts": texts({"body": container["items"]}), "open": button["data"]})
+    return rows
+
+
+async def test_cases_lists_the_open_cases_needing_attention_first_and_opens_one(running_bot: RunningBot) -> None:
+    bot = running_bot
+    await bot.send(bot.teams.personal_message(TOM, "cases"))
+    assert "No provider concerns case is open" in texts(bot.connector.sent[-1].card)
+
+    await open_case_via_prompt(bot)  # PC-2026-0001, Oakwood: chair Helen, coordinator Tom
+    await raise_concern(bot, provider_name="Sunrise Court", service_type="residential")
+    await bot.send(bot.teams.channel_message(PRIYA, "open case Sunrise Court"))
+    form = bot.connector.sent[-1]
+    await bot.send(bot.teams.card_submit(PRIYA, submit_data(form.card) | {"chair": PRIYA.aad, "coordinator": HELEN.aad,
+                                                                          "lead_agency": "icb_nhs"},
+                                         reply_to=form.activity_id, conversation=thread_of(form, bot.teams.tenant)))
+    async with bot.uow() as uow:
+        first = await uow.cases.get_by_reference(bot.teams.tenant, "PC-2026-0001")
+        second = await uow.cases.get_by_reference(bot.teams.tenant, "PC-2026-0002")
+        assert first is not None and second is not None and second.provider.name == "Sunrise Court"
+        # The older case's deadlines are a month off, so the newer one's fall due first.
+        await uow._session.execute(update(CaseActionRow).where(CaseActionRow.case_id == first.id)
+                                   .values(due_on=date(2027, 1, 4)))
+        await uow.commit()
+        second_open = [a for a in await uow.cases.actions(second.id) if a.status == "open"]
+
+    await bot.send(bot.teams.personal_message(TOM, "cases"))
+    listing = bot.connector.sent[-1]
+    assert schema_errors(listing.card) == []
+    assert "2 open, those needing attention first" in texts(listing.card)
+    newer, older = case_rows(listing.card)
+    assert "PC-2026-0002" in newer["texts"] and "Sunrise Court" in newer["texts"] and "Amber" in newer["texts"]
+    assert f"{len(second_open)} open actions · next due Tue 24 Nov" in newer["texts"]  # five working days
+    assert "Amber" not in older["texts"] and "Green" in older["texts"]
+    assert "next due Mon 4 Jan" in older["texts"] and "you: coordinator" in older["texts"]
+    assert "Chair Helen Ward · Coordinator Tom Okafor" in older["texts"]
+    assert "you:" not in newer["texts"]  # Tom is not on Sunrise Court's case
+
+    # Ten days on, the newer case is overdue (red) and still first; the older one is still green.
+    bot.app[SERVICES].clock.advance(days=10)
+    await bot.send(bot.teams.channel_message(TOM, "cases"))
+    newer, older = case_rows(bot.connector.sent[-1].card)
+    assert "PC-2026-0002" in newer["texts"] and "Red" in newer["texts"]
+    assert f"{len(second_open)} overdue of {len(second_open)} open actions" in newer["texts"]
+    assert "PC-2026-0001" in older["texts"] and "Green" in older["texts"]
+
+    # The button shows the case's card and timeline; `case` alone lists the cases too.
+    chat = bot.teams.personal_conversation(TOM)
+    await bot.send(bot.teams.card_submit(TOM, older["open"], reply_to=listing.activity_id, conversation=chat,
+                                         channel=False))
+    assert "Provider concerns case PC-2026-0001" in texts(bot.connector.sent[-2].card)
+    assert "Timeline of PC-2026-0001" in texts(bot.connector.sent[-1].card)
+    await bot.send(bot.teams.personal_message(TOM, "case"))
+    assert [r["open"]["reference"] for r in case_rows(bot.connector.sent[-1].card)] == ["PC-2026-0002", "PC-2026-0001"]
+
+    # A closed case is not listed, and another tenant's cases are not either.
+    async with bot.uow() as uow:
+        await uow._session.execute(update(CaseRow).where(CaseRow.id == first.id).values(status="closed"))
+        await uow.commit()
+    await bot.send(bot.teams.personal_message(TOM, "cases"))
+    assert [r["open"]["reference"] for r in case_rows(bot.connector.sent[-1].card)] == ["PC-2026-0002"]
+    elsewhere = Teams(bot.teams.service_url, tenant="tenant-of-another-council")
+    await bot.send(elsewhere.personal_message(TOM, "cases"))
+    assert "No provider concerns case is open" in texts(bot.connector.sent[-1].card)

@@ -101,7 +101,7 @@ def test_the_bot_is_declared_for_team_personal_and_group_chat_with_a_command_lis
     summaries = {command.name: command.summary for command in COMMANDS}
     for command_list in bot["commandLists"]:
         titles = [command["title"] for command in command_list["commands"]]
-        assert titles == ["help", "raise", "concerns", "case", "actions", "provider"]
+        assert titles == ["help", "raise", "concerns", "cases", "actions", "provider"]
         for command in command_list["commands"]:
             # What Teams puts in the compose box must reach the command it describes.
             found = match_command(command["title"])

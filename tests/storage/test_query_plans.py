@@ -96,6 +96,8 @@ async def test_the_busiest_reads_use_indexes(sessions: Any, uow: Any) -> None:
         async with uow().reader() as tx:
             await tx.cases.open_actions_of(TENANT, "aad-helen")
             await tx.cases.actions_to_assign_by(TENANT, "aad-helen")
+            open_cases = await tx.cases.open_cases(TENANT)
+            await tx.cases.open_action_counts([c.id for c in open_cases], MONDAY)
             await tx.cases.get_by_reference(TENANT, "PC-2026-0101")
             await tx.cases.open_for_provider(TENANT, 101)
             await tx.concerns.unscreened(TENANT, 20)
