@@ -26,7 +26,7 @@ from aiohttp.test_utils import TestServer
 from botbuilder.core import BotAdapter, TurnContext
 from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, ConversationParameters, ConversationReference
 from botframework.connector.aio import ConnectorClient
-from botframework.connector.auth import MicrosoftAppCredentials
+from botframework.connector.auth import JwtTokenExtractor, MicrosoftAppCredentials
 from botframework.connector.auth._connector_factory_impl import USER_AGENT
 from msrest.exceptions import HttpOperationError
 
@@ -132,9 +132,15 @@ async def cloud(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterato
     for name in ("NO_PROXY", "no_proxy"):
         monkeypatch.setenv(name, "127.0.0.1,localhost")
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(keys.ca_cert))
+    # botbuilder holds the keys it fetched per metadata URL for the whole process. Every stub signs under the
+    # same key id with a key of its own, and a later test's stub may be given a port an earlier one had: it
+    # must not be checked with that one's keys.
+    metadata_url = stub.base_url + METADATA_PATH
+    JwtTokenExtractor.metadataCache.pop(metadata_url, None)
     try:
         yield Cloud(stub, stub.base_url, seen)
     finally:
+        JwtTokenExtractor.metadataCache.pop(metadata_url, None)
         # msal keeps its tunnel to "Entra ID" open; end it so the proxy's handlers finish rather than being cancelled.
         for writer in list(tunnels):
             writer.close()
