@@ -36,6 +36,7 @@ from concerns.clock import Clock, SystemClock
 from concerns.model import ConversationKind
 from concerns.packs import ProcedurePack, default_packs_dir, load_packs
 from scheduler import jobs
+from scheduler.delivery import DeliverSoon
 from scheduler.sweep import Sweeper
 from storage.db import count_work, create_engine, session_factory
 from storage.kv import DocumentStore
@@ -50,6 +51,7 @@ ADAPTER = web.AppKey("adapter", CloudAdapter)
 BOT = web.AppKey("bot", ConcernsBot)
 METRICS = web.AppKey("metrics", dict)
 SWEEPER = web.AppKey("sweeper", Sweeper)
+DELIVER_SOON = web.AppKey("deliver_soon", DeliverSoon)
 THROTTLE = web.AppKey("throttle", Throttle)
 
 
@@ -129,8 +131,9 @@ def _lifecycle(settings: Settings, packs: dict[str, ProcedurePack], clock: Clock
         count_work(engine, app[METRICS])
         sessions = session_factory(engine)
         storage = SqlStorage(DocumentStore(sessions))
+        deliver_soon = DeliverSoon()
         services = BotServices(
-            uow=lambda: SqlUnitOfWork(sessions),
+            uow=lambda: SqlUnitOfWork(sessions, on_notices=deliver_soon.ring),
             clock=clock,
             forms=FormStore(storage),
             packs=packs,
@@ -151,6 +154,8 @@ def _lifecycle(settings: Settings, packs: dict[str, ProcedurePack], clock: Clock
         app[SWEEPER] = build_sweeper(sessions=sessions, uow=services.uow, adapter=adapter, app_id=settings.app_id,
                                      clock=clock, packs=packs, pack=services.pack,
                                      admin_channel=settings.admin_channel)
+        deliver_soon.deliverer = app[SWEEPER].deliverer
+        app[DELIVER_SOON] = deliver_soon
         scheduler = None
         if settings.scheduler:
             runtime_id = f"app-{id(app)}"
@@ -160,6 +165,7 @@ def _lifecycle(settings: Settings, packs: dict[str, ProcedurePack], clock: Clock
         yield
         if scheduler is not None:
             jobs.stop(runtime_id, scheduler)
+        await deliver_soon.settled()
         await connector_http.close()
         await engine.dispose()
 

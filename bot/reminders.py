@@ -77,6 +77,29 @@ def action_reminder_values(facts: dict[str, Any], kind: ReminderKind, calendar: 
     )
 
 
+def _assigned(facts: dict[str, Any], calendar: WorkingCalendar, today: date) -> dict[str, Any]:
+    """Word to a new owner: one action with what its reminders offer (done, snooze, not mine), or several as a
+    list with the way to all of theirs."""
+    given = facts["actions"]
+    subtitle = f"{facts['case']} · {facts['provider']}"
+    if len(given) == 1:
+        [action] = given
+        due = f"{_day(action['due_on']):%A %-d %B %Y}" if action["due_on"] else "No date set"
+        lines = ["A meeting's follow-up: see 'meetings " + facts["case"] + "'."] if action.get("meeting") else []
+        lines.append("Done records it on the case. Not mine tells the chair, who gives it to someone else. "
+                     "You are reminded before it is due.")
+        return _values(title=f"{facts['by']} gave you an action", subtitle=subtitle,
+                       facts=[{"title": "Action", "value": action["title"]}, {"title": "Due", "value": due}],
+                       lines=lines, action_id=action["action_id"], snooze=_snooze(calendar, today))
+    listed = [(f"{_short(_day(a['due_on']))} · " if a["due_on"] else "") + a["title"] for a in given]
+    if len(listed) > LIST_LIMIT:
+        listed = [*listed[:LIST_LIMIT], f"and {len(listed) - LIST_LIMIT} more"]
+    return _values(title=f"{len(given)} new actions for you", subtitle=subtitle,
+                   lines=[f"Given out by {facts['by']}:", *listed,
+                          "Confirm each one from 'actions' when it is done; you are reminded before each is due."],
+                   buttons=[{"title": "My actions", "data": {"verb": "actions.mine"}}])
+
+
 def _digest(facts: dict[str, Any]) -> dict[str, Any]:
     def section(heading: str, colour: str, lines: list[str]) -> dict[str, Any]:
         more = f"and {len(lines) - LIST_LIMIT} more" if len(lines) > LIST_LIMIT else None
@@ -168,6 +191,8 @@ def message_card(message: OutboxMessage, calendar: WorkingCalendar, today: date)
             lines=["If someone has moved on, type 'team roles' to change who holds the role."],
             buttons=[{"title": "Still correct", "data": {"verb": "key_contacts.reviewed"}}],
         )
+    if kind is ReminderKind.ACTION_ASSIGNED:
+        return "reminder", _assigned(facts, calendar, today)
     if kind is ReminderKind.DEAD_LETTER:
         return "reminder", _values(
             title="A reminder could not be delivered", colour="Attention",

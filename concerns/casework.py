@@ -6,6 +6,7 @@ have its own module of use cases without importing the others.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, NoReturn
 
 from concerns.actions import CaseAction
@@ -79,3 +80,16 @@ async def team_holders(uow: UnitOfWork, tenant_id: str, channel_id: str | None) 
     if channel is None or not channel.team_id:
         return {}
     return {h.role_id: h.person for h in await uow.team_roles.holders(tenant_id, channel.team_id)}
+
+
+async def tell_new_owners(uow: UnitOfWork, clock: Clock, actor: Actor, case: Case, action_ids: Iterable[int]) -> None:
+    """Queue word to each new owner of these actions (not the person giving them out), in this unit of work."""
+    # Imported here: the reminder rules read meetings, whose use cases import this module.
+    from concerns.reminders import assignment_notices
+
+    wanted = set(action_ids)
+    if not wanted:
+        return
+    given = [a for a in await uow.cases.actions(case.id) if a.id in wanted]
+    now = clock.now()
+    await uow.notices.add(assignment_notices(actor.tenant_id, given, Person(actor.id, actor.name), now), now)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from concerns.actions import CaseAction, plan_step, unresolved_required
 from concerns.calendar import WorkingCalendar
 from concerns.cases import Case, CaseStatus, LessonsFeedback, StepEntry
-from concerns.casework import event, find_case, open_case, refuse, team_holders
+from concerns.casework import event, find_case, open_case, refuse, team_holders, tell_new_owners
 from concerns.clock import UK, Clock, uk_today
 from concerns.documents import CaseDocument, CommunicationAnswer
 from concerns.enquiries import EnquiryOutcome, EnquiryStatus
@@ -112,9 +112,9 @@ async def close_case(
             await uow.cases.enter_step(case.id, closure_step.id, now, actor, override_reason or None)
             moved = await uow.cases.get(actor.tenant_id, case.id)
             assert moved is not None
-            await uow.cases.add_actions(case.id, plan_step(
+            await tell_new_owners(uow, clock, actor, moved, await uow.cases.add_actions(case.id, plan_step(
                 pack, closure_step.id, uk_today(clock), calendar, moved,
-                await team_holders(uow, actor.tenant_id, case.channel_id)), now)
+                await team_holders(uow, actor.tenant_id, case.channel_id)), now))
         if not await uow.cases.close(case.id, actor, now, outcome, override_reason or None):
             raise NotAllowed(f"Case {case.reference} was closed a moment ago by someone else.")
         await uow.audit.record(event(

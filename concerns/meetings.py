@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from concerns.actions import PlannedAction
 from concerns.calendar import WorkingCalendar
 from concerns.cases import Case, CaseRole, Person
-from concerns.casework import event, find_case, open_case, refuse
+from concerns.casework import event, find_case, open_case, refuse, tell_new_owners
 from concerns.clock import UK, Clock, uk_today
 from concerns.errors import NotFound
 from concerns.model import Actor
@@ -461,7 +461,7 @@ async def schedule_meeting(
         now = clock.now()
         meeting = await uow.meetings.add(case, form, actor, now)
         planned = plan_meeting_checks(pack, calendar, case, meeting, uk_today(clock))
-        await uow.cases.add_actions(case.id, planned, now)
+        await tell_new_owners(uow, clock, actor, case, await uow.cases.add_actions(case.id, planned, now))
         await uow.audit.record(event(
             clock, actor, "meeting.scheduled", "case", case.reference, conversation_id,
             meeting=meeting.id, kind=form.kind.value, starts_at=form.starts_at.isoformat(),
@@ -537,7 +537,7 @@ async def record_minutes(
                 closed.append(action.id)
         planned = [PlannedAction(meeting.source, DECISION, a.title, CaseRole.MEMBER.value, a.owner, a.due_on, False)
                    for a in form.actions]
-        await uow.cases.add_actions(case.id, planned, now)
+        await tell_new_owners(uow, clock, actor, case, await uow.cases.add_actions(case.id, planned, now))
         await uow.audit.record(event(
             clock, actor, "meeting.minutes_recorded", "case", case.reference, conversation_id,
             meeting=meeting.id, kind=meeting.kind.value, minutes_link=form.link, decisions=list(form.decisions),

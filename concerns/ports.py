@@ -189,7 +189,9 @@ class CaseRepository(Protocol):
 
     async def set_member(self, case_id: int, member: Member, role: CaseRole | None, at: datetime) -> None: ...
 
-    async def add_actions(self, case_id: int, planned: list[PlannedAction], at: datetime) -> None: ...
+    async def add_actions(self, case_id: int, planned: list[PlannedAction], at: datetime) -> list[int]:
+        """Add the actions; their ids, in order."""
+        ...
 
     async def actions(self, case_id: int) -> list[CaseAction]: ...
 
@@ -400,6 +402,12 @@ class EnquiryRepository(Protocol):
     async def save(self, concern: Concern, form: EnquiryForm, by: Actor, at: datetime) -> None: ...
 
 
+class Notices(Protocol):
+    async def add(self, notices: Iterable[Reminder], at: datetime) -> None:
+        """Queue messages to people in this unit of work: sent (by the outbox) only if it commits."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: everything inside commits together or not at all."""
 
@@ -419,6 +427,7 @@ class UnitOfWork(Protocol):
     retention: RetentionRepository
     subjects: SubjectRepository
     enquiries: EnquiryRepository
+    notices: Notices
 
     async def __aenter__(self) -> UnitOfWork: ...
 

@@ -34,6 +34,7 @@ __all__ = [
     "ReminderWindow",
     "Target",
     "action_facts",
+    "assignment_notices",
     "digest_key",
     "due_reminders",
     "is_quiet",
@@ -55,6 +56,7 @@ class ReminderKind(StrEnum):
     CASE_STALE = "case.stale"  # in the case thread, after the pack's stale period without activity
     KEY_CONTACTS = "key_contacts.review"  # in the team's channel, when the key contacts are a year old
     DEAD_LETTER = "outbox.dead"  # to the admin channel, when a message could not be delivered
+    ACTION_ASSIGNED = "action.assigned"  # to a new owner, when someone else gives them actions (not a deadline)
 
 
 class Target(StrEnum):
@@ -297,6 +299,31 @@ def action_facts(action: CaseAction, today: date, calendar: WorkingCalendar) -> 
         "working_days_overdue": late,
         "meeting": action.source.startswith("meeting:"),
     }
+
+
+def assignment_notices(tenant: str, actions: Iterable[CaseAction], by: Person, at: datetime) -> list[Reminder]:
+    """One message to each new owner of `actions`, a case at a time, from whoever gave them out: nobody should
+    learn of a task from its first reminder. Owners who gave themselves the action are not told."""
+    grouped: dict[tuple[str, str], list[CaseAction]] = {}
+    for action in actions:
+        if action.owner is not None and action.owner.user_id != by.user_id and action.status == "open":
+            grouped.setdefault((action.case_reference, action.owner.user_id), []).append(action)
+    notices = []
+    for (case, _), given in grouped.items():
+        owner, first = given[0].owner, given[0]
+        assert owner is not None
+        listed = [{"action_id": a.id, "title": a.title, "due_on": a.due_on.isoformat() if a.due_on else None,
+                   "meeting": a.source.startswith("meeting:")} for a in given]
+        notices.append(Reminder(
+            # The moment and the actions make one occasion: the same action given to them again later is news.
+            key=f"{ReminderKind.ACTION_ASSIGNED}:{tenant}:{owner.user_id}:{at.isoformat()}:"
+                f"{','.join(str(a.id) for a in given)}"[:500],
+            kind=ReminderKind.ACTION_ASSIGNED, tenant_id=tenant, target=Target.PERSONAL, recipient=owner,
+            case_reference=case,
+            facts={"case": case, "provider": first.provider, "by": by.name, "actions": listed},
+            summary=f"{owner.name}: {len(given)} action{'s' if len(given) != 1 else ''} on {case} from {by.name}",
+        ))
+    return notices
 
 
 class _Remembering(WorkingCalendar):

@@ -42,6 +42,7 @@ from concerns.casework import find_action as _find_action
 from concerns.casework import open_case as _open_case
 from concerns.casework import refuse as _refuse
 from concerns.casework import team_holders as _team_holders
+from concerns.casework import tell_new_owners as _tell_new_owners
 from concerns.clock import UK, Clock, uk_today
 from concerns.errors import Conflict, NotFound
 from concerns.model import Actor, AuditEvent, Concern, Conversation, Provider
@@ -555,7 +556,7 @@ async def open_case(
             # The first step starts today: its checklist becomes the case's first actions.
             planned = plan_step(pack, case.step, uk_today(clock), calendar or WorkingCalendar(pack.nation), case,
                                 await _team_holders(uow, tenant, channel_id))
-            await uow.cases.add_actions(case.id, planned, now)
+            await _tell_new_owners(uow, clock, actor, case, await uow.cases.add_actions(case.id, planned, now))
             await uow.audit.record(_event(
                 clock, actor, "case.opened", "case", reference, conversation_id,
                 provider_id=provider.id, provider=provider.name, pack=f"{pack.id}@{pack.version}",
@@ -692,9 +693,9 @@ async def confirm_level(
             raise VoteClosed(f"The vote on {case.reference} has already closed.")
         level = pack.level(confirmation.level)
         await uow.cases.set_level(case.id, level.id)
-        await uow.cases.add_actions(
+        await _tell_new_owners(uow, clock, actor, case, await uow.cases.add_actions(
             case.id, plan_level(level.id, level.required_actions, case,
-                                await _team_holders(uow, actor.tenant_id, case.channel_id)), now)
+                                await _team_holders(uow, actor.tenant_id, case.channel_id)), now))
         vote = await uow.votes.get(vote_id)
         assert vote is not None
         await uow.audit.record(_event(
@@ -927,6 +928,7 @@ async def reassign_action(
                 raise NotFound(f"Choose someone on {case.reference} (not an observer) to give it to.")
             owner = Person(member.user_id, member.name)
         await uow.cases.assign_action(action_id, owner)
+        await _tell_new_owners(uow, clock, actor, case, [action_id])
         await uow.audit.record(_event(
             clock, actor, "action.reassigned", "case", case.reference, conversation_id,
             action_id=action_id, title=action.title, previous=action.owner.name if action.owner else None,
@@ -1018,7 +1020,7 @@ async def add_action(
         except NotAllowed as refusal:
             await _refuse(uow, clock, actor, case.reference, "action.add", refusal, conversation_id)
         planned = PlannedAction(f"adhoc:{case.step}", "adhoc", title, "member", owner, due_on, False)
-        await uow.cases.add_actions(case.id, [planned], clock.now())
+        await _tell_new_owners(uow, clock, actor, case, await uow.cases.add_actions(case.id, [planned], clock.now()))
         actions = await uow.cases.actions(case.id)
         await uow.audit.record(_event(
             clock, actor, "action.added", "case", case.reference, conversation_id, action_id=actions[-1].id,
@@ -1072,7 +1074,7 @@ async def move_step(
         assert updated is not None
         planned = plan_step(pack, target, uk_today(clock), calendar, updated,
                             await _team_holders(uow, actor.tenant_id, case.channel_id))
-        await uow.cases.add_actions(case.id, planned, now)
+        await _tell_new_owners(uow, clock, actor, case, await uow.cases.add_actions(case.id, planned, now))
         await uow.audit.record(_event(
             clock, actor, "step.changed", "case", case.reference, conversation_id,
             previous=case.step, step=target, override_reason=override_reason or None, names_are_staff=names_are_staff,

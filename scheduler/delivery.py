@@ -207,3 +207,36 @@ class Deliverer:
             summary=f"could not deliver outbox row {message.id}: {message.summary}",
         )
         await self.outbox.enqueue([alert], now)
+
+
+class DeliverSoon:
+    """Delivers the outbox straight after a turn commits messages for people (an action given to someone), rather
+    than at the next minute's sweep. One delivery at a time: a ring while one runs asks for one more pass."""
+
+    def __init__(self) -> None:
+        self.deliverer: Deliverer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._again = False
+
+    def ring(self) -> None:
+        if self.deliverer is None:
+            return
+        if self._task is not None and not self._task.done():
+            self._again = True
+            return
+        self._task = asyncio.get_running_loop().create_task(self._run(self.deliverer))
+
+    async def _run(self, deliverer: Deliverer) -> None:
+        while True:
+            self._again = False
+            try:
+                await deliverer.deliver_due()
+            except Exception:  # the minute's sweep delivers what this could not
+                log.exception("delivering the outbox after a turn failed")
+            if not self._again:
+                return
+
+    async def settled(self) -> None:
+        """Wait for the delivery under way, if any (at shutdown, and in tests)."""
+        while self._task is not None and not self._task.done():
+            await asyncio.shield(self._task)

@@ -68,6 +68,27 @@ def _message(row: OutboxRow) -> OutboxMessage:
     )
 
 
+class SqlNotices:
+    """Messages a change owes people, written to the outbox in the change's own transaction: they are sent if and
+    only if the change is kept, and retried like every other outbox row."""
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+        self.added = 0
+
+    async def add(self, notices: Iterable[Reminder], at: datetime) -> None:
+        for notice in notices:
+            self.session.add(OutboxRow(
+                key=notice.key, tenant_id=notice.tenant_id, kind=str(notice.kind), target=str(notice.target),
+                lane=notice.lane, case_reference=notice.case_reference,
+                recipient_user_id=notice.recipient.user_id if notice.recipient else None,
+                recipient_name=notice.recipient.name if notice.recipient else None,
+                conversation_id=notice.conversation_id, facts=notice.facts, summary=notice.summary[:2000],
+                status=PENDING, attempts=0, send_after=at, created_at=at))
+            self.added += 1
+        await self.session.flush()
+
+
 class SqlOutbox:
     """Each method is its own short transaction: a claim must be committed before the send starts."""
 

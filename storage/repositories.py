@@ -800,14 +800,17 @@ class SqlCaseRepository(_Repository):
     async def set_level(self, case_id: int, level: str) -> None:
         await self.session.execute(update(CaseRow).where(CaseRow.id == case_id).values(level=level))
 
-    async def add_actions(self, case_id: int, planned: list[PlannedAction], at: datetime) -> None:
+    async def add_actions(self, case_id: int, planned: list[PlannedAction], at: datetime) -> list[int]:
+        rows = []
         for action in planned:
-            self.session.add(CaseActionRow(
+            rows.append(CaseActionRow(
                 case_id=case_id, source=action.source, action_id=action.action_id, title=action.title,
                 owner_role=action.owner_role, owner_user_id=action.owner.user_id if action.owner else None,
                 owner_name=action.owner.name if action.owner else None, due_on=action.due_on,
                 original_due_on=action.due_on, required=action.required, status="open", created_at=at))
+        self.session.add_all(rows)
         await self.session.flush()
+        return [row.id for row in rows]
 
     async def actions(self, case_id: int) -> list[CaseAction]:
         """Every action on the case, in the order they were created."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import Any
@@ -16,6 +17,7 @@ from storage.db import ReadOnlyViolation, reading, write_turn
 from storage.documents import SqlDocumentRepository
 from storage.enquiries import SqlEnquiryRepository
 from storage.meetings import SqlMeetingRepository
+from storage.outbox import SqlNotices
 from storage.repositories import (
     SqlAuditLog,
     SqlCaseRepository,
@@ -64,12 +66,15 @@ class SqlUnitOfWork:
     team_admins: SqlTeamAdminRepository
     meetings: SqlMeetingRepository
     enquiries: SqlEnquiryRepository
+    notices: SqlNotices
     documents: SqlDocumentRepository
     retention: SqlRetentionRepository
     subjects: SqlSubjectRepository
 
-    def __init__(self, sessions: async_sessionmaker[Any], *, read_only: bool = False) -> None:
+    def __init__(self, sessions: async_sessionmaker[Any], *, read_only: bool = False,
+                 on_notices: Callable[[], None] | None = None) -> None:
         self._sessions = sessions
+        self._on_notices = on_notices  # told after a commit that queued notices, to send them soon
         self._session: AsyncSession | None = None
         self._turn: AbstractAsyncContextManager[None] | None = None
         self.read_only = read_only
@@ -107,6 +112,7 @@ class SqlUnitOfWork:
         self.retention = SqlRetentionRepository(session)
         self.subjects = SqlSubjectRepository(session)
         self.enquiries = SqlEnquiryRepository(session)
+        self.notices = SqlNotices(session)
         return self
 
     async def __aexit__(
@@ -141,7 +147,12 @@ class SqlUnitOfWork:
             await self._session.commit()
         except IntegrityError as error:
             raise Conflict(str(error.orig)) from error
+        if self.notices.added:
+            self.notices.added = 0
+            if self._on_notices is not None:
+                self._on_notices()
 
     async def rollback(self) -> None:
         assert self._session is not None
         await self._session.rollback()
+        self.notices.added = 0

@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from bot.app import SERVICES, init_app
+from bot.app import DELIVER_SOON, SERVICES, init_app
 from bot.settings import Settings
 from tests.support.activities import Teams
 from tests.support.cards import schema_errors
@@ -27,8 +27,12 @@ class RunningBot:
     app: Any
 
     async def send(self, activity: dict[str, Any]) -> int:
+        """Post the activity; once answered, what the turn queued for others (word of new actions) is delivered
+        too, so what a test reads from the connector does not depend on when that background send runs."""
         async with self.http.post(self.url + "/api/messages", json=activity) as response:
-            return response.status
+            status = response.status
+        await self.app[DELIVER_SOON].settled()
+        return status
 
     async def post_raw(self, body: bytes, content_type: str = "application/json") -> tuple[int, str]:
         async with self.http.post(self.url + "/api/messages", data=body,

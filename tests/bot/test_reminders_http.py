@@ -12,7 +12,7 @@ import json
 from datetime import date, datetime
 from typing import Any
 
-from bot.app import SWEEPER
+from bot.app import DELIVER_SOON, SWEEPER
 from concerns.actions import CaseAction
 from tests.bot.conftest import RunningBot
 from tests.bot.test_cases_http import open_case_via_prompt, thread_of
@@ -151,6 +151,7 @@ async def test_an_owner_is_reminded_in_their_stored_chat_on_the_right_days_and_o
 ) -> None:
     bot = running_bot
     await case_with_chats(bot, TOM)
+    created_before = len(bot.connector.created)
     thursdays = await owned_action(bot, TOM, THURSDAY)
     tuesdays = await owned_action(bot, TOM, TUESDAY)
 
@@ -167,7 +168,7 @@ async def test_an_owner_is_reminded_in_their_stored_chat_on_the_right_days_and_o
     assert buttons(reminder.card) == ["Done", "Snooze", "Not mine"]
     snooze = next(a for a in reminder.card["actions"] if a["title"] == "Snooze")["card"]["body"][0]
     assert [c["value"] for c in snooze["choices"]][:3] == ["2026-11-25", "2026-11-26", "2026-11-27"]
-    assert not any(m.get("id") in (TOM.aad, TOM.id) for c in bot.connector.created
+    assert not any(m.get("id") in (TOM.aad, TOM.id) for c in bot.connector.created[created_before:]
                    for m in c.get("members") or [])  # his stored chat, not a new one
     [due_today] = owner_reminders(tuesday, tuesdays.id)
     assert "Due today" in lines(due_today.card)
@@ -188,23 +189,25 @@ async def test_an_owner_without_a_chat_gets_one_created_and_it_is_reused(
     running_bot: RunningBot, clock: FixedClock,
 ) -> None:
     bot = running_bot
-    await case_with_chats(bot, HELEN)  # the chair has a 1:1 chat with the bot; Tom has none
+    # The chair has a 1:1 chat with the bot; Tom has none when the case opens and gives him its first actions.
+    await case_with_chats(bot, HELEN)
+    await bot.app[DELIVER_SOON].settled()
+    created = [c for c in bot.connector.created if not (c.get("channelData") or {}).get("channel")]
+    assert len(created) == 1  # the word of his new actions opened a chat with him
+    assert created[0]["isGroup"] is False and [m["id"] for m in created[0]["members"]] in ([TOM.aad], [TOM.id])
+    async with bot.uow() as uow:
+        stored = await uow.conversations.personal_for(bot.teams.tenant, TOM.aad)
+    assert stored is not None and personal_id(TOM) != stored.id
     created_before = len(bot.connector.created)
 
     tuesday = await sweep(bot, clock, "2026-11-24T09:00")
-    created = bot.connector.created[created_before:]
-    assert len(created) == 1
-    assert created[0]["isGroup"] is False and [m["id"] for m in created[0]["members"]] in ([TOM.aad], [TOM.id])
+    assert bot.connector.created[created_before:] == []  # the stored chat, not another new one
     toms = [s for s in tuesday if "reminder.done" in verbs(s.card)]
-    assert len(toms) >= 2  # several of Tom's actions: all in the one new chat
-    chats = {s.conversation_id.split(";", 1)[0] for s in toms}
-    assert len(chats) == 1 and personal_id(TOM) not in chats
-    async with bot.uow() as uow:
-        stored = await uow.conversations.personal_for(bot.teams.tenant, TOM.aad)
-    assert stored is not None and stored.id in chats
+    assert len(toms) >= 2  # several of Tom's actions: all in the one chat
+    assert {s.conversation_id for s in toms} == {stored.id}
 
     wednesday = await sweep(bot, clock, "2026-11-25T09:00")
-    assert bot.connector.created[created_before + 1:] == []  # the stored chat, not another new one
+    assert bot.connector.created[created_before:] == []
     toms = [s for s in wednesday if "reminder.done" in verbs(s.card)]
     assert toms and {s.conversation_id for s in toms} == {stored.id}
 

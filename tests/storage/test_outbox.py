@@ -296,3 +296,30 @@ async def test_a_large_enqueue_keeps_every_value_and_the_given_order(sessions: A
             "pending", 0, T0, T0)
         assert m.summary == r.summary[:2000]
     assert await outbox.enqueue([*given[:10], reminder("new")], T0) == ["new"]
+
+
+async def test_notices_a_change_queues_are_sent_only_if_it_commits_and_the_commit_rings_once(sessions: Any) -> None:
+    from storage.uow import SqlUnitOfWork
+
+    rings: list[int] = []
+    uow = SqlUnitOfWork(sessions, on_notices=lambda: rings.append(1))
+    async with uow:
+        await uow.notices.add([reminder("given-1", "aad-tom")], T0)
+        await uow.rollback()  # the change failed: nobody is told of it
+    async with uow:
+        await uow.notices.add([reminder("given-2", "aad-tom"), reminder("given-3", "aad-priya")], T0)
+    assert rings == [] and await SqlOutbox(sessions).listing() == []  # left without a commit: rolled back
+
+    async with uow:
+        await uow.notices.add([reminder("given-4", "aad-tom"), reminder("given-5", "aad-priya")], T0)
+        await uow.commit()
+    assert rings == [1]
+    async with uow:
+        await uow.commit()  # a later commit that queued nothing does not ring
+    assert rings == [1]
+    queued = await SqlOutbox(sessions).listing()
+    assert sorted(m.key for m in queued) == ["given-4", "given-5"]
+    assert {m.status for m in queued} == {"pending"} and {m.lane for m in queued} == {lane("aad-tom"),
+                                                                                     lane("aad-priya")}
+    claimed = await SqlOutbox(sessions).claim("worker", T0, LEASE, 10)  # delivered like any other row
+    assert sorted(keys(claimed)) == ["given-4", "given-5"]
