@@ -140,7 +140,20 @@ class Turn:
             raise LookupError(f"no stored reference for {base_id}")
         reference = ConversationReference().deserialize(stored.reference)
         reference.conversation.id = conversation_id
-        await self.context.adapter.continue_conversation(reference, logic, self.services.app_id)
+        # botbuilder runs `logic` as a turn of its own and hands what it raises to the turn error handler, which
+        # logs a failed turn and swallows it: the caller (which keeps the change and says so) would never know,
+        # and a card that could not be refreshed would count as a failed turn. It is raised here instead.
+        failed: list[Exception] = []
+
+        async def guarded(context: TurnContext) -> None:
+            try:
+                await logic(context)
+            except Exception as error:
+                failed.append(error)
+
+        await self.context.adapter.continue_conversation(reference, guarded, self.services.app_id)
+        if failed:
+            raise failed[0]
 
     async def update_card_in(self, conversation_id: str, activity_id: str, name: str, **values: Any) -> None:
         """Replace a card the bot posted earlier, wherever it is."""

@@ -492,3 +492,25 @@ async def test_cases_lists_the_open_cases_needing_attention_first_and_opens_one(
     elsewhere = Teams(bot.teams.service_url, tenant="tenant-of-another-council")
     await bot.send(elsewhere.personal_message(TOM, "cases"))
     assert "No provider concerns case is open" in texts(bot.connector.sent[-1].card)
+
+
+async def test_a_card_deleted_in_teams_does_not_fail_the_turn_that_would_refresh_it(
+        running_bot: RunningBot, caplog: Any) -> None:
+    """A change made from a 1:1 chat refreshes the cards in the case thread; if they are gone (404 from the
+    connector), the change stands, the person sees it, and it is a warning, not a failed turn."""
+    from bot.app import METRICS
+
+    bot = running_bot
+    case_post, checklist = await open_case_via_prompt(bot)
+    bot.connector.gone |= {case_post.activity_id, checklist.activity_id}
+    await bot.send(bot.teams.personal_message(TOM, "actions"))
+    listing = bot.connector.sent[-1]
+    title, done = list_rows(listing.card)[0]
+    assert done is not None
+    await bot.send(bot.teams.card_submit(TOM, done, reply_to=listing.activity_id,
+                                         conversation=bot.teams.personal_conversation(TOM), channel=False))
+    shown_again = [s for s in bot.connector.sent if s.method == "PUT" and s.activity_id == listing.activity_id][-1]
+    assert f"Done: '{title}' is recorded on PC-2026-0001." in texts(shown_again.card)
+    assert bot.app[METRICS]["turn_errors_total"] == 0
+    assert {"could not update the checklist of PC-2026-0001", "could not update the card of PC-2026-0001"} <= {
+        r.getMessage() for r in caplog.records}

@@ -40,6 +40,7 @@ class ConnectorStub:
     sent: list[Sent] = field(default_factory=list)
     created: list[dict[str, Any]] = field(default_factory=list)
     fail_create: bool = False
+    gone: set[str] = field(default_factory=set)  # activity ids deleted in Teams: updating one is a 404
     roster: list[dict[str, Any]] = field(default_factory=list)
     roster_page_size: int = 2  # small, so the bot must follow continuation tokens
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1000))
@@ -85,6 +86,9 @@ class ConnectorStub:
     async def _update(self, request: web.Request) -> web.Response:
         body = await request.json()
         activity_id = unquote(request.match_info["activity"])
+        if activity_id in self.gone:  # as the Bot Connector answers
+            return web.json_response({"error": {"code": "ActivityNotFoundInConversation",
+                                                "message": "Message does not exist in the thread."}}, status=404)
         self.sent.append(Sent("PUT", unquote(request.match_info["conversation"]), activity_id, body))
         return web.json_response({"id": activity_id}, status=200)
 
