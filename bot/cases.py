@@ -201,6 +201,10 @@ async def cases_command(turn: Turn, args: str = "") -> None:
                           + (f" (first {shown} shown)" if listed.total > shown else ""))
 
 
+async def cases_verb(turn: Turn, data: dict[str, Any]) -> None:
+    await cases_command(turn)
+
+
 async def show_case_verb(turn: Turn, data: dict[str, Any]) -> None:
     reference = data.get("reference")
     await show_case(turn, reference[:20] if isinstance(reference, str) else "")

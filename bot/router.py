@@ -100,6 +100,7 @@ VERBS: dict[str, VerbHandler] = {
     "case.offer": cases.offer_case_verb,
     "case.open": cases.submit_open_case,
     "case.show": cases.show_case_verb,
+    "cases.list": cases.cases_verb,
     "case.roles": cases.roles_verb,
     "case.role": cases.submit_role,
     "team.role": team_roles.submit_team_role,

@@ -73,7 +73,7 @@ async def test_help_in_a_channel_lists_the_commands(running_bot: RunningBot) -> 
         assert f'"title": "{command}"' in texts(sent.card)
 
 
-async def test_help_groups_every_command_under_a_heading_and_opens_my_actions(running_bot: RunningBot) -> None:
+async def test_help_groups_every_command_and_opens_my_actions_and_the_open_cases(running_bot: RunningBot) -> None:
     from bot.router import COMMANDS
 
     bot = running_bot
@@ -87,6 +87,12 @@ async def test_help_groups_every_command_under_a_heading_and_opens_my_actions(ru
     await bot.send(bot.teams.card_submit(PRIYA, my_actions, reply_to=bot.connector.sent[-1].activity_id,
                                          conversation=bot.teams.personal_conversation(PRIYA), channel=False))
     assert "Actions for Priya Shah" in texts(bot.connector.sent[-1].card)
+    await bot.send(bot.teams.personal_message(PRIYA, "help"))
+    card = bot.connector.sent[-1].card
+    open_cases = next(a["data"] for a in card["actions"] if a["title"] == "Open cases")
+    await bot.send(bot.teams.card_submit(PRIYA, open_cases, reply_to=bot.connector.sent[-1].activity_id,
+                                         conversation=bot.teams.personal_conversation(PRIYA), channel=False))
+    assert "No provider concerns case is open" in texts(bot.connector.sent[-1].card)
 
 
 async def test_help_in_personal_chat_needs_no_mention(running_bot: RunningBot) -> None:
