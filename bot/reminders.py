@@ -205,7 +205,7 @@ def message_card(message: OutboxMessage, calendar: WorkingCalendar, today: date)
     raise ValueError(f"no card for reminder kind {kind}")
 
 
-def _mention(person: dict[str, str] | None) -> tuple[str, list[Mention]]:
+def mention(person: dict[str, str] | None) -> tuple[str, list[Mention]]:
     if not person:
         return "", []
     tag = f"<at>{person['name']}</at>"
@@ -217,7 +217,7 @@ def message_activity(message: OutboxMessage, calendar: WorkingCalendar, today: d
     name, values = message_card(message, calendar, today)
     activity = renderer.card_activity(name, **values)
     if message.kind in (ReminderKind.ACTION_ESCALATE, ReminderKind.CASE_STALE):
-        tag, entities = _mention(message.facts.get("chair"))
+        tag, entities = mention(message.facts.get("chair"))
         if tag:
             activity.text = f"{tag} please decide what happens next on {message.case_reference}."
             activity.entities = entities
@@ -304,7 +304,7 @@ async def not_mine_verb(turn: Turn, data: dict[str, Any]) -> None:
     case, action = disowned.case, disowned.action
     text = (f"{turn.actor.name} says this action on {case.reference} is not theirs: '{action.title}'. "
             f"It is unassigned until the chair gives it to someone ('case {case.reference}').")
-    tag, entities = _mention({"user_id": disowned.chair.user_id, "name": disowned.chair.name}
+    tag, entities = mention({"user_id": disowned.chair.user_id, "name": disowned.chair.name}
                              if disowned.chair else None)
     activity = Activity(type=ActivityTypes.message, text=f"{tag} {text}".strip(), entities=entities or None)
     target = case.card_conversation_id or case.channel_id
@@ -345,7 +345,7 @@ async def escalate_verb(turn: Turn, data: dict[str, Any]) -> None:
         await turn.reply_text(f"Escalated on the record, but nobody holds {escalation.role_label} in this team: "
                               "record them with 'team roles' so they are @mentioned.")
         return
-    tag, entities = _mention({"user_id": holder.account_id or holder.user_id, "name": holder.name})
+    tag, entities = mention({"user_id": holder.account_id or holder.user_id, "name": holder.name})
     await turn.context.send_activity(Activity(type=ActivityTypes.message, text=f"{tag} {text}", entities=entities))
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from bot import (
     actions,
     cases,
+    challenges,
     closure,
     commands,
     documents,
@@ -73,6 +74,9 @@ COMMANDS: tuple[Command, ...] = (
     Command("comms", "comms REFERENCE", "The communication strategy checklist at a case's current step",
             documents.comms_command, group=CASES),
     Command("roles", "roles REFERENCE", "A case's members; the chair changes roles", cases.roles_command, group=CASES),
+    Command("challenge", "challenge REFERENCE", "Disagree with a decision on a case, with your reasons: the chair "
+            "(or the Head of Service) answers within the procedure's working days", challenges.challenge_command,
+            group=CASES),
     Command("vote", "vote REFERENCE", "Start a vote on a case's level (chair or coordinator)", votes.vote_command,
             group=CASES),
     Command("status", "status NAME", "A provider's commissioning status; named roles change it",
@@ -101,6 +105,8 @@ VERBS: dict[str, VerbHandler] = {
     "case.open": cases.submit_open_case,
     "case.show": cases.show_case_verb,
     "cases.list": cases.cases_verb,
+    "challenge.submit": challenges.submit_challenge,
+    "challenge.answer": challenges.answer_verb,
     "case.roles": cases.roles_verb,
     "case.role": cases.submit_role,
     "team.role": team_roles.submit_team_role,

@@ -12,6 +12,7 @@ from datetime import date
 from typing import Any
 
 from concerns.cases import CaseRole
+from concerns.challenges import ChallengeAbout, ChallengeAnswer
 from concerns.meetings import MeetingKind
 from concerns.model import AuditEvent
 from concerns.packs import ProcedurePack
@@ -136,6 +137,13 @@ def _commissioning(e: _Event) -> str:
             f"{e.status('status')}: {e.get('reason')}")
 
 
+def _challenged(e: _Event) -> str:
+    about = ChallengeAbout(str(e.get("about"))).label
+    wanted = f" Instead: {e.get('wanted')}" if e.get("wanted") else ""
+    return (f"{e.who} challenged {about}: {e.get('reason')}{wanted} {e.get('answer_by')} to answer by "
+            f"{e.day('due_on')}" + (" (the chair had answered already)." if e.get("to_senior") else "."))
+
+
 _LINES: dict[str, Callable[[_Event], str]] = {
     "concern.raised": lambda e: f"{e.who} raised {e.ref}.",
     "concern.screened": lambda e: f"{e.who} screened {e.ref}: {e.outcome()}, threshold {e.level('threshold')}. "
@@ -186,6 +194,9 @@ _LINES: dict[str, Callable[[_Event], str]] = {
     "case.closed": lambda e: f"{e.who} closed the case. Outcome: {e.get('outcome')}"
                              + (f" Closed before quality assurance was complete: {e.get('override_reason')}"
                                 if e.get("override_reason") else ""),
+    "case.challenged": _challenged,
+    "case.challenge_answered": lambda e: f"{e.who} answered {e.get('challenger')}'s challenge: "
+                                         f"{ChallengeAnswer(str(e.get('answer'))).label.lower()}. {e.get('text')}",
     "lessons.given": lambda e: f"{e.who} gave lessons-learned feedback.",
     "lessons.revised": lambda e: f"{e.who} revised their lessons-learned feedback.",
     "file.opened": lambda e: f"{e.who} opened the {str(e.get('file') or 'file').replace('-', ' ')}.",

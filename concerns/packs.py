@@ -118,6 +118,7 @@ class Timescales(_Model):
     stale_case_working_days: PositiveInt
     key_contacts_review_months: PositiveInt
     provider_meeting_within_days: PositiveInt
+    challenge_response_working_days: PositiveInt  # a challenge to a decision is answered within these
 
 
 class Notifications(_Model):

@@ -73,6 +73,7 @@ class Operation(StrEnum):
     EXPORT_CASE_FILE = "export its case file"
     CLOSE_CASE = "close it"
     GIVE_LESSONS = "give its lessons-learned feedback"
+    CHALLENGE = "challenge one of its decisions"
     VIEW_INDIVIDUAL_DETAILS = "see its concerns' individual details (personal chat)"
     RECORD_ENQUIRY_OUTCOMES = "see and record its s42 enquiries' outcomes (personal chat)"
     READ_ACCESS_LOG = "read its access log (who saw individual details)"
@@ -108,6 +109,7 @@ MATRIX: dict[Operation, Rule] = {
     Operation.EXPORT_CASE_FILE: Rule(frozenset({CHAIR, COORDINATOR}), "need to know: whole-file exports"),
     Operation.CLOSE_CASE: Rule(frozenset({CHAIR}), "PROCEDURE.md Roles: only the chair closes the case"),
     Operation.GIVE_LESSONS: Rule(frozenset(CaseRole), "everyone on the case, seed 002 step 6"),
+    Operation.CHALLENGE: Rule(frozenset(CaseRole), "seed 001 learning point 8: all professionals may challenge"),
     # Need to know (PROCEDURE.md Data protection; seed 002 s7): the chair answers for the case and the
     # coordinator plans the safeguarding enquiries and their interface with s42 (seed 002 step 2); the
     # person who raised the concern and whoever screened it knew the details already. Members, observers

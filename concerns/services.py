@@ -43,6 +43,7 @@ from concerns.casework import open_case as _open_case
 from concerns.casework import refuse as _refuse
 from concerns.casework import team_holders as _team_holders
 from concerns.casework import tell_new_owners as _tell_new_owners
+from concerns.challenges import is_challenge
 from concerns.clock import UK, Clock, uk_today
 from concerns.errors import Conflict, NotFound
 from concerns.model import Actor, AuditEvent, Concern, Conversation, Provider
@@ -894,6 +895,9 @@ async def close_action(
         raise FormErrors({"note": named})
     async with uow:
         case, action = await _find_action(uow, actor.tenant_id, action_id)
+        if status == DONE and is_challenge(action):
+            raise FormErrors({"note": "Answer a challenge with Answer on its card in the case thread: whether the "
+                                      "decision stands, and why."})
         try:
             (may_complete if status == DONE else may_mark_not_applicable)(case, action, actor.id)
         except NotAllowed as refusal:

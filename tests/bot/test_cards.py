@@ -57,6 +57,13 @@ def samples(text: str) -> dict[str, dict[str, Any]]:
         },
         "concern": concern_card_values(concern(text)),
         "concern_raised": {"reference": "C-2026-0001", "provider": short, "where": text, "warning": text},
+        "challenge_form": {"form_key": short, "reference": "PC-2026-0001", "abouts": choice, "answerer": short,
+                           "senior": short, "days": 2, "values": {"reason": text, "wanted": text, "about": short},
+                           "errors": {f: short or "x" for f in ("about", "reason", "wanted", "to_senior",
+                                                                "names_are_staff")}},
+        "challenge": {"title": text, "subtitle": short, "reason": text, "wanted": text, "action_id": 12,
+                      "facts": [{"title": short or "t", "value": text}], "answers": choice,
+                      "answer": {"title": short, "text": text}, "error": short},
         "case_list": {"summary": short, "rows": [{"reference": "PC-2026-0001", "provider": short, "rag": rag,
                                                   "where": text, "actions": short, "people": text}
                                                  for rag in ("Red", "Amber", "Green")]},
@@ -259,6 +266,8 @@ def test_empty_states_render_valid_cards() -> None:
     values["raise_concern"] |= {"providers": [], "channels": None, "errors": {}, "values": {}}
     values["concern_list"] |= {"rows": [], "candidates": [], "subtitle": None}
     values["case_list"] |= {"rows": []}
+    values["challenge_form"] |= {"errors": {}, "values": {}}
+    values["challenge"] |= {"answer": None, "wanted": "", "error": None}
     values["help"] |= {"notice": None}
     values["concern_raised"] |= {"warning": None}
     values["pattern_prompt"] |= {"decision": None, "errors": {}, "open_case": "PC-2026-0001"}

@@ -71,8 +71,10 @@ def test_only_the_chair_and_coordinator_of_the_case_see_individual_details_by_ro
     assert MATRIX[Operation.VIEW_INDIVIDUAL_DETAILS].also == "whoever raised or screened the concern"
 
 
-def test_observers_only_read_and_give_lessons() -> None:
-    assert [op for op in Operation if allowed(CASE, PEOPLE[CaseRole.OBSERVER], op)] == [Operation.GIVE_LESSONS]
+def test_observers_only_read_give_lessons_and_challenge() -> None:
+    # A challenge changes nothing on the case; every professional on it may disagree (seed 001, point 8).
+    assert [op for op in Operation if allowed(CASE, PEOPLE[CaseRole.OBSERVER], op)] == [
+        Operation.GIVE_LESSONS, Operation.CHALLENGE]
 
 
 def test_someone_not_on_the_case_may_do_nothing() -> None:
