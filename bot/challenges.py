@@ -113,8 +113,10 @@ async def submit_challenge(turn: Turn, data: dict[str, Any]) -> None:
     activity.entities = entities
     try:
         await turn.post_in(where, activity)
-    except Exception:  # recorded and owed either way; the case's checklist and reminders carry it
-        log.warning("could not post the challenge on %s in its thread", challenge.case.reference, exc_info=True)
+    except Exception:  # recorded and owed either way: here instead, so whoever owes the answer is still told
+        log.warning("could not post the challenge on %s in its thread; posting here", challenge.case.reference,
+                    exc_info=True)
+        await turn.context.send_activity(activity)
     await turn.replace_card("notice", title=f"Your challenge is on {challenge.case.reference}'s record",
                             text=f"{owner.name} is asked to answer by {action.due_on:%A %-d %B} (in the case "
                                  "thread). If nobody answers, it is escalated like any overdue action.",

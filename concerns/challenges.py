@@ -130,9 +130,12 @@ async def challenge_decision(
         if form.to_senior or (chair is not None and chair.user_id == actor.id):
             holder = (await team_holders(uow, actor.tenant_id, case.channel_id)).get(senior.id)
             if holder is None:
-                first = "" if chair is not None and chair.user_id == actor.id else " Challenge the chair first."
-                raise FormErrors({"to_senior": f"Nobody holds the {senior.label} role in this team yet (a team "
-                                               f"admin sets it with 'team roles').{first}"})
+                chairs = chair is not None and chair.user_id == actor.id
+                why = (f"You are the {chair.role.label.lower()} of {case.reference}, so the {senior.label} answers "
+                       "your challenge, and nobody holds that role in this team yet") if chair is not None and chairs \
+                    else f"Nobody holds the {senior.label} role in this team yet"
+                first = "" if chairs else " Challenge the chair first."
+                raise FormErrors({"to_senior": f"{why} (a team admin sets it with 'team roles').{first}"})
             owner, owner_role = holder, senior.id
         elif chair is None:
             raise NotFound(f"{case.reference} has no chair or coordinator to answer; ask the {senior.label}.")

@@ -115,6 +115,8 @@ async def test_when_the_chair_has_answered_the_head_of_service_is_asked(running_
     # Nobody holds the Head of Service role yet: the card says so and nothing is recorded.
     refused = await challenge(bot, TOM, thread, **escalate)
     assert "Nobody holds the Head of Service, Adult Safeguarding" in texts(refused.card)
+    refused = await challenge(bot, HELEN, thread, about="other", reason="The findings meeting date slipped.")
+    assert "You are the chair of PC-2026-0001, so the Head of Service" in texts(refused.card)
     assert await events(bot, "case.challenged") == []
 
     await bot.send(bot.teams.bot_added_to_team(PRIYA))  # Priya installed the bot: she is its team admin
@@ -135,3 +137,18 @@ async def test_when_the_chair_has_answered_the_head_of_service_is_asked(running_
     await challenge(bot, HELEN, thread, about="other", reason="The findings meeting date slipped.")
     [_, chairs] = await events(bot, "case.challenged")
     assert chairs.details["answer_by"] == "Priya Shah"
+
+
+async def test_a_challenge_whose_thread_is_gone_is_posted_where_it_was_made(running_bot: RunningBot) -> None:
+    """Recorded either way; whoever owes the answer must still be @mentioned somewhere they can answer it."""
+    bot = running_bot
+    case_post, _ = await open_case_via_prompt(bot)
+    bot.connector.gone.add(case_post.conversation_id)  # the case's thread was deleted in Teams
+    elsewhere = {"id": "19:general-safeguarding@thread.tacv2;messageid=99", "conversationType": "channel",
+                 "isGroup": True, "tenantId": bot.teams.tenant}
+    before = len(bot.connector.sent)
+    await challenge(bot, TOM, elsewhere, about="step", reason="The initial meeting should be sooner.")
+    [posted] = [s for s in bot.connector.sent[before:] if s.card and "challenges the step" in texts(s.card)]
+    assert posted.conversation_id == elsewhere["id"]
+    assert [e["mentioned"]["id"] for e in posted.body["entities"]] == [HELEN.aad]
+    assert len(await events(bot, "case.challenged")) == 1

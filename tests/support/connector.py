@@ -40,7 +40,7 @@ class ConnectorStub:
     sent: list[Sent] = field(default_factory=list)
     created: list[dict[str, Any]] = field(default_factory=list)
     fail_create: bool = False
-    gone: set[str] = field(default_factory=set)  # activity ids deleted in Teams: updating one is a 404
+    gone: set[str] = field(default_factory=set)  # activities and threads deleted in Teams: 404 to update or post
     roster: list[dict[str, Any]] = field(default_factory=list)
     roster_page_size: int = 2  # small, so the bot must follow continuation tokens
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1000))
@@ -79,6 +79,9 @@ class ConnectorStub:
 
     async def _send(self, request: web.Request) -> web.Response:
         body = await request.json()
+        if unquote(request.match_info["conversation"]) in self.gone:
+            return web.json_response({"error": {"code": "ConversationNotFound",
+                                                "message": "Conversation not found."}}, status=404)
         new_id = self._new_id()
         self.sent.append(Sent("POST", unquote(request.match_info["conversation"]), new_id, body))
         return web.json_response({"id": new_id}, status=201)
