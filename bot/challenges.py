@@ -67,7 +67,8 @@ def card_values(challenge: Challenge, answered: Answered | None = None, error: s
              {"title": "Answer owed by", "value": f"{owner}, by {action.due_on:%A %-d %B}" if action.due_on
               else owner}]
     if challenge.to_senior:
-        facts.append({"title": "Escalated", "value": "The chair had answered already"})
+        facts.append({"title": "Escalated", "value": "The chair had answered already" if challenge.chair_answered
+                      else "The chair's own challenge"})
     return {
         "title": f"{challenge.by.name} challenges {challenge.about.label}",
         "subtitle": f"{case.reference} · {case.provider.name}",

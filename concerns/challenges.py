@@ -110,7 +110,8 @@ class Challenge:
     about: ChallengeAbout
     reason: str
     wanted: str
-    to_senior: bool
+    to_senior: bool  # the pack's escalation role answers it
+    chair_answered: bool = False  # ... because the member said the chair had answered them already
 
 
 async def challenge_decision(
@@ -153,13 +154,13 @@ async def challenge_decision(
             clock, actor, "case.challenged", "case", case.reference, conversation_id,
             action_id=action_id, about=form.about.value, reason=form.reason, wanted=form.wanted or None,
             answer_by=owner.name, answer_by_id=owner.user_id, due_on=due.isoformat(), to_senior=form.to_senior,
-            names_are_staff=form.names_are_staff,
+            senior=owner_role == senior.id, names_are_staff=form.names_are_staff,
         ))
         action = await uow.cases.action(actor.tenant_id, action_id)
         assert action is not None
         await uow.commit()
         return Challenge(case, action, Person(actor.id, actor.name), form.about, form.reason, form.wanted,
-                         owner_role == senior.id)
+                         owner_role == senior.id, form.to_senior)
 
 
 @dataclass(frozen=True)
@@ -195,6 +196,9 @@ async def answer_challenge(
         if raised is None or not is_challenge(action):
             raise NotFound("That challenge is not on the record any more.")
         owner = action.owner.user_id if action.owner else None
+        if actor.id == raised.actor_id:
+            raise NotAllowed(f"You raised this challenge: {action.owner.name if action.owner else 'the chair'} "
+                             "answers it.")
         if actor.id != owner and case.role_of(actor.id) is not CaseRole.CHAIR:
             await refuse(uow, clock, actor, case.reference, "case.challenge_answer",
                          NotAllowed(f"Only {action.owner.name if action.owner else 'the chair'} or the chair of "
@@ -214,7 +218,7 @@ async def answer_challenge(
     details = raised.details
     return Answered(Challenge(case, closed, Person(raised.actor_id, raised.actor_name),
                               ChallengeAbout(details["about"]), details["reason"], details.get("wanted") or "",
-                              bool(details.get("to_senior"))), chosen, text)
+                              bool(details.get("senior")), bool(details.get("to_senior"))), chosen, text)
 
 
 async def _raised(uow: UnitOfWork, case: Case, action_id: int) -> Any:

@@ -134,9 +134,20 @@ async def test_when_the_chair_has_answered_the_head_of_service_is_asked(running_
     assert [e["mentioned"]["id"] for e in posted.body["entities"]] == [PRIYA.aad]
 
     # The chair challenging a decision on her own case goes to the Head of Service too.
+    before = len(bot.connector.sent)
     await challenge(bot, HELEN, thread, about="other", reason="The findings meeting date slipped.")
     [_, chairs] = await events(bot, "case.challenged")
     assert chairs.details["answer_by"] == "Priya Shah"
+    [own] = [s for s in bot.connector.sent[before:] if s.card and "Helen Ward challenges" in texts(s.card)]
+    assert "The chair's own challenge" in texts(own.card)
+
+    # Nobody answers their own challenge, though the chair answers those owed by others on her case.
+    await bot.send(bot.teams.card_submit(HELEN, answer_data(own.card, "stands", "I withdraw it."),
+                                         reply_to=own.activity_id, conversation=thread))
+    assert "You raised this challenge: Priya Shah answers it." in bot.connector.created[-1]["activity"]["text"]
+    await bot.send(bot.teams.card_submit(HELEN, answer_data(posted.card, "reviewed", "We will look again."),
+                                         reply_to=posted.activity_id, conversation=thread))
+    assert [e.details["answer"] for e in await events(bot, "case.challenge_answered")] == ["reviewed"]
 
 
 async def test_a_challenge_whose_thread_is_gone_is_posted_where_it_was_made(running_bot: RunningBot) -> None:
