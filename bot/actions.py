@@ -11,6 +11,7 @@ from bot.turn import Turn
 from concerns import services
 from concerns.actions import DONE, NOT_APPLICABLE, CaseAction, step_targets, unresolved_required
 from concerns.cases import Case, CaseRole, Person
+from concerns.challenges import is_challenge
 from concerns.clock import uk_today
 from concerns.errors import NotFound
 from concerns.validation import NAMES_ARE_STAFF, FormErrors, parse_id, says_names_are_staff
@@ -35,7 +36,7 @@ async def checklist_values(turn: Turn, case: Case, actions: list[CaseAction],
         note = f" · {action.note}" if action.note else ""
         rows.append({
             "id": action.id, "title": action.title, "required": action.required, "open": action.status == "open",
-            "detail": f"{owner} · {state}{note}",
+            "detail": f"{owner} · {state}{note}", "challenge": is_challenge(action),
             "colour": "Attention" if action.overdue(today) else ("Good" if action.status != "open" else "Default"),
         })
     if people is None:

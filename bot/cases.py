@@ -15,6 +15,7 @@ from bot.turn import Turn
 from concerns import services
 from concerns.actions import DONE, CaseAction, rag_status
 from concerns.cases import REMOVE, Case, CaseRole, LeadAgency, RoleChangeRefused, parse_open_case_form
+from concerns.challenges import is_challenge
 from concerns.clock import UK, uk_today
 from concerns.errors import NotFound
 from concerns.model import ConversationKind
@@ -380,6 +381,7 @@ async def my_actions_values(turn: Turn, notice: str | None) -> dict[str, Any]:
             "due": ("OVERDUE " if a.overdue(today) else "") + (f"{a.due_on:%a %-d %b}" if a.due_on else "Now"),
             "overdue": a.overdue(today),
             "where": f"{a.case_reference} · {a.provider}" + (" · required" if a.required else ""),
+            "challenge": is_challenge(a),
         }
 
     def assignable(a: CaseAction) -> dict[str, Any]:

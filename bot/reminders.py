@@ -49,7 +49,8 @@ def _snooze(calendar: WorkingCalendar, today: date) -> list[dict[str, str]]:
 
 def _values(**values: Any) -> dict[str, Any]:
     base: dict[str, Any] = {"colour": "Default", "notice": None, "error": None, "facts": [], "lines": [],
-                            "action_id": None, "snooze": [], "escalation": None, "buttons": [], "link": None}
+                            "action_id": None, "snooze": [], "escalation": None, "buttons": [], "link": None,
+                            "done": True}
     base.update(values)
     return base
 
@@ -69,11 +70,14 @@ def action_reminder_values(facts: dict[str, Any], kind: ReminderKind, calendar: 
     if kind is ReminderKind.ACTION_SNOOZED:
         title = f"Snoozed until today. {title}"
     lines = ["A meeting's follow-up: see 'meetings " + facts["case"] + "'."] if facts.get("meeting") else []
-    lines.append("Done records it on the case. Not mine tells the chair, who gives it to someone else.")
+    if facts.get("challenge"):
+        lines.append("Answer it with Answer on the challenge's card in the case thread. Not mine tells the chair.")
+    else:
+        lines.append("Done records it on the case. Not mine tells the chair, who gives it to someone else.")
     return _values(
         title=title, colour=colour, subtitle=f"{facts['case']} · {facts['provider']}", notice=notice, error=error,
         facts=[{"title": "Action", "value": facts["title"]}, {"title": "Due", "value": f"{due:%A %-d %B %Y}"}],
-        lines=lines, action_id=facts["action_id"], snooze=_snooze(calendar, today),
+        lines=lines, action_id=facts["action_id"], snooze=_snooze(calendar, today), done=not facts.get("challenge"),
     )
 
 

@@ -298,6 +298,7 @@ def action_facts(action: CaseAction, today: date, calendar: WorkingCalendar) -> 
         "due_on": action.due_on.isoformat(),
         "working_days_overdue": late,
         "meeting": action.source.startswith("meeting:"),
+        "challenge": action.source.startswith("challenge:"),  # answered on its own card, not with Done
     }
 
 

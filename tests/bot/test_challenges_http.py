@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from bot.app import SERVICES
+from bot.app import SERVICES, SWEEPER
 from concerns import services
 from concerns.model import Actor
 from concerns.validation import FormErrors
@@ -65,6 +65,19 @@ async def test_a_member_challenges_the_level_and_the_chair_answers_on_the_record
         owed = await uow.cases.action(bot.teams.tenant, raised.details["action_id"])
     assert owed is not None and owed.owner is not None and owed.owner.user_id == HELEN.aad
     assert owed.due_on == date(2026, 11, 25) and owed.status == "open"  # reminded and escalated like any action
+
+    # Her `actions` list and the reminder before it is due point to the card rather than offer Done.
+    await bot.send(bot.teams.personal_message(HELEN, "actions"))
+    listing = bot.connector.sent[-1].card
+    [row] = [c for c in listing["body"] if c.get("type") == "Container" and owed.title in texts(c)]
+    assert "Answer it with Answer on the challenge's card in the case thread." in texts(row) and '"Done"' not in texts(
+        row)
+    before = len(bot.connector.sent)
+    await bot.app[SWEEPER].sweep(bot.app[SERVICES].clock.now())  # two working days before Wednesday: today
+    [reminder] = [s for s in bot.connector.sent[before:] if s.card and owed.title in texts(s.card)
+                  and "reminder.snooze" in texts(s.card)]
+    assert schema_errors(reminder.card) == []
+    assert [a["title"] for a in reminder.card["actions"]] == ["Snooze", "Not mine"]
 
     # It is answered from its card, not closed with a bare Done.
     helen = Actor(HELEN.aad, HELEN.name, bot.teams.tenant)
