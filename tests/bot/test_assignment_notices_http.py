@@ -49,6 +49,17 @@ def buttons(card: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return found
 
 
+async def first_to_assign(bot: RunningBot) -> tuple[Sent, dict[str, Any], str]:
+    """Helen's `actions` list, the first Assign on it (its submit data) and the id of its choice of person."""
+    await bot.send(bot.teams.personal_message(HELEN, "actions"))
+    listing = bot.connector.sent[-1]
+    assert listing.card is not None
+    first = next(c for c in listing.card["body"] if c.get("type") == "Container")
+    show = next(a for i in first["items"] if i.get("type") == "ActionSet" for a in i["actions"]
+                if a["title"] == "Assign")
+    return listing, show["card"]["actions"][0]["data"], show["card"]["body"][0]["id"]
+
+
 async def test_new_owners_are_told_at_once_and_the_person_giving_them_out_is_not(running_bot: RunningBot) -> None:
     bot = running_bot
     await open_case_via_prompt(bot)  # opened by Priya: chair Helen, coordinator Tom
@@ -71,12 +82,7 @@ async def test_new_owners_are_told_at_once_and_the_person_giving_them_out_is_not
     assert to(found, TOM), "the coordinator owns some of the decision step's actions"
 
     # The chair gives one out from her list: the new owner is told, with Done, Snooze and Not mine.
-    await bot.send(bot.teams.personal_message(HELEN, "actions"))
-    listing = bot.connector.sent[-1]
-    first = next(c for c in listing.card["body"] if c.get("type") == "Container")
-    show = next(a for i in first["items"] if i.get("type") == "ActionSet" for a in i["actions"]
-                if a["title"] == "Assign")
-    assign, field = show["card"]["actions"][0]["data"], show["card"]["body"][0]["id"]
+    listing, assign, field = await first_to_assign(bot)
     given = next(a for a in actions if a.id == int(assign["action"]))
     before = len(to(await notices(bot), PRIYA))
     await bot.send(bot.teams.card_submit(HELEN, assign | {field: PRIYA.aad}, reply_to=listing.activity_id,
@@ -100,12 +106,7 @@ async def test_new_owners_are_told_at_once_and_the_person_giving_them_out_is_not
     assert done is not None and done.status == "done" and done.note == "Police consulted by phone"
 
     # Giving an action to oneself, or a refused change, tells nobody.
-    await bot.send(bot.teams.personal_message(HELEN, "actions"))
-    listing = bot.connector.sent[-1]
-    first = next(c for c in listing.card["body"] if c.get("type") == "Container")
-    show = next(a for i in first["items"] if i.get("type") == "ActionSet" for a in i["actions"]
-                if a["title"] == "Assign")
-    assign, field = show["card"]["actions"][0]["data"], show["card"]["body"][0]["id"]
+    listing, assign, field = await first_to_assign(bot)
     count = len(await notices(bot))
     await bot.send(bot.teams.card_submit(PRIYA, assign | {field: PRIYA.aad}, reply_to=listing.activity_id,
                                          conversation=bot.teams.personal_conversation(PRIYA), channel=False))
