@@ -33,7 +33,14 @@ async def case_card(turn: Turn, case: Case) -> dict[str, Any]:
     _, actions = await services.case_actions(turn.reader(), turn.actor.tenant_id, case.reference)
     open_dates = [a.due_on for a in actions if a.status == "open" and a.due_on is not None]
     status = rag_status(actions, uk_today(turn.services.clock), turn.services.calendar)
-    return case_card_values(turn, case, min(open_dates) if open_dates else None, status)
+    owed = [a for a in actions if is_challenge(a) and a.status == "open"]
+    challenges = None
+    if owed:
+        first = min(owed, key=lambda a: (a.due_on is None, a.due_on))
+        by = f", by {first.due_on:%a %-d %b}" if first.due_on else ""
+        challenges = (f"{len(owed)} challenge{'s' if len(owed) > 1 else ''} awaiting an answer "
+                      f"({first.owner.name if first.owner else 'the chair'}{by}): see the case thread")
+    return case_card_values(turn, case, min(open_dates) if open_dates else None, status) | {"challenges": challenges}
 
 
 def case_card_values(turn: Turn, case: Case, next_due: date | None = None, rag: str = "Green") -> dict[str, Any]:
@@ -61,6 +68,7 @@ def case_card_values(turn: Turn, case: Case, next_due: date | None = None, rag: 
         "concerns": ", ".join(case.concerns) or "None linked",
         "members": ", ".join(f"{m.name} ({m.role.label.lower()})" for m in case.members),
         "closed": f"{case.closed_at.astimezone(UK):%A %-d %B %Y} by {case.closed_by}" if case.closed_at else None,
+        "challenges": None,
     }
 
 

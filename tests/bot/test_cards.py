@@ -87,7 +87,7 @@ def samples(text: str) -> dict[str, dict[str, Any]]:
                                                              ("form", "chair", "coordinator", "lead_agency")}},
         "case": {k: short for k in ("reference", "provider", "level", "step", "chair", "coordinator",
                                     "lead_agency", "commissioning", "next_deadline", "concerns", "members")}
-        | {"status": "Open · " + short, "rag": "Amber", "closed": short},
+        | {"status": "Open · " + short, "rag": "Amber", "closed": short, "challenges": text},
         "reminder": {"title": text, "subtitle": short, "colour": "Attention", "notice": None, "error": text,
                      "facts": [{"title": short or "t", "value": text}], "lines": [text], "action_id": 12,
                      "snooze": [{"title": short or "t", "value": "2026-11-25"}],
@@ -285,7 +285,7 @@ def test_empty_states_render_valid_cards() -> None:
     values["minutes_form"] |= {"errors": {}, "values": {}, "people": []}
     values["close_case"] |= {"ready": True, "readiness": "", "open_required": [], "errors": {}}
     values["case_closed"] |= {"override": ""}
-    values["case"] |= {"closed": None}
+    values["case"] |= {"closed": None, "challenges": None}
     for name in ("raise_concern", "concern_list", "help", "concern_raised", "pattern_prompt", "screened", "open_case",
                  "vote", "confirm_level", "action_list", "close_case", "case_closed", "case", "enquiry_matrix"):
         assert schema_errors(renderer.render(name, **values[name])) == [], name

@@ -66,6 +66,10 @@ async def test_a_member_challenges_the_level_and_the_chair_answers_on_the_record
     assert owed is not None and owed.owner is not None and owed.owner.user_id == HELEN.aad
     assert owed.due_on == date(2026, 11, 25) and owed.status == "open"  # reminded and escalated like any action
 
+    # The case card says an answer is owed while it is.
+    card = [s for s in bot.connector.sent if s.method == "PUT" and s.activity_id == case_post.activity_id][-1]
+    assert "1 challenge awaiting an answer (Helen Ward, by Wed 25 Nov)" in texts(card.card)
+
     # Her `actions` list and the reminder before it is due point to the card rather than offer Done.
     await bot.send(bot.teams.personal_message(HELEN, "actions"))
     listing = bot.connector.sent[-1].card
@@ -111,6 +115,9 @@ async def test_a_member_challenges_the_level_and_the_chair_answers_on_the_record
     assert answered is not None and answered.status == "done" and answered.note == f"The decision stands: {reasons}"
     [recorded] = await events(bot, "case.challenge_answered")
     assert recorded.details["answer"] == "stands" and recorded.details["challenger"] == "Tom Okafor"
+
+    card = [s for s in bot.connector.sent if s.method == "PUT" and s.activity_id == case_post.activity_id][-1]
+    assert "awaiting an answer" not in texts(card.card)
 
     # The timeline tells it in sentences.
     await bot.send(bot.teams.channel_message(TOM, "case PC-2026-0001"))
