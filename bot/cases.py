@@ -181,7 +181,9 @@ async def cases_command(turn: Turn, args: str = "") -> None:
     """`cases`: the open cases, those needing attention first, each with a button to its card and timeline (a
     phone far from the case's thread, or someone who does not remember the reference, starts here)."""
     today = uk_today(turn.services.clock)
-    listed = await services.open_cases(turn.reader(), turn.actor.tenant_id, today, turn.services.calendar)
+    mine_only = args.strip().lower() == "mine"
+    listed = await services.open_cases(turn.reader(), turn.actor.tenant_id, today, turn.services.calendar,
+                                       member=turn.actor.id if mine_only else None)
 
     def row(open_case: services.OpenCase) -> dict[str, Any]:
         case, actions = open_case.case, open_case.actions
@@ -196,6 +198,8 @@ async def cases_command(turn: Turn, args: str = "") -> None:
             counted += f" · next due {actions.next_due:%a %-d %b}" if actions.next_due else ""
         else:
             counted = "No open actions"
+        if actions.challenges:
+            counted += f" · {actions.challenges} challenge{'s' if actions.challenges > 1 else ''} awaiting an answer"
         people = [f"{role.label} {member.name}" for role in (CaseRole.CHAIR, CaseRole.COORDINATOR)
                   if (member := case.holder(role)) is not None]
         mine = case.role_of(turn.actor.id)
@@ -205,13 +209,14 @@ async def cases_command(turn: Turn, args: str = "") -> None:
                 "actions": counted, "people": " · ".join(people) or "No chair yet"}
 
     shown = len(listed.cases)
-    await turn.reply_card("case_list", rows=[row(c) for c in listed.cases],
-                          summary=f"{listed.total} open, those needing attention first"
-                          + (f" (first {shown} shown)" if listed.total > shown else ""))
+    await turn.reply_card("case_list", rows=[row(c) for c in listed.cases], mine=mine_only,
+                          summary=f"{listed.total} open" + (" with a role for you" if mine_only else "")
+                          + ", those needing attention first" + (f" (first {shown} shown)" if listed.total > shown
+                                                                 else ""))
 
 
 async def cases_verb(turn: Turn, data: dict[str, Any]) -> None:
-    await cases_command(turn)
+    await cases_command(turn, "mine" if data.get("mine") is True else "")
 
 
 async def show_case_verb(turn: Turn, data: dict[str, Any]) -> None:

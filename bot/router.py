@@ -50,7 +50,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("screen", "screen REFERENCE", "Screen a concern, e.g. screen C-2026-0001", screening.screen_command),
     Command("open case", "open case NAME", "Open a provider concerns case for a provider", cases.open_case_command,
             group=CASES),
-    Command("cases", "cases", "The open cases, those needing attention first", cases.cases_command, group=CASES),
+    Command("cases", "cases [mine]", "The open cases, those needing attention first; 'mine', those with a role "
+            "for me", cases.cases_command, group=CASES),
     Command("case", "case REFERENCE [export|report|access-log]", "A case's card; 'export' sends the case file, "
             "'report' the closure notices and board report, 'access-log' who saw individual details (chair, "
             "team admins; personal chat)", cases.show_case, group=CASES),

@@ -147,6 +147,7 @@ class OpenActionCounts:
     open: int = 0
     overdue: int = 0  # due before today
     next_due: date | None = None
+    challenges: int = 0  # challenges to a decision awaiting an answer
 
 
 def rag_status(actions: list[CaseAction], today: date, calendar: WorkingCalendar) -> str:

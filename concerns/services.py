@@ -840,11 +840,12 @@ RAG_ORDER = {"Red": 0, "Amber": 1, "Green": 2}
 
 
 async def open_cases(uow: UnitOfWork, tenant_id: str, today: date, calendar: WorkingCalendar,
-                     limit: int = 25) -> OpenCases:
-    """The tenant's open cases, those needing attention first: overdue actions, then deadlines within two working
-    days, then the rest; within each the soonest deadline first, then the case open longest."""
+                     limit: int = 25, *, member: str | None = None) -> OpenCases:
+    """The tenant's open cases (only those `member` has a role on, if given), those needing attention first:
+    overdue actions, then deadlines within two working days, then the rest; within each the soonest deadline
+    first, then the case open longest."""
     async with uow:
-        cases = await uow.cases.open_cases(tenant_id)
+        cases = [c for c in await uow.cases.open_cases(tenant_id) if member is None or c.role_of(member) is not None]
         counts = await uow.cases.open_action_counts([c.id for c in cases], today)
     listed = []
     for case in cases:

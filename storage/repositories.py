@@ -713,7 +713,7 @@ _OPEN_CASES = CASES.where(CASE_COLUMNS.tenant_id == bindparam("tenant_id"),
 _OPEN = _A.status == "open"
 _OPEN_ACTION_COUNTS = select(
     _A.case_id, func.count(when((_OPEN, 1))), func.count(when((_OPEN & (_A.due_on < bindparam("today")), 1))),
-    func.min(when((_OPEN, _A.due_on))),
+    func.min(when((_OPEN, _A.due_on))), func.count(when((_OPEN & _A.source.startswith("challenge:"), 1))),
 ).where(_A.case_id.in_(bindparam("ids", expanding=True))).group_by(_A.case_id)
 _CASES_WITH_CONCERN = CASES.where(CASE_COLUMNS.tenant_id == bindparam("tenant_id"), CASE_COLUMNS.id.in_(
     select(CaseConcernRow.case_id).where(CaseConcernRow.concern_id == bindparam("concern_id"))))
@@ -829,7 +829,7 @@ class SqlCaseRepository(_Repository):
         if not case_ids:
             return {}
         rows = await self.session.execute(_OPEN_ACTION_COUNTS, {"ids": case_ids, "today": today})
-        return {case_id: OpenActionCounts(open, overdue, next_due) for case_id, open, overdue, next_due in rows}
+        return {case_id: OpenActionCounts(*counts) for case_id, *counts in rows}
 
     async def actions_to_assign_by(self, tenant_id: str, user_id: str) -> list[CaseAction]:
         """Open actions without an owner in the cases the person chairs or coordinates, soonest due first."""

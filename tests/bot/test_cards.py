@@ -64,9 +64,9 @@ def samples(text: str) -> dict[str, dict[str, Any]]:
         "challenge": {"title": text, "subtitle": short, "reason": text, "wanted": text, "action_id": 12,
                       "facts": [{"title": short or "t", "value": text}], "answers": choice,
                       "answer": {"title": short, "text": text}, "error": short},
-        "case_list": {"summary": short, "rows": [{"reference": "PC-2026-0001", "provider": short, "rag": rag,
-                                                  "where": text, "actions": short, "people": text}
-                                                 for rag in ("Red", "Amber", "Green")]},
+        "case_list": {"summary": short, "mine": True,
+                      "rows": [{"reference": "PC-2026-0001", "provider": short, "rag": rag, "where": text,
+                                "actions": short, "people": text} for rag in ("Red", "Amber", "Green")]},
         "concern_list": {"title": short, "subtitle": short, "rows": [row, row], "summary": short,
                          "empty_text": short, "candidates": [{"id": 1, "name": short}]},
         "notice": {"title": text, "text": text, "color": "Warning"},
@@ -266,7 +266,7 @@ def test_empty_states_render_valid_cards() -> None:
     values = samples("x")
     values["raise_concern"] |= {"providers": [], "channels": None, "errors": {}, "values": {}}
     values["concern_list"] |= {"rows": [], "candidates": [], "subtitle": None}
-    values["case_list"] |= {"rows": []}
+    values["case_list"] |= {"rows": [], "mine": False}
     values["challenge_form"] |= {"errors": {}, "values": {}}
     values["challenge"] |= {"answer": None, "wanted": "", "error": None}
     values["help"] |= {"notice": None}

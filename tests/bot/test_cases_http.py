@@ -483,6 +483,21 @@ async def test_cases_lists_the_open_cases_needing_attention_first_and_opens_one(
     await bot.send(bot.teams.personal_message(TOM, "case"))
     assert [r["open"]["reference"] for r in case_rows(bot.connector.sent[-1].card)] == ["PC-2026-0002", "PC-2026-0001"]
 
+    # Only the cases with a role for me, by typing it or from the card's button, and back.
+    await bot.send(bot.teams.personal_message(TOM, "cases mine"))
+    mine = bot.connector.sent[-1]
+    assert "My open cases" in texts(mine.card) and "1 open with a role for you" in texts(mine.card)
+    assert [r["open"]["reference"] for r in case_rows(mine.card)] == ["PC-2026-0001"]
+    [toggle] = mine.card["actions"]
+    assert toggle["title"] == "All open cases"
+    await bot.send(bot.teams.card_submit(TOM, toggle["data"], reply_to=mine.activity_id, conversation=chat,
+                                         channel=False))
+    everything = bot.connector.sent[-1].card
+    assert len(case_rows(everything)) == 2 and everything["actions"][0]["title"] == "Only mine"
+    await bot.send(bot.teams.card_submit(TOM, everything["actions"][0]["data"], reply_to=mine.activity_id,
+                                         conversation=chat, channel=False))
+    assert [r["open"]["reference"] for r in case_rows(bot.connector.sent[-1].card)] == ["PC-2026-0001"]
+
     # A closed case is not listed, and another tenant's cases are not either.
     async with bot.uow() as uow:
         await uow._session.execute(update(CaseRow).where(CaseRow.id == first.id).values(status="closed"))

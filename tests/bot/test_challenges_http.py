@@ -69,6 +69,8 @@ async def test_a_member_challenges_the_level_and_the_chair_answers_on_the_record
     # The case card says an answer is owed while it is.
     card = [s for s in bot.connector.sent if s.method == "PUT" and s.activity_id == case_post.activity_id][-1]
     assert "1 challenge awaiting an answer (Helen Ward, by Wed 25 Nov)" in texts(card.card)
+    await bot.send(bot.teams.personal_message(HELEN, "cases"))
+    assert "· 1 challenge awaiting an answer" in texts(bot.connector.sent[-1].card)
 
     # Her `actions` list and the reminder before it is due point to the card rather than offer Done.
     await bot.send(bot.teams.personal_message(HELEN, "actions"))
