@@ -18,6 +18,7 @@ from concerns.actions import CaseAction, plan_step, unresolved_required
 from concerns.calendar import WorkingCalendar
 from concerns.cases import Case, CaseStatus, LessonsFeedback, StepEntry
 from concerns.casework import event, find_case, open_case, refuse, team_holders, tell_new_owners
+from concerns.challenges import ChallengeAbout, ChallengeAnswer
 from concerns.clock import UK, Clock, uk_today
 from concerns.documents import CaseDocument, CommunicationAnswer
 from concerns.enquiries import EnquiryOutcome, EnquiryStatus
@@ -229,6 +230,23 @@ class CaseFile:
     def sources(self) -> Counter[str]:
         return Counter(concern.source_agency.value for concern in self.concerns)
 
+    def challenges(self) -> list[ChallengeRecord]:
+        """Each challenge to a decision on the case, oldest first, with its answer and whether it came in time:
+        for the board, how disagreement was raised and settled (seed 001, learning point 8)."""
+        answers = {e.details.get("action_id"): e for e in self.events if e.action == "case.challenge_answered"}
+        found = []
+        for raised in (e for e in self.events if e.action == "case.challenged"):
+            details = raised.details
+            answer = answers.get(details.get("action_id"))
+            due = date.fromisoformat(details["due_on"])
+            found.append(ChallengeRecord(
+                raised_at=raised.occurred_at, by=raised.actor_name, about=ChallengeAbout(details["about"]).label,
+                answer_by=str(details.get("answer_by")), due_on=due, to_senior=bool(details.get("senior")),
+                answered_at=answer.occurred_at if answer else None,
+                answer=ChallengeAnswer(answer.details["answer"]).label if answer else None,
+                in_time=answer.occurred_at.astimezone(UK).date() <= due if answer else None))
+        return sorted(found, key=lambda c: c.raised_at)
+
     def enquiry_counts(self) -> EnquiryCounts:
         recorded = [e.form for e in self.enquiries if e is not None]
         concluded = [f for f in recorded if f.status is EnquiryStatus.CONCLUDED]
@@ -240,6 +258,19 @@ class CaseFile:
             substantiated=Counter(f.substantiated.label for f in concluded if f.substantiated),
             risk=Counter(f.risk.label for f in concluded if f.risk),
         )
+
+
+@dataclass(frozen=True)
+class ChallengeRecord:
+    raised_at: datetime
+    by: str
+    about: str
+    answer_by: str
+    due_on: date
+    to_senior: bool  # owed by the pack's escalation role rather than the chair
+    answered_at: datetime | None
+    answer: str | None
+    in_time: bool | None  # None while unanswered
 
 
 @dataclass(frozen=True)

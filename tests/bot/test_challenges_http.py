@@ -12,6 +12,7 @@ from concerns.model import Actor
 from concerns.validation import FormErrors
 from tests.bot.conftest import RunningBot
 from tests.bot.test_cases_http import open_case_via_prompt, thread_of
+from tests.bot.test_closure_http import fetch, links, private_card
 from tests.bot.test_http import submit_data, texts
 from tests.support.activities import HELEN, PRIYA, TOM, User
 from tests.support.cards import schema_errors
@@ -120,6 +121,16 @@ async def test_a_member_challenges_the_level_and_the_chair_answers_on_the_record
 
     card = [s for s in bot.connector.sent if s.method == "PUT" and s.activity_id == case_post.activity_id][-1]
     assert "awaiting an answer" not in texts(card.card)
+
+    # The board report counts it, with its answer and whether it came in time.
+    await bot.send(bot.teams.personal_message(HELEN, "case PC-2026-0001 report"))
+    files = links(private_card(bot))
+    status, report, _ = await fetch(bot, next(url for title, url in files.items() if "Safeguarding Adults Board" in
+                                              title))
+    assert status == 200 and "<h2>Challenges to decisions</h2>" in report
+    assert ("1 challenge(s): 1 answered in time, 0 answered late, 0 awaiting an answer; 0 taken above the chair."
+            in report)
+    assert "Tom Okafor" in report and "the level of concern" in report and "The decision stands, Monday 23" in report
 
     # The timeline tells it in sentences.
     await bot.send(bot.teams.channel_message(TOM, "case PC-2026-0001"))
