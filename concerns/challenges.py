@@ -128,15 +128,17 @@ async def challenge_decision(
             await refuse(uow, clock, actor, case.reference, "case.challenge", refusal, conversation_id)
         senior = pack.role(pack.notifications.escalation_role)
         chair = case.holder(CaseRole.CHAIR) or case.holder(CaseRole.COORDINATOR)
-        if form.to_senior or (chair is not None and chair.user_id == actor.id):
+        chairs = chair is not None and chair.user_id == actor.id  # the chair's own challenge goes above them
+        if form.to_senior or chairs:
             holder = (await team_holders(uow, actor.tenant_id, case.channel_id)).get(senior.id)
             if holder is None:
-                chairs = chair is not None and chair.user_id == actor.id
-                why = (f"You are the {chair.role.label.lower()} of {case.reference}, so the {senior.label} answers "
-                       "your challenge, and nobody holds that role in this team yet") if chair is not None and chairs \
-                    else f"Nobody holds the {senior.label} role in this team yet"
-                first = "" if chairs else " Challenge the chair first."
-                raise FormErrors({"to_senior": f"{why} (a team admin sets it with 'team roles').{first}"})
+                unset = "(a team admin sets it with 'team roles')"
+                if chair is not None and chairs:
+                    raise FormErrors({"to_senior": f"You are the {chair.role.label.lower()} of {case.reference}, so "
+                                                   f"the {senior.label} answers your challenge, and nobody holds "
+                                                   f"that role in this team yet {unset}."})
+                raise FormErrors({"to_senior": f"Nobody holds the {senior.label} role in this team yet {unset}. "
+                                               "Challenge the chair first."})
             owner, owner_role = holder, senior.id
         elif chair is None:
             raise NotFound(f"{case.reference} has no chair or coordinator to answer; ask the {senior.label}.")
