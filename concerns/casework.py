@@ -50,6 +50,8 @@ async def refuse(uow: UnitOfWork, clock: Clock, actor: Actor, subject: str, atte
 
 async def find_case(uow: UnitOfWork, tenant_id: str, reference: str) -> Case:
     """The case with this reference, open or closed; another tenant's case is as unknown as a made-up one."""
+    if not reference.strip():
+        raise NotFound("Say which case, by its reference.")
     parsed = parse_reference(reference)
     case = await uow.cases.get_by_reference(tenant_id, str(parsed)) if parsed else None
     if case is None:

@@ -39,6 +39,7 @@ from concerns.cases import (
 )
 from concerns.casework import event as _event
 from concerns.casework import find_action as _find_action
+from concerns.casework import find_case as _find_case
 from concerns.casework import open_case as _open_case
 from concerns.casework import refuse as _refuse
 from concerns.casework import team_holders as _team_holders
@@ -600,11 +601,7 @@ async def record_case_card(
 
 async def get_case(uow: UnitOfWork, tenant_id: str, reference: str) -> Case:
     async with uow:
-        parsed = parse_reference(reference)
-        case = await uow.cases.get_by_reference(tenant_id, str(parsed)) if parsed else None
-    if case is None:
-        raise NotFound(f"There is no case {reference.strip()[:20]}.")
-    return case
+        return await _find_case(uow, tenant_id, reference)
 
 
 async def open_case_for_provider(uow: UnitOfWork, tenant_id: str, provider_id: int) -> Case | None:
@@ -739,10 +736,7 @@ async def case_timeline(
 ) -> tuple[Case, list[AuditEvent]]:
     """The case and the latest events about it and its linked concerns, oldest first."""
     async with uow:
-        parsed = parse_reference(reference)
-        case = await uow.cases.get_by_reference(tenant_id, str(parsed)) if parsed else None
-        if case is None:
-            raise NotFound(f"There is no case {reference.strip()[:20]}.")
+        case = await _find_case(uow, tenant_id, reference)
         subjects = [("case", case.reference), *(("concern", ref) for ref in case.concerns)]
         # Concern references are numbered per tenant, so another tenant has its own C-2026-0001. Who saw
         # individual details is for the access log (chair and team admins), not for a timeline in a channel.
@@ -1038,10 +1032,7 @@ async def add_action(
 
 async def case_actions(uow: UnitOfWork, tenant_id: str, reference: str) -> tuple[Case, list[CaseAction]]:
     async with uow:
-        parsed = parse_reference(reference)
-        case = await uow.cases.get_by_reference(tenant_id, str(parsed)) if parsed else None
-        if case is None:
-            raise NotFound(f"There is no case {reference.strip()[:20]}.")
+        case = await _find_case(uow, tenant_id, reference)
         return case, await uow.cases.actions(case.id)
 
 

@@ -46,6 +46,10 @@ async def test_a_member_challenges_the_level_and_the_chair_answers_on_the_record
     case_post, _ = await open_case_via_prompt(bot)  # chair Helen, coordinator Tom, member Priya
     thread = thread_of(case_post, bot.teams.tenant)
 
+    # Without a reference it asks which case (it said "There is no case .").
+    await bot.send(bot.teams.channel_message(TOM, "challenge") | {"conversation": thread})
+    assert bot.connector.sent[-1].text == "Say which case, by its reference. For example: challenge PC-2026-0001."
+
     # No reason: the card comes back saying so, and nothing is recorded.
     again = await challenge(bot, TOM, thread, about="level")
     assert "Say why you disagree" in texts(again.card) and await events(bot, "case.challenged") == []
