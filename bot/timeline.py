@@ -13,6 +13,7 @@ from typing import Any
 
 from concerns.cases import CaseRole
 from concerns.challenges import ChallengeAbout, ChallengeAnswer
+from concerns.handovers import what_moves
 from concerns.meetings import MeetingKind
 from concerns.model import AuditEvent
 from concerns.packs import ProcedurePack
@@ -144,6 +145,13 @@ def _challenged(e: _Event) -> str:
             f"{e.day('due_on')}" + (" (the chair had answered already)." if e.get("to_senior") else "."))
 
 
+def _handed_over(e: _Event) -> str:
+    # The reason stays on the record only: whether someone left or is off sick is not the channel's business.
+    moved = what_moves(str(e.get("incoming")), e.get("role"), e.get("incoming_role"),
+                       len(e.get("actions") or []), len(e.get("documents") or []))
+    return f"{e.who} handed {e.get('outgoing')}'s work on the case to {e.get('incoming')}: {moved}."
+
+
 _LINES: dict[str, Callable[[_Event], str]] = {
     "concern.raised": lambda e: f"{e.who} raised {e.ref}.",
     "concern.screened": lambda e: f"{e.who} screened {e.ref}: {e.outcome()}, threshold {e.level('threshold')}. "
@@ -158,6 +166,7 @@ _LINES: dict[str, Callable[[_Event], str]] = {
     "case.opened": lambda e: f"{e.who} opened the case.",
     "case.concern_linked": lambda e: f"{e.who} linked {e.get('concern')} to the case.",
     "case.role_changed": _role_changed,
+    "case.handed_over": _handed_over,
     "documents.seeded": lambda e: f"{e.who} started the documents register with the "
                                   f"{len(e.get('documents') or [])} documents the procedure expects.",
     "document.added": lambda e: f"{e.who} added {e.document()} to the documents register"

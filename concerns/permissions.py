@@ -74,6 +74,7 @@ class Operation(StrEnum):
     CLOSE_CASE = "close it"
     GIVE_LESSONS = "give its lessons-learned feedback"
     CHALLENGE = "challenge one of its decisions"
+    HAND_OVER = "hand over someone's roles, actions and documents on it"
     VIEW_INDIVIDUAL_DETAILS = "see its concerns' individual details (personal chat)"
     RECORD_ENQUIRY_OUTCOMES = "see and record its s42 enquiries' outcomes (personal chat)"
     READ_ACCESS_LOG = "read its access log (who saw individual details)"
@@ -115,6 +116,11 @@ MATRIX: dict[Operation, Rule] = {
     # person who raised the concern and whoever screened it knew the details already. Members, observers
     # and minute takers of the case do not need them to run the provider process, and team admins run
     # the team, not the casework.
+    # A chair who leaves can change nothing on their case, so someone above the case must be able to: the team's
+    # admins and the Head of Service, who appoints chairs (concerns/handovers.py).
+    Operation.HAND_OVER: Rule(frozenset({CHAIR, TEAM_ADMIN}), "the chair runs the case; a leaver's cases need "
+                              "someone above them", also="the holder of the pack's escalation role (Head of "
+                              "Service) in its team"),
     Operation.VIEW_INDIVIDUAL_DETAILS: Rule(frozenset({CHAIR, COORDINATOR}), "need to know, seed 002 s7",
                                             also="whoever raised or screened the concern"),
     # The findings meeting's matrix of individual s42 enquiries (seed 002 step 3): those who plan the enquiries'

@@ -324,6 +324,10 @@ class DocumentRepository(Protocol):
 
     async def update(self, document_id: int, state: DocumentState, by: Actor, at: datetime) -> None: ...
 
+    async def set_owner(self, document_id: int, owner: Person) -> None:
+        """Give an entry to someone else (a handover); its role and state stay."""
+        ...
+
     async def record_answers(self, case_id: int, step_entry_id: int, checks: list[CommunicationCheck], by: Actor,
                              at: datetime) -> None:
         """Append communication strategy answers at one step entry (earlier answers are kept)."""

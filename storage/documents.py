@@ -56,6 +56,10 @@ class SqlDocumentRepository(_Repository):
                 last_reviewed_on=state.last_reviewed_on, next_review_on=state.next_review_on,
                 updated_by_name=by.name, updated_at=at))
 
+    async def set_owner(self, document_id: int, owner: Person) -> None:
+        await self.session.execute(update(CaseDocumentRow).where(CaseDocumentRow.id == document_id).values(
+            owner_user_id=owner.user_id, owner_name=owner.name))
+
     async def record_answers(self, case_id: int, step_entry_id: int, checks: list[CommunicationCheck], by: Actor,
                              at: datetime) -> None:
         self.session.add_all([

@@ -64,6 +64,15 @@ def samples(text: str) -> dict[str, dict[str, Any]]:
         "challenge": {"title": text, "subtitle": short, "reason": text, "wanted": text, "action_id": 12,
                       "facts": [{"title": short or "t", "value": text}], "answers": choice,
                       "answer": {"title": short, "text": text}, "error": short},
+        "handover_form": {"form_key": short, "notice": text, "people": [{"user_id": short, "name": short}],
+                          "roster": [{"user_id": short, "name": short}], "reasons": choice,
+                          "values": {"outgoing": short, "incoming": short, "reason": short},
+                          "errors": {f: short or "x" for f in ("outgoing", "incoming", "reason")}},
+        "handover": {"title": short, "subtitle": short, "notice": short, "form_key": short, "notes": [short, text],
+                     "cases": [{"reference": "PC-2026-0001", "provider": short, "moves": short,
+                                "items": [short, text[:500]]}],
+                     "refused_title": short, "refused": [{"reference": "PC-2026-0002", "provider": short,
+                                                          "why": short}]},
         "case_list": {"summary": short, "mine": True,
                       "rows": [{"reference": "PC-2026-0001", "provider": short, "rag": rag, "where": text,
                                 "actions": short, "people": text} for rag in ("Red", "Amber", "Green")]},
@@ -268,6 +277,8 @@ def test_empty_states_render_valid_cards() -> None:
     values["concern_list"] |= {"rows": [], "candidates": [], "subtitle": None}
     values["case_list"] |= {"rows": [], "mine": False}
     values["challenge_form"] |= {"errors": {}, "values": {}}
+    values["handover_form"] |= {"errors": {}, "values": {}, "notice": None, "people": []}
+    values["handover"] |= {"cases": [], "refused": [], "notes": [], "notice": None, "form_key": None}
     values["challenge"] |= {"answer": None, "wanted": "", "error": None}
     values["help"] |= {"notice": None}
     values["concern_raised"] |= {"warning": None}
@@ -287,7 +298,8 @@ def test_empty_states_render_valid_cards() -> None:
     values["case_closed"] |= {"override": ""}
     values["case"] |= {"closed": None, "challenges": None}
     for name in ("raise_concern", "concern_list", "help", "concern_raised", "pattern_prompt", "screened", "open_case",
-                 "vote", "confirm_level", "action_list", "close_case", "case_closed", "case", "enquiry_matrix"):
+                 "vote", "confirm_level", "action_list", "close_case", "case_closed", "case", "enquiry_matrix",
+                 "handover_form", "handover"):
         assert schema_errors(renderer.render(name, **values[name])) == [], name
 
 

@@ -54,8 +54,11 @@ def test_every_operation_has_a_rule_and_the_chair_may_do_everything_on_the_case(
 
 
 def test_team_admin_runs_the_team_and_reads_access_logs_but_sees_no_individual_details() -> None:
+    # Handing over a leaver's work is the one change to a case a team admin may make: a chair who has left
+    # cannot hand over their own case.
     assert [op for op in Operation if holds([TEAM_ADMIN], op)] == [
-        Operation.READ_ACCESS_LOG, Operation.CHANGE_TEAM_ROLES, Operation.GRANT_TEAM_ADMIN]
+        Operation.HAND_OVER, Operation.READ_ACCESS_LOG, Operation.CHANGE_TEAM_ROLES, Operation.GRANT_TEAM_ADMIN]
+    assert [role for role in CaseRole if allowed(CASE, PEOPLE[role], Operation.HAND_OVER)] == [CaseRole.CHAIR]
     # Only team admins run the team: no case role may.
     assert all(MATRIX[op].roles == {TEAM_ADMIN} for op in TEAM_OPERATIONS)
     # A member who is also a team admin may read the log, not see the details it is about.
