@@ -209,3 +209,24 @@ def test_a_plan_for_someone_on_many_cases_fits_on_one_card() -> None:
     assert all(row["moves"] == "the chair role and 6 open actions" and row["items"] == [] for row in values["cases"])
     few = plan_values(replace(plan, cases=plan.cases[:1]), form_key="k")
     assert few["cases"][0]["items"][-1] == "and 1 more" and len(few["cases"][0]["items"]) == 6
+
+
+async def test_the_head_of_service_replaces_a_chair_who_has_left(running_bot: RunningBot) -> None:
+    bot = running_bot
+    await open_case_via_prompt(bot)  # chair Helen, coordinator Tom
+    bot.connector.roster = [roster_entry(u) for u in (PRIYA, TOM, HELEN, SAM)]
+    await bot.send(bot.teams.bot_added_to_team(PRIYA))  # the team admin names Sam the Head of Service
+    await bot.send(bot.teams.channel_message(PRIYA, "team roles"))
+    roles = bot.connector.sent[-1]
+    chosen = {"role": "head_of_service", "person": SAM.aad}
+    await bot.send(bot.teams.card_submit(PRIYA, submit_data(roles.card) | chosen, reply_to=roles.activity_id,
+                                         conversation=thread_of(roles, bot.teams.tenant)))
+
+    # Sam has no role on the case, and is above it: Priya, a member of the team, chairs it from now.
+    card = await form(bot, SAM)
+    await press(bot, SAM, card, "See what would move", outgoing=HELEN.aad, incoming=PRIYA.aad, reason="left")
+    done = await press(bot, SAM, card, "Hand over")
+    assert "Helen Ward's work is handed over to Priya Shah" in texts(done.card)
+    case, _, _ = await case_state(bot)
+    assert case.role_of(PRIYA.aad) is CaseRole.CHAIR and case.role_of(HELEN.aad) is None
+    assert case.role_of(SAM.aad) is None  # handing over does not put its maker on the case
