@@ -74,13 +74,17 @@ def _titles(things: tuple[Any, ...]) -> list[str]:
     return shown
 
 
+def _capitalised(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def plan_values(plan: HandoverPlan, *, done_by: str | None = None, form_key: str | None = None,
                 notice: str | None = None) -> dict[str, Any]:
     """The plan to confirm (with `form_key`), or what was done (with `done_by`)."""
     outgoing, incoming = plan.outgoing.name, plan.incoming.name
     cases = [{
         "reference": h.case.reference, "provider": h.case.provider.name,
-        "moves": what_moves(incoming, h.role, h.new_role, len(h.actions), len(h.documents)),
+        "moves": _capitalised(what_moves(incoming, h.role, h.new_role, len(h.actions), len(h.documents))),
         "items": _titles(h.actions + h.documents),
     } for h in plan.cases]
     notes = []
@@ -90,8 +94,8 @@ def plan_values(plan: HandoverPlan, *, done_by: str | None = None, form_key: str
     if plan.meetings:
         listed = "; ".join(f"{m.case_reference} {MeetingKind(m.kind).label.lower()} on "
                            f"{m.starts_at.astimezone(UK):%a %-d %b}" for m in plan.meetings)
-        notes.append(f"{outgoing} is invited to meetings still to come ({listed}): their invitations stay as they are; "
-                     f"invite {incoming} from the meeting in Teams.")
+        notes.append(f"{outgoing} is invited to {'a meeting' if len(plan.meetings) == 1 else 'meetings'} still to "
+                     f"come ({listed}). A meeting keeps its invitation: invite {incoming} to it in Teams.")
     if done_by:
         title = f"{outgoing}'s work is handed over to {incoming}"
         subtitle = f"By {done_by}. {plan.reason.label}."
@@ -211,9 +215,11 @@ async def _tell_cases(turn: Turn, plan: HandoverPlan) -> None:
         activity = Activity(type=ActivityTypes.message, entities=entities,
                             text=f"{tag} takes over from {plan.outgoing.name} on {case.reference}: {moves} "
                                  f"(handed over by {turn.actor.name}).")
-        if case.card_conversation_id:
-            try:
-                await turn.post_in(case.card_conversation_id, activity)
-            except Exception:  # the handover stands; the timeline and the cards say it
-                log.warning("could not tell %s's thread of the handover", case.reference, exc_info=True)
+        try:
+            if not case.card_conversation_id:
+                raise LookupError("the case has no thread")
+            await turn.post_in(case.card_conversation_id, activity)
+        except Exception:  # a thread deleted in Teams: here instead, so the new person is still @mentioned
+            log.warning("could not tell %s's thread of the handover; telling it here", case.reference, exc_info=True)
+            await turn.context.send_activity(activity)
         await refresh_case_cards(turn, case)

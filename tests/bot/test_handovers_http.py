@@ -101,7 +101,7 @@ async def test_a_team_admin_hands_a_leaving_chairs_work_to_a_colleague(running_b
     shown = texts(preview.card)
     assert "Hand over Helen Ward's work to Sam Reid?" in shown and "Nothing has moved yet." in shown
     expected = "the chair role and 1 open action"
-    assert expected in shown and "PC-2026-0001" in shown
+    assert "The chair role and 1 open action" in shown and "PC-2026-0001" in shown
     assert [a["title"] for a in preview.card["actions"]] == ["Hand over", "Change"]
     confirm = preview.card["actions"][0]["data"]
     assert (await case_state(bot))[0].role_of(HELEN.aad) is CaseRole.CHAIR and await events(
@@ -162,7 +162,7 @@ async def test_a_handover_applies_only_what_was_seen_and_never_gives_one_person_
     seen = texts(preview.card)
     _, actions, documents = await case_state(bot)
     toms_actions, toms_documents = owned_by(actions, TOM), owned_by(documents, TOM)
-    assert (f"the coordinator role, {len(toms_actions)} open actions and {len(toms_documents)} documents register "
+    assert (f"The coordinator role, {len(toms_actions)} open actions and {len(toms_documents)} documents register "
             "entries") in seen
     await give(bot, HELEN, TOM, "Call the home's registered manager")
     changed = await press(bot, HELEN, card, "Hand over")
@@ -206,7 +206,7 @@ def test_a_plan_for_someone_on_many_cases_fits_on_one_card() -> None:
     values = plan_values(plan, form_key="k")
     card = renderer.render("handover", **values)
     assert schema_errors(card) == [] and len(values["cases"]) == 40
-    assert all(row["moves"] == "the chair role and 6 open actions" and row["items"] == [] for row in values["cases"])
+    assert all(row["moves"] == "The chair role and 6 open actions" and row["items"] == [] for row in values["cases"])
     few = plan_values(replace(plan, cases=plan.cases[:1]), form_key="k")
     assert few["cases"][0]["items"][-1] == "and 1 more" and len(few["cases"][0]["items"]) == 6
 
@@ -230,3 +230,18 @@ async def test_the_head_of_service_replaces_a_chair_who_has_left(running_bot: Ru
     case, _, _ = await case_state(bot)
     assert case.role_of(PRIYA.aad) is CaseRole.CHAIR and case.role_of(HELEN.aad) is None
     assert case.role_of(SAM.aad) is None  # handing over does not put its maker on the case
+
+
+async def test_a_case_whose_thread_is_gone_hears_of_the_handover_where_it_was_made(running_bot: RunningBot) -> None:
+    bot = running_bot
+    case_post, _ = await open_case_via_prompt(bot)  # chair Helen, coordinator Tom
+    bot.connector.roster = [roster_entry(u) for u in (PRIYA, TOM, HELEN, SAM)]
+    bot.connector.gone.add(case_post.conversation_id)  # the case's thread was deleted in Teams
+    card = await form(bot, HELEN)
+    await press(bot, HELEN, card, "See what would move", outgoing=HELEN.aad, incoming=SAM.aad, reason="away")
+    before = len(bot.connector.sent)
+    await press(bot, HELEN, card, "Hand over")
+    [told] = [s for s in bot.connector.sent[before:] if "takes over from Helen Ward" in (s.text or "")]
+    assert told.conversation_id == card.conversation_id
+    assert [e["mentioned"]["id"] for e in told.body["entities"]] == [SAM.aad]
+    assert (await case_state(bot))[0].role_of(SAM.aad) is CaseRole.CHAIR
