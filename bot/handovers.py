@@ -89,8 +89,10 @@ def plan_values(plan: HandoverPlan, *, done_by: str | None = None, form_key: str
     } for h in plan.cases]
     notes = []
     if plan.team_roles:
-        notes.append(f"{outgoing} also holds the team's {' and '.join(plan.team_roles)} role"
-                     f"{'s' if len(plan.team_roles) > 1 else ''}: a team admin changes them with 'team roles'.")
+        notes.append(f"{outgoing} is also the team's {' and '.join(plan.team_roles)}: a team admin changes "
+                     f"{'that' if len(plan.team_roles) == 1 else 'those'} with 'team roles'.")
+    if plan.team_admin:
+        notes.append(f"{outgoing} is also one of the team's admins: another admin revokes that with 'team roles'.")
     if plan.meetings:
         listed = "; ".join(f"{m.case_reference} {MeetingKind(m.kind).label.lower()} on "
                            f"{m.starts_at.astimezone(UK):%a %-d %b}" for m in plan.meetings)

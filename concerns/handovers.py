@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -83,6 +83,7 @@ class HandoverPlan:
     not_handed_over: tuple[NotHandedOver, ...]
     team_roles: tuple[str, ...]  # labels of the pack roles the outgoing person holds in the team
     meetings: tuple[Meeting, ...]  # meetings still to come they are invited to (left as they are)
+    team_admin: bool = False  # the outgoing person is one of the team's admins (left as they are)
 
     @property
     def fingerprint(self) -> str:
@@ -130,7 +131,7 @@ class _TeamWork:
     cases: list[Case]  # open cases of the team, and closed ones where an open follow-up remains
     actions: dict[int, list[CaseAction]]  # open actions by case id
     documents: dict[int, list[CaseDocument]]  # register entries by case id
-    admin: bool  # the actor is a team admin
+    admin_ids: frozenset[str]  # the team's admins
     senior_ids: dict[str, str]  # the escalation role's holder in the team, by pack id
 
 
@@ -159,10 +160,10 @@ async def _team_work(uow: UnitOfWork, actor: Actor, team_id: str, outgoing_id: s
                 cases.append(closed)
                 actions[closed.id] = [a for a in await uow.cases.actions(closed.id) if a.status == "open"]
     documents = {c.id: await uow.documents.for_case(c.id) for c in cases if c.status is CaseStatus.OPEN}
-    admin = any(a.person.user_id == actor.id for a in await uow.team_admins.admins(actor.tenant_id, team_id))
+    admins = frozenset(a.person.user_id for a in await uow.team_admins.admins(actor.tenant_id, team_id))
     holders = {h.role_id: h.person.user_id for h in await uow.team_roles.holders(actor.tenant_id, team_id)}
     seniors = {c.pack_id: holders.get(pack_for(c.pack_id).notifications.escalation_role, "") for c in cases}
-    return _TeamWork(cases, actions, documents, admin, seniors)
+    return _TeamWork(cases, actions, documents, admins, seniors)
 
 
 def _people(work: _TeamWork) -> dict[str, Person]:
@@ -226,7 +227,7 @@ def _plan(work: _TeamWork, actor: Actor, outgoing: Person, incoming: Person, rea
         if role is None and not actions and not documents:
             continue
         senior = work.senior_ids.get(case.pack_id) == actor.id
-        if not may_hand_over(case, actor.id, team_admin=work.admin, senior=senior):
+        if not may_hand_over(case, actor.id, team_admin=actor.id in work.admin_ids, senior=senior):
             chair = case.holder(CaseRole.CHAIR)
             ask = f"its chair, {chair.name}" if chair and chair.user_id != outgoing.user_id else "a team admin"
             refused.append(NotHandedOver(case, f"Only its chair, a team admin or the Head of Service can hand over "
@@ -257,7 +258,8 @@ async def _read_plan(uow: UnitOfWork, clock: Clock, actor: Actor, team_id: str, 
                         if m.status is MeetingStatus.SCHEDULED and m.day >= today
                         and outgoing.user_id in {p.user_id for p in (m.chair, m.minute_taker, *m.attendees) if p}]
     meetings = tuple(invited)
-    return _plan(work, actor, outgoing, form.incoming, form.reason, labels, meetings)
+    return replace(_plan(work, actor, outgoing, form.incoming, form.reason, labels, meetings),
+                   team_admin=outgoing.user_id in work.admin_ids)
 
 
 async def plan_handover(uow: UnitOfWork, clock: Clock, actor: Actor, team_id: str, form: HandoverForm,
@@ -322,8 +324,7 @@ async def hand_over(
             refreshed.append(CaseHandover(case, handed.role, handed.incoming_role, handed.new_role,
                                           handed.actions, handed.documents))
         await uow.commit()
-    return HandoverPlan(plan.outgoing, plan.incoming, plan.reason, tuple(refreshed), plan.not_handed_over,
-                        plan.team_roles, plan.meetings)
+    return replace(plan, cases=tuple(refreshed))
 
 
 def _count(n: int, one: str, many: str) -> str:
