@@ -32,6 +32,7 @@ from concerns.documents import (
 from concerns.errors import NotFound
 from concerns.packs import ProcedurePack
 from concerns.validation import FormErrors, parse_id
+from concerns.vocabulary import counted
 from concerns.votes import NotAllowed
 
 DOCUMENTS_FORM = "documents"
@@ -288,6 +289,6 @@ async def save_comms_verb(turn: Turn, data: dict[str, Any]) -> None:
     except (NotFound, NotAllowed) as refusal:
         await tell_privately(turn, str(refusal))
         return
-    saved = f"{len(checks)} answer(s) recorded by {turn.actor.name}" if checks else "Nothing changed"
+    saved = f"{counted(len(checks), 'answer')} recorded by {turn.actor.name}" if checks else "Nothing changed"
     notice = f"{saved}: {checklist.considered} of {len(checklist.items)} considered at this step."
     await turn.replace_card("communication", **comms_values(turn, checklist, record, notice=notice))

@@ -30,6 +30,7 @@ from concerns.meetings import (
 from concerns.model import ConversationKind
 from concerns.permissions import Operation, allowed
 from concerns.validation import NAMES_ARE_STAFF, FormErrors, parse_id
+from concerns.vocabulary import counted
 from concerns.votes import NotAllowed
 
 log = logging.getLogger(__name__)
@@ -282,7 +283,7 @@ async def meetings_command(turn: Turn, args: str) -> None:
     for meeting in found:
         if meeting.status is MeetingStatus.HELD:
             state, colour = "Held", "Good"
-            detail = f"Minutes recorded by {meeting.minutes_by}: {len(meeting.decisions)} decision(s)."
+            detail = f"Minutes recorded by {meeting.minutes_by}: {counted(len(meeting.decisions), 'decision')}."
         elif meeting.status is MeetingStatus.CANCELLED:
             state, colour, detail = "Cancelled", "Default", ""
         elif meeting.starts_at < now:
@@ -297,7 +298,7 @@ async def meetings_command(turn: Turn, args: str) -> None:
                                                     detail) if x)})
     await turn.reply_card(
         "meeting_list", title=f"Meetings of {case.reference}", reference=case.reference,
-        subtitle=f"{case.provider.name}: {len(found)} meeting(s), those to come first.", rows=rows[:20],
+        subtitle=f"{case.provider.name}: {counted(len(found), 'meeting')}, those to come first.", rows=rows[:20],
         can_schedule=case.status.value == "open" and allowed(case, turn.actor.id, Operation.SCHEDULE_MEETING),
     )
 
@@ -370,7 +371,7 @@ async def submit_minutes(turn: Turn, data: dict[str, Any]) -> None:
     made = "; ".join(f"{a.title} ({a.owner.name if a.owner else 'unassigned'}, due {a.due_on:%a %-d %b})"
                      for a in recorded.actions)
     await turn.replace_card("notice", title=f"Minutes recorded: {meeting.kind.label.lower()} of {case.reference}",
-                            text=f"{len(form.decisions)} decision(s). " + (f"New actions: {made}." if made else
+                            text=f"{counted(len(form.decisions), 'decision')}. " + (f"New actions: {made}." if made else
                                                                             "No decision was made an action."),
                             color="Good")
     held = recorded.meeting

@@ -11,7 +11,7 @@ from concerns import services
 from concerns.errors import NotFound
 from concerns.model import ConversationKind, Provider
 from concerns.validation import NAMES_ARE_STAFF, FormErrors, says_names_are_staff
-from concerns.vocabulary import CommissioningStatus
+from concerns.vocabulary import CommissioningStatus, counted
 from concerns.votes import NotAllowed
 
 log = logging.getLogger(__name__)
@@ -92,4 +92,4 @@ async def embargo_list_command(turn: Turn, args: str = "") -> None:
         "concern_list", title="Providers not at normal commissioning status", subtitle=None,
         rows=[{"reference": status_label(p.commissioning_status), "provider": p.name, "raised_on": "",
                "details": p.service_type.label, "immediate_risk": False, "screen": False} for p in providers],
-        summary=f"{len(providers)} provider(s)", empty_text="Every provider is at normal status.", candidates=[])
+        summary=counted(len(providers), "provider"), empty_text="Every provider is at normal status.", candidates=[])

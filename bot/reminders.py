@@ -23,6 +23,7 @@ from concerns.clock import UK, uk_today
 from concerns.errors import NotFound
 from concerns.reminders import OutboxMessage, ReminderKind, action_facts, snooze_choices
 from concerns.validation import FormErrors, parse_id
+from concerns.vocabulary import counted
 from concerns.votes import NotAllowed
 
 log = logging.getLogger(__name__)
@@ -113,7 +114,7 @@ def _digest(facts: dict[str, Any]) -> dict[str, Any]:
                f"{_late(a)}" for a in facts["overdue"]]
     due = [f"{_short(_day(a['due_on']))} · {a['case']}: {a['title']} · {a['owner'] or 'unassigned'}"
            for a in facts["due"]]
-    votes = [f"{v['case']}: {v['ballots']} ballot(s) so far" + ("" if v["voted"] else "; you have not voted")
+    votes = [f"{v['case']}: {counted(v['ballots'], 'ballot')} so far" + ("" if v["voted"] else "; you have not voted")
              for v in facts["votes"]]
     cases = [f"{c['case']} · {c['provider']} · step: {c['step']} · level: {c['level']}" for c in facts["cases"]]
     sections = [section(f"Overdue ({len(overdue)})", "Attention", overdue)] if overdue else []

@@ -15,7 +15,7 @@ from concerns.clock import UK
 from concerns.errors import NotFound
 from concerns.screening import parse_screening_form
 from concerns.validation import NAMES_ARE_STAFF, FormErrors
-from concerns.vocabulary import Category, ScreeningOutcome
+from concerns.vocabulary import Category, ScreeningOutcome, counted
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ async def _screen_card_values(turn: Turn, context: services.ScreeningContext, re
     top = ", ".join(
         f"{Category(c).label} ({n})" for c, n in context.categories_last_12_months.most_common(5)
     )
-    history = f"{context.concerns_last_12_months} concern(s) about this provider" + (f": {top}" if top else "")
+    history = f"{counted(context.concerns_last_12_months, 'concern')} about this provider" + (f": {top}" if top else "")
     previous = [
         f"Screened {s.screened_at.astimezone(UK):%-d %b %Y} by {s.screened_by.name}: {s.outcome.label} "
         f"({_level_label(pack, s.threshold)})"

@@ -17,7 +17,7 @@ from concerns.handovers import what_moves
 from concerns.meetings import MeetingKind
 from concerns.model import AuditEvent
 from concerns.packs import ProcedurePack
-from concerns.vocabulary import CommissioningStatus, ScreeningOutcome
+from concerns.vocabulary import CommissioningStatus, ScreeningOutcome, counted
 
 
 def describe(event: AuditEvent, pack: ProcedurePack) -> str:
@@ -106,7 +106,7 @@ def _step_changed(e: _Event) -> str:
     open_required = e.get("open_required") or []
     if not open_required:
         return moved + "."
-    return f"{moved} with {len(open_required)} required action(s) open: {e.get('override_reason')}"
+    return f"{moved} with {counted(len(open_required), 'required action')} open: {e.get('override_reason')}"
 
 
 def _document_updated(e: _Event) -> str:

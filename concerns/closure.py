@@ -27,7 +27,7 @@ from concerns.model import Actor, AuditEvent, Concern
 from concerns.packs import ProcedurePack
 from concerns.permissions import Operation, require
 from concerns.validation import FormErrors, check_names
-from concerns.vocabulary import ScreeningOutcome
+from concerns.vocabulary import ScreeningOutcome, counted
 from concerns.votes import NotAllowed, Vote
 
 if TYPE_CHECKING:
@@ -51,7 +51,8 @@ class Readiness:
         step = pack.step(pack.closure.requires_step).name
         if not self.reached_required_step:
             return f"The case has not reached the {step} step."
-        return f"{len(self.open_required)} required action(s) of the {step} step are still open."
+        return (f"{counted(len(self.open_required), 'required action')} of the {step} step "
+                f"{'is' if len(self.open_required) == 1 else 'are'} still open.")
 
 
 def closure_readiness(pack: ProcedurePack, entries: list[StepEntry], actions: list[CaseAction]) -> Readiness:

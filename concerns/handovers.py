@@ -31,6 +31,7 @@ from concerns.model import Actor
 from concerns.packs import ProcedurePack
 from concerns.permissions import Operation, allowed
 from concerns.validation import FormErrors
+from concerns.vocabulary import counted
 from concerns.votes import NotAllowed
 
 if TYPE_CHECKING:
@@ -327,10 +328,6 @@ async def hand_over(
     return replace(plan, cases=tuple(refreshed))
 
 
-def _count(n: int, one: str, many: str) -> str:
-    return f"{n} {one if n == 1 else many}"
-
-
 def what_moves(incoming: str, role: str | None, new_role: str | None, actions: int, documents: int) -> str:
     """What a handover moves on one case, in words: for its plan, the case thread and the timeline alike."""
     parts = []
@@ -339,9 +336,9 @@ def what_moves(incoming: str, role: str | None, new_role: str | None, actions: i
         parts.append(f"the {label} role" if new_role in (None, role) else
                      f"the place as {label} ({incoming} stays {CaseRole(new_role).label.lower()})")
     if actions:
-        parts.append(_count(actions, "open action", "open actions"))
+        parts.append(counted(actions, "open action"))
     if documents:
-        parts.append(_count(documents, "documents register entry", "documents register entries"))
+        parts.append(counted(documents, "documents register entry", "documents register entries"))
     if not parts:
         return "nothing"
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]

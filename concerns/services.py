@@ -55,7 +55,7 @@ from concerns.ports import UnitOfWork
 from concerns.references import CASE, CONCERN, Reference, parse_reference
 from concerns.screening import Screening, ScreeningDecision
 from concerns.validation import FormErrors, RaiseConcernForm, check_names, named_on_a_shared_card, normalise_name
-from concerns.vocabulary import CommissioningStatus, ScreeningOutcome
+from concerns.vocabulary import CommissioningStatus, ScreeningOutcome, counted
 from concerns.votes import (
     BallotForm,
     Confirmation,
@@ -1060,8 +1060,10 @@ async def move_step(
             raise FormErrors({"step": "Choose one of the steps offered."})
         pending = unresolved_required(await uow.cases.actions(case.id), case.step)
         if pending and not override_reason:
-            raise FormErrors({"override_reason": f"{len(pending)} required action(s) of this step are still "
-                                                 "open: resolve them, or record why the case moves on anyway."})
+            raise FormErrors({"override_reason": f"{counted(len(pending), 'required action')} of this step "
+                                                 f"{'is' if len(pending) == 1 else 'are'} still open: resolve "
+                                                 f"{'it' if len(pending) == 1 else 'them'}, or record why the case "
+                                                 "moves on anyway."})
         if len(override_reason) > 2000:
             raise FormErrors({"override_reason": "Keep it under 2000 characters."})
         now = clock.now()

@@ -151,3 +151,8 @@ _OUTCOME_LABELS = {
     ScreeningOutcome.S42_ENQUIRY: "Individual safeguarding enquiry (Care Act s42)",
     ScreeningOutcome.PROVIDER_CONCERNS: "Provider concerns process",
 }
+
+
+def counted(n: int, one: str, many: str | None = None) -> str:
+    """'1 concern', '4 concerns': what members read says it properly rather than 'concern(s)'."""
+    return f"{n} {one if n == 1 else many or one + 's'}"

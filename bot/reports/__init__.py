@@ -18,7 +18,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from concerns.clock import UK
 from concerns.closure import CaseFile
-from concerns.vocabulary import Category, CommissioningStatus, SourceAgency
+from concerns.vocabulary import Category, CommissioningStatus, SourceAgency, counted
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -34,6 +34,7 @@ def _environment() -> Environment:
     )
     env.filters["day"] = _day
     env.filters["when"] = _when
+    env.filters["counted"] = counted
     env.filters["percent"] = lambda share: "n/a" if share is None else f"{share:.0%}"
     return env
 

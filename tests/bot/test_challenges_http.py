@@ -132,7 +132,7 @@ async def test_a_member_challenges_the_level_and_the_chair_answers_on_the_record
     status, report, _ = await fetch(bot, next(url for title, url in files.items() if "Safeguarding Adults Board" in
                                               title))
     assert status == 200 and "<h2>Challenges to decisions</h2>" in report
-    assert ("1 challenge(s): 1 answered in time, 0 answered late, 0 awaiting an answer; 0 taken above the chair."
+    assert ("1 challenge: 1 answered in time, 0 answered late, 0 awaiting an answer; 0 taken above the chair."
             in report)
     assert "Tom Okafor" in report and "the level of concern" in report and "The decision stands, Monday 23" in report
 

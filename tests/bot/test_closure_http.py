@@ -137,7 +137,7 @@ async def test_closing_posts_the_closure_asks_for_lessons_and_sends_the_chair_th
 
     status, report, _ = await fetch(bot, files["Summary report to Croydon Safeguarding Adults Board"])
     assert status == 200
-    for fact in ("To Croydon Safeguarding Adults Board", "2 concern(s)", "Medication", "<td>CQC</td><td>2</td>",
+    for fact in ("To Croydon Safeguarding Adults Board", "2 concerns", "Medication", "<td>CQC</td><td>2</td>",
                  "Decision for provider concerns", "Closing the provider concerns process",
                  "quality assurance agreed as not needed"):
         assert fact in report, fact

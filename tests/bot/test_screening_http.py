@@ -49,7 +49,7 @@ async def test_the_screening_card_shows_history_and_the_threshold_matrix(running
     concern = await raise_concern(bot)
     card, _ = await open_screening(bot, concern)
     shown = texts(card)
-    assert "1 concern(s) about this provider" in shown and "Medication (1)" in shown
+    assert "1 concern about this provider" in shown and "Medication (1)" in shown
     for label in ("Minor", "Moderate", "Major"):
         assert f'"text": "{label}' in shown
     assert {"outcome", "threshold", "rationale", "referrer_told", "s42_confirmed"} <= set(inputs(card))

@@ -68,7 +68,7 @@ def test_what_members_did_reads_in_the_procedures_words() -> None:
                                 "concerns meeting."
     assert describe(event("step.changed", previous="decision", step="initial_meeting",
                           open_required=["Consult the police"], override_reason="Police consulted by phone"),
-                    CROYDON).endswith("with 1 required action(s) open: Police consulted by phone")
+                    CROYDON).endswith("with 1 required action open: Police consulted by phone")
     assert describe(event("action.redated", title="Consult the police", previous="2026-11-30", due_on="2026-12-04",
                           reason="Police liaison on leave"), CROYDON) == \
         "Tom Okafor moved 'Consult the police' from Mon 30 Nov 2026 to Fri 4 Dec 2026: Police liaison on leave"

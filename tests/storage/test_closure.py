@@ -51,7 +51,7 @@ async def test_a_case_closes_without_override_once_quality_assurance_is_done(uow
     with pytest.raises(FormErrors) as caught:
         await closure.close_case(uow(), clock, ENGLAND, CROYDON, CHAIR, case.reference, "Improved.", "",
                                  conversation_id="c")
-    assert "3 required action(s) of the Quality assurance step are still open" in caught.value.errors[
+    assert "3 required actions of the Quality assurance step are still open" in caught.value.errors[
         "override_reason"]
 
     await resolve_step(uow, clock, case.reference, "quality_assurance")
