@@ -16,10 +16,12 @@ from bot.turn import Turn
 from concerns.cases import Person
 from concerns.clock import UK
 from concerns.handovers import (
+    HandBack,
     HandoverForm,
     HandoverPlan,
     HandoverReason,
     PlanChanged,
+    hand_back,
     hand_over,
     parse_handover_form,
     people_with_work,
@@ -35,6 +37,7 @@ from concerns.votes import NotAllowed
 log = logging.getLogger(__name__)
 
 FORM = "handover"
+HANDED_OVER, HANDED_BACK = "handed over", "handed back"  # what the form's record says became of it
 _FIELDS = ("outgoing", "incoming", "reason")
 SHOWN_PER_CASE = 5  # titles listed under a case; a phone's card stays readable, the count says the rest
 
@@ -101,6 +104,9 @@ def plan_values(plan: HandoverPlan, *, done_by: str | None = None, form_key: str
     if done_by:
         title = f"{outgoing}'s work is handed over to {incoming}"
         subtitle = f"By {done_by}. {plan.reason.label}."
+        if plan.reason is not HandoverReason.LEFT:
+            notes.append(f"When {outgoing} is back, Hand back returns what is still as it was handed over; what "
+                         f"{incoming} was given since stays theirs.")
     else:
         title = f"Hand over {outgoing}'s work to {incoming}?"
         subtitle = (f"{plan.reason.label}. On each case below, {incoming} takes {outgoing}'s place and {outgoing} "
@@ -112,6 +118,8 @@ def plan_values(plan: HandoverPlan, *, done_by: str | None = None, form_key: str
         "refused": [{"reference": n.case.reference, "provider": n.case.provider.name, "why": n.why}
                     for n in plan.not_handed_over],
         "form_key": form_key,
+        "buttons": (["Hand back"] if plan.reason is not HandoverReason.LEFT else []) if done_by else
+        (["Hand over", "Change"] if plan.cases else ["Change"]),
     }
     try:
         renderer.render("handover", **values)
@@ -129,16 +137,17 @@ async def _show_form_again(turn: Turn, record: Any, errors: dict[str, str], noti
     await turn.replace_card("handover_form", **await _form_values(turn, record, errors, notice))
 
 
-async def _checked(turn: Turn, data: dict[str, Any]) -> Any:
+async def _checked(turn: Turn, data: dict[str, Any], expect: str | None = None) -> Any:
     """The form record behind a press, if it can still be used; otherwise the card says why and None."""
     record, problem = await submitted_form(turn, data, FORM)
     if record is None:
         await form_refused(turn, problem)
         return None
-    if record.result is not None:  # a press sent twice: the card already says what moved, and keeps saying it
+    if record.result != expect:  # a press sent twice: the card already says what moved, and keeps saying it
         from bot.votes import tell_privately
 
-        await tell_privately(turn, "This handover was made already; start a new one with 'handover'.")
+        await tell_privately(turn, "This handover was handed back already." if record.result == HANDED_BACK else
+                             "This handover was made already; start a new one with 'handover'.")
         return None
     if not turn.conversation.team_id:
         await form_refused(turn, "A handover is made in the team's channel.")
@@ -199,9 +208,11 @@ async def confirm_verb(turn: Turn, data: dict[str, Any]) -> None:
     except NotAllowed as refusal:
         await tell_privately(turn, str(refusal))
         return
-    record.result = "handed over"
+    record.result = HANDED_OVER
+    record.values = {**record.values, "handover_id": plan.handover_id,
+                     "cases": [h.case.reference for h in plan.cases]}
     await turn.services.forms.save(record)
-    await turn.replace_card("handover", **plan_values(plan, done_by=turn.actor.name))
+    await turn.replace_card("handover", **plan_values(plan, done_by=turn.actor.name, form_key=record.key))
     await _tell_cases(turn, plan)
 
 
@@ -217,11 +228,64 @@ async def _tell_cases(turn: Turn, plan: HandoverPlan) -> None:
         activity = Activity(type=ActivityTypes.message, entities=entities,
                             text=f"{tag} takes over from {plan.outgoing.name} on {case.reference}: {moves} "
                                  f"(handed over by {turn.actor.name}).")
-        try:
-            if not case.card_conversation_id:
-                raise LookupError("the case has no thread")
-            await turn.post_in(case.card_conversation_id, activity)
-        except Exception:  # a thread deleted in Teams: here instead, so the new person is still @mentioned
-            log.warning("could not tell %s's thread of the handover; telling it here", case.reference, exc_info=True)
-            await turn.context.send_activity(activity)
+        await _tell(turn, case, activity)
+        await refresh_case_cards(turn, case)
+
+
+async def _tell(turn: Turn, case: Any, activity: Activity) -> None:
+    """Post in the case's thread or, where it is gone (deleted in Teams), here: whoever is @mentioned still hears."""
+    try:
+        if not case.card_conversation_id:
+            raise LookupError("the case has no thread")
+        await turn.post_in(case.card_conversation_id, activity)
+    except Exception:
+        log.warning("could not post in %s's thread; posting here", case.reference, exc_info=True)
+        await turn.context.send_activity(activity)
+
+
+def hand_back_values(back: HandBack, done_by: str) -> dict[str, Any]:
+    outgoing, incoming = back.outgoing.name, back.incoming.name
+    return {
+        "title": f"{outgoing}'s work is handed back from {incoming}", "notice": None, "notes": [], "form_key": None,
+        "subtitle": f"By {done_by}. What {incoming} was given since stays theirs." if back.cases else
+        f"By {done_by}. Nothing went back.",
+        "cases": [{"reference": b.case.reference, "provider": b.case.provider.name,
+                   "moves": _capitalised(what_moves(outgoing, b.role, b.role, len(b.actions), len(b.documents))),
+                   "items": list((b.actions + b.documents)[:SHOWN_PER_CASE])} for b in back.cases],
+        "refused_title": f"Not handed back ({len(back.not_handed_back)})",
+        "refused": [{"reference": n.case.reference, "provider": n.case.provider.name, "why": n.why}
+                    for n in back.not_handed_back],
+        "buttons": [],
+    }
+
+
+async def hand_back_verb(turn: Turn, data: dict[str, Any]) -> None:
+    """'Hand back' on a handover's card: what is still as it was handed over goes back, case by case."""
+    from bot.actions import refresh_case_cards
+    from bot.votes import tell_privately
+
+    record = await _checked(turn, data, HANDED_OVER)
+    if record is None:
+        return
+    handover_id, references = record.values.get("handover_id"), record.values.get("cases")
+    try:
+        if not isinstance(handover_id, str) or not isinstance(references, list):
+            raise NotAllowed("This handover cannot be handed back: start a new one with 'handover'.")
+        back = await hand_back(turn.uow(), turn.services.clock, turn.actor, turn.conversation.team_id, handover_id,
+                               [r for r in references if isinstance(r, str)], _pack_for(turn),
+                               conversation_id=turn.conversation.id)
+    except NotAllowed as refusal:
+        await tell_privately(turn, str(refusal))
+        return
+    record.result = HANDED_BACK
+    await turn.services.forms.save(record)
+    await turn.replace_card("handover", **hand_back_values(back, turn.actor.name))
+    for returned in back.cases:
+        case = returned.case
+        moves = what_moves(back.outgoing.name, returned.role, returned.role, len(returned.actions),
+                           len(returned.documents))
+        tag, entities = mention({"user_id": back.outgoing.user_id, "name": back.outgoing.name})
+        await _tell(turn, case, Activity(type=ActivityTypes.message, entities=entities,
+                                         text=f"{tag} is back on {case.reference} from {back.incoming.name}: {moves} "
+                                              f"(handed back by {turn.actor.name})."))
         await refresh_case_cards(turn, case)

@@ -116,6 +116,7 @@ VERBS: dict[str, VerbHandler] = {
     "handover.preview": handovers.preview_verb,
     "handover.change": handovers.change_verb,
     "handover.confirm": handovers.confirm_verb,
+    "handover.back": handovers.hand_back_verb,
     "case.role": cases.submit_role,
     "team.role": team_roles.submit_team_role,
     "team.admin_grant": team_roles.grant_admin_verb,

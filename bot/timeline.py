@@ -152,6 +152,12 @@ def _handed_over(e: _Event) -> str:
     return f"{e.who} handed {e.get('outgoing')}'s work on the case to {e.get('incoming')}: {moved}."
 
 
+def _handed_back(e: _Event) -> str:
+    moved = what_moves(str(e.get("outgoing")), e.get("role"), e.get("role"), len(e.get("actions") or []),
+                       len(e.get("documents") or []))
+    return f"{e.who} handed {e.get('outgoing')}'s work on the case back from {e.get('incoming')}: {moved}."
+
+
 _LINES: dict[str, Callable[[_Event], str]] = {
     "concern.raised": lambda e: f"{e.who} raised {e.ref}.",
     "concern.screened": lambda e: f"{e.who} screened {e.ref}: {e.outcome()}, threshold {e.level('threshold')}. "
@@ -167,6 +173,7 @@ _LINES: dict[str, Callable[[_Event], str]] = {
     "case.concern_linked": lambda e: f"{e.who} linked {e.get('concern')} to the case.",
     "case.role_changed": _role_changed,
     "case.handed_over": _handed_over,
+    "case.handed_back": _handed_back,
     "documents.seeded": lambda e: f"{e.who} started the documents register with the "
                                   f"{len(e.get('documents') or [])} documents the procedure expects.",
     "document.added": lambda e: f"{e.who} added {e.document()} to the documents register"

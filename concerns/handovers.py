@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from concerns.actions import CaseAction
 from concerns.cases import Case, CaseRole, CaseStatus, Member, Person
-from concerns.casework import event, refuse, tell_new_owners
+from concerns.casework import event, find_case, refuse, tell_new_owners
 from concerns.clock import Clock, uk_today
 from concerns.documents import CaseDocument
 from concerns.meetings import Meeting, MeetingStatus
@@ -85,6 +86,7 @@ class HandoverPlan:
     team_roles: tuple[str, ...]  # labels of the pack roles the outgoing person holds in the team
     meetings: tuple[Meeting, ...]  # meetings still to come they are invited to (left as they are)
     team_admin: bool = False  # the outgoing person is one of the team's admins (left as they are)
+    handover_id: str | None = None  # once made: names its audit events, so it can be handed back
 
     @property
     def fingerprint(self) -> str:
@@ -296,6 +298,7 @@ async def hand_over(
             raise PlanChanged(plan)
         now = clock.now()
         outgoing, incoming = plan.outgoing, plan.incoming
+        handover_id = secrets.token_hex(8)
         for handed in plan.cases:
             case = handed.case
             if handed.role is not None:
@@ -308,7 +311,7 @@ async def hand_over(
             for document in handed.documents:
                 await uow.documents.set_owner(document.id, incoming)
             await uow.audit.record(event(
-                clock, actor, "case.handed_over", "case", case.reference, conversation_id,
+                clock, actor, "case.handed_over", "case", case.reference, conversation_id, handover=handover_id,
                 outgoing=outgoing.name, outgoing_id=outgoing.user_id, incoming=incoming.name,
                 incoming_id=incoming.user_id, reason=plan.reason.value,
                 role=handed.role.value if handed.role else None,
@@ -325,7 +328,7 @@ async def hand_over(
             refreshed.append(CaseHandover(case, handed.role, handed.incoming_role, handed.new_role,
                                           handed.actions, handed.documents))
         await uow.commit()
-    return replace(plan, cases=tuple(refreshed))
+    return replace(plan, cases=tuple(refreshed), handover_id=handover_id)
 
 
 def what_moves(incoming: str, role: str | None, new_role: str | None, actions: int, documents: int) -> str:
@@ -342,3 +345,104 @@ def what_moves(incoming: str, role: str | None, new_role: str | None, actions: i
     if not parts:
         return "nothing"
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+# -- handing back ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CaseHandBack:
+    """What went back on one case."""
+
+    case: Case
+    role: CaseRole | None  # the role given back
+    incoming_role: CaseRole | None  # the role the person who covered keeps (None: they leave the case)
+    actions: tuple[str, ...]  # titles
+    documents: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class HandBack:
+    outgoing: Person  # who is back
+    incoming: Person  # who covered
+    cases: tuple[CaseHandBack, ...]
+    not_handed_back: tuple[NotHandedOver, ...]
+
+
+async def hand_back(
+    uow: UnitOfWork, clock: Clock, actor: Actor, team_id: str, handover_id: str, references: Sequence[str],
+    pack_for: Callable[[str], ProcedurePack], *, conversation_id: str,
+) -> HandBack:
+    """Undo a handover for someone who is back: what is still as it was handed over goes back to them (the role,
+    where the person who covered still holds it as given; the actions still open and still theirs; the register
+    entries still theirs), and nothing else, so the work the person who covered had or was given since stays theirs.
+    Who may is checked case by case as for a handover; each case records it as one audit event."""
+    async with uow:
+        admins = {a.person.user_id for a in await uow.team_admins.admins(actor.tenant_id, team_id)}
+        holders = {h.role_id: h.person.user_id for h in await uow.team_roles.holders(actor.tenant_id, team_id)}
+        back: list[CaseHandBack] = []
+        refused: list[NotHandedOver] = []
+        people: tuple[Person, Person] | None = None
+        denied = False
+        now = clock.now()
+        for reference in references:
+            case = await find_case(uow, actor.tenant_id, reference)
+            recorded = await uow.audit.for_subject("case", case.reference)
+            if any(e.action == "case.handed_back" and e.details.get("handover") == handover_id for e in recorded):
+                continue
+            made = next((e for e in recorded if e.action == "case.handed_over"
+                         and e.details.get("handover") == handover_id), None)
+            if made is None:
+                continue
+            d = made.details
+            outgoing, incoming = Person(d["outgoing_id"], d["outgoing"]), Person(d["incoming_id"], d["incoming"])
+            people = (outgoing, incoming)
+            senior = holders.get(pack_for(case.pack_id).notifications.escalation_role) == actor.id
+            if not may_hand_over(case, actor.id, team_admin=actor.id in admins, senior=senior):
+                denied = True
+                refused.append(NotHandedOver(case, "Only its chair, a team admin or the Head of Service can hand "
+                                                   "work back on it."))
+                continue
+            role = CaseRole(d["role"]) if d.get("role") else None
+            kept = CaseRole(d["incoming_previous"]) if d.get("incoming_previous") else None
+            given = CaseRole(d["incoming_role"]) if d.get("incoming_role") else None
+            if role is not None and (case.status is not CaseStatus.OPEN or case.role_of(outgoing.user_id) is not None
+                                     or case.role_of(incoming.user_id) is not given):
+                role = None  # the roles changed since: the chair puts them right with 'roles'
+            ids = {a["id"] for a in d.get("actions") or []}
+            actions = [a for a in await uow.cases.actions(case.id) if a.id in ids and a.status == "open"
+                       and a.owner is not None and a.owner.user_id == incoming.user_id]
+            document_ids = {x["id"] for x in d.get("documents") or []}
+            documents = [x for x in await uow.documents.for_case(case.id) if x.id in document_ids
+                         and x.owner is not None and x.owner.user_id == incoming.user_id]
+            if role is None and not actions and not documents:
+                refused.append(NotHandedOver(case, f"Nothing handed over on it is still with {incoming.name} as it "
+                                                   "was handed over."))
+                continue
+            if role is not None:
+                await uow.cases.set_member(case.id, Member(incoming.user_id, incoming.name, given or role), kept, now)
+                await uow.cases.set_member(case.id, Member(outgoing.user_id, outgoing.name, role), role, now)
+            for action in actions:
+                await uow.cases.assign_action(action.id, outgoing)
+            for document in documents:
+                await uow.documents.set_owner(document.id, outgoing)
+            await uow.audit.record(event(
+                clock, actor, "case.handed_back", "case", case.reference, conversation_id, handover=handover_id,
+                outgoing=outgoing.name, outgoing_id=outgoing.user_id, incoming=incoming.name,
+                incoming_id=incoming.user_id, role=role.value if role else None,
+                incoming_role=kept.value if role and kept else None,
+                actions=[{"id": a.id, "title": a.title} for a in actions],
+                documents=[{"id": x.id, "title": x.title} for x in documents],
+            ))
+            await tell_new_owners(uow, clock, actor, case, [a.id for a in actions])
+            current = await uow.cases.get(actor.tenant_id, case.id)
+            assert current is not None
+            back.append(CaseHandBack(current, role, kept if role else None, tuple(a.title for a in actions),
+                                     tuple(x.title for x in documents)))
+        if people is None:
+            raise NotAllowed("This handover has been handed back already.")
+        if not back and denied:
+            await refuse(uow, clock, actor, team_id, "team.hand_back", NotAllowed(
+                f"None of {people[0].name}'s work is yours to hand back."), conversation_id, "team")
+        await uow.commit()
+    return HandBack(people[0], people[1], tuple(back), tuple(refused))

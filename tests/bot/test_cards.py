@@ -72,7 +72,7 @@ def samples(text: str) -> dict[str, dict[str, Any]]:
                      "cases": [{"reference": "PC-2026-0001", "provider": short, "moves": short,
                                 "items": [short, text[:500]]}],
                      "refused_title": short, "refused": [{"reference": "PC-2026-0002", "provider": short,
-                                                          "why": short}]},
+                                                          "why": short}], "buttons": ["Hand over", "Change"]},
         "case_list": {"summary": short, "mine": True,
                       "rows": [{"reference": "PC-2026-0001", "provider": short, "rag": rag, "where": text,
                                 "actions": short, "people": text} for rag in ("Red", "Amber", "Green")]},
@@ -278,7 +278,7 @@ def test_empty_states_render_valid_cards() -> None:
     values["case_list"] |= {"rows": [], "mine": False}
     values["challenge_form"] |= {"errors": {}, "values": {}}
     values["handover_form"] |= {"errors": {}, "values": {}, "notice": None, "people": []}
-    values["handover"] |= {"cases": [], "refused": [], "notes": [], "notice": None, "form_key": None}
+    values["handover"] |= {"cases": [], "refused": [], "notes": [], "notice": None, "form_key": None, "buttons": []}
     values["challenge"] |= {"answer": None, "wanted": "", "error": None}
     values["help"] |= {"notice": None}
     values["concern_raised"] |= {"warning": None}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.app import SERVICES
+from bot.app import DELIVER_SOON, SERVICES
 from bot.timeline import describe
 from concerns import services
 from concerns.cases import CaseRole, Person
@@ -58,6 +58,7 @@ async def give(bot: RunningBot, by: User, owner: User, title: str) -> None:
     clock, calendar = bot.app[SERVICES].clock, bot.app[SERVICES].calendar
     await services.add_action(bot.uow(), clock, calendar, Actor(by.aad, by.name, bot.teams.tenant), "PC-2026-0001",
                               title, Person(owner.aad, owner.name), "2026-12-01", conversation_id="test")
+    await bot.app[DELIVER_SOON].settled()  # the word to the new owner is sent before the test reads the connector
 
 
 async def events(bot: RunningBot, action: str, subject_type: str = "case", ref: str = "PC-2026-0001") -> list[Any]:
@@ -260,3 +261,58 @@ async def test_a_case_whose_thread_is_gone_hears_of_the_handover_where_it_was_ma
     assert told.conversation_id == card.conversation_id
     assert [e["mentioned"]["id"] for e in told.body["entities"]] == [SAM.aad]
     assert (await case_state(bot))[0].role_of(SAM.aad) is CaseRole.CHAIR
+
+
+async def test_someone_back_from_leave_gets_back_what_is_still_as_it_was_handed_over(running_bot: RunningBot) -> None:
+    bot = running_bot
+    case_post, _ = await open_case_via_prompt(bot)  # chair Helen, coordinator Tom
+    bot.connector.roster = [roster_entry(u) for u in (PRIYA, TOM, HELEN, SAM)]
+    await bot.send(bot.teams.bot_added_to_team(PRIYA))
+    for title in ("Agree the chair of the concerns meeting", "Write to the placing authorities"):
+        await give(bot, TOM, HELEN, title)
+    card = await form(bot, PRIYA)
+    await press(bot, PRIYA, card, "See what would move", outgoing=HELEN.aad, incoming=SAM.aad, reason="away")
+    covered = await press(bot, PRIYA, card, "Hand over")
+    assert [a["title"] for a in covered.card["actions"]] == ["Hand back"]
+    assert "When Helen Ward is back, Hand back returns what is still as it was handed over" in texts(covered.card)
+
+    # While Helen is away Sam does one of her actions, and is given one of his own.
+    _, actions, _ = await case_state(bot)
+    done, left = sorted(owned_by(actions, SAM))
+    await services.close_action(bot.uow(), bot.app[SERVICES].clock, Actor(SAM.aad, SAM.name, bot.teams.tenant),
+                                done, "done", "Letter sent", conversation_id="test")
+    await give(bot, TOM, SAM, "Visit the home unannounced")
+    _, actions, _ = await case_state(bot)
+    [his_own] = [a.id for a in actions if a.title == "Visit the home unannounced"]
+
+    bot.app[SERVICES].clock.advance(hours=2)  # she is back (the same action given to her again later is news)
+    # The coordinator cannot hand it back: it is the chair's role that would move.
+    await bot.send(bot.teams.card_submit(TOM, covered.card["actions"][0]["data"], reply_to=card.activity_id,
+                                         conversation=thread_of(card, bot.teams.tenant)))
+    assert "None of Helen Ward's work is yours to hand back." in bot.connector.created[-1]["activity"]["text"]
+    assert (await case_state(bot))[0].role_of(SAM.aad) is CaseRole.CHAIR
+    assert [e.details["attempted"] for e in await events(bot, "refused", "team", TEAM_ID)] == ["team.hand_back"]
+    before = len(bot.connector.sent)
+    returned = await press(bot, PRIYA, card, "Hand back")
+    assert "Helen Ward's work is handed back from Sam Reid" in texts(returned.card)
+    assert "The chair role and 1 open action" in texts(returned.card) and not returned.card.get("actions")
+    case, actions, _ = await case_state(bot)
+    assert case.role_of(HELEN.aad) is CaseRole.CHAIR and case.role_of(SAM.aad) is None  # he had no role before
+    by_id = {a.id: a for a in actions}
+    assert by_id[left].owner.user_id == HELEN.aad  # still open: back with her
+    assert by_id[done].owner.user_id == SAM.aad and by_id[done].status == "done"  # done while covering: stays his
+    assert by_id[his_own].owner.user_id == SAM.aad  # given to him since: his
+    [back] = await events(bot, "case.handed_back")
+    [over] = await events(bot, "case.handed_over")
+    assert back.details["handover"] == over.details["handover"] and [a["id"] for a in back.details["actions"]] == [left]
+    assert describe(back, bot.app[SERVICES].pack) == (
+        "Priya Shah handed Helen Ward's work on the case back from Sam Reid: the chair role and 1 open action.")
+    [told] = [s for s in bot.connector.sent[before:] if "is back on PC-2026-0001" in (s.text or "")]
+    assert told.conversation_id == case_post.conversation_id
+    assert [e["mentioned"]["id"] for e in told.body["entities"]] == [HELEN.aad]
+
+    # Once is enough: pressed again, nothing more moves.
+    await bot.send(bot.teams.card_submit(PRIYA, covered.card["actions"][0]["data"], reply_to=card.activity_id,
+                                         conversation=thread_of(card, bot.teams.tenant)))
+    assert "handed back already" in bot.connector.created[-1]["activity"]["text"]
+    assert len(await events(bot, "case.handed_back")) == 1
