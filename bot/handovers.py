@@ -92,10 +92,12 @@ def plan_values(plan: HandoverPlan, *, done_by: str | None = None, form_key: str
     } for h in plan.cases]
     notes = []
     if plan.team_roles:
-        notes.append(f"{outgoing} is also the team's {' and '.join(plan.team_roles)}: a team admin changes "
-                     f"{'that' if len(plan.team_roles) == 1 else 'those'} with 'team roles'.")
+        notes.append(f"{outgoing} is also the team's {' and '.join(plan.team_roles)}; a handover leaves "
+                     f"{'that as it is' if len(plan.team_roles) == 1 else 'those as they are'} (a team admin "
+                     "changes them with 'team roles').")
     if plan.team_admin:
-        notes.append(f"{outgoing} is also one of the team's admins: another admin revokes that with 'team roles'.")
+        notes.append(f"{outgoing} is also one of the team's admins; a handover leaves that as it is (another admin "
+                     "can revoke it with 'team roles').")
     if plan.meetings:
         listed = "; ".join(f"{m.case_reference} {MeetingKind(m.kind).label.lower()} on "
                            f"{m.starts_at.astimezone(UK):%a %-d %b}" for m in plan.meetings)

@@ -236,8 +236,8 @@ async def test_the_head_of_service_replaces_a_chair_who_has_left(running_bot: Ru
     card = await form(bot, SAM)
     preview = await press(bot, SAM, card, "See what would move", outgoing=PRIYA.aad, incoming=HELEN.aad,
                           reason="away")
-    assert "Priya Shah is also one of the team's admins: another admin revokes that with 'team roles'." in texts(
-        preview.card)
+    assert ("Priya Shah is also one of the team's admins; a handover leaves that as it is (another admin can revoke "
+            "it with 'team roles').") in texts(preview.card)
     assert "is also the team's" not in texts(preview.card)
     card = await form(bot, PRIYA)
     await give(bot, PRIYA, SAM, "Decide on suspending new placements")
@@ -245,7 +245,7 @@ async def test_the_head_of_service_replaces_a_chair_who_has_left(running_bot: Ru
                           reason="away")
     [note] = [b["text"] for b in preview.card["body"] if "is also the team's" in b.get("text", "")]
     assert note.startswith("Sam Reid is also the team's Head of Service") and note.endswith(
-        ": a team admin changes that with 'team roles'.")
+        "; a handover leaves that as it is (a team admin changes them with 'team roles').")
 
 
 async def test_a_case_whose_thread_is_gone_hears_of_the_handover_where_it_was_made(running_bot: RunningBot) -> None:
