@@ -149,12 +149,15 @@ def _handed_over(e: _Event) -> str:
     # The reason stays on the record only: whether someone left or is off sick is not the channel's business.
     moved = what_moves(str(e.get("incoming")), e.get("role"), e.get("incoming_role"),
                        len(e.get("actions") or []), len(e.get("documents") or []))
-    return f"{e.who} handed {e.get('outgoing')}'s work on the case to {e.get('incoming')}: {moved}."
+    whose = "their" if e.who == e.get("outgoing") else f"{e.get('outgoing')}'s"
+    return f"{e.who} handed {whose} work on the case to {e.get('incoming')}: {moved}."
 
 
 def _handed_back(e: _Event) -> str:
     moved = what_moves(str(e.get("outgoing")), e.get("role"), e.get("role"), len(e.get("actions") or []),
                        len(e.get("documents") or []))
+    if e.who == e.get("outgoing"):
+        return f"{e.who} took their work on the case back from {e.get('incoming')}: {moved}."
     return f"{e.who} handed {e.get('outgoing')}'s work on the case back from {e.get('incoming')}: {moved}."
 
 

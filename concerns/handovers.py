@@ -376,7 +376,8 @@ async def hand_back(
     """Undo a handover for someone who is back: what is still as it was handed over goes back to them (the role,
     where the person who covered still holds it as given; the actions still open and still theirs; the register
     entries still theirs), and nothing else, so the work the person who covered had or was given since stays theirs.
-    Who may is checked case by case as for a handover; each case records it as one audit event."""
+    Who may is checked case by case as for a handover, and the two people it was between may too; each case records
+    it as one audit event."""
     async with uow:
         admins = {a.person.user_id for a in await uow.team_admins.admins(actor.tenant_id, team_id)}
         holders = {h.role_id: h.person.user_id for h in await uow.team_roles.holders(actor.tenant_id, team_id)}
@@ -398,10 +399,12 @@ async def hand_back(
             outgoing, incoming = Person(d["outgoing_id"], d["outgoing"]), Person(d["incoming_id"], d["incoming"])
             people = (outgoing, incoming)
             senior = holders.get(pack_for(case.pack_id).notifications.escalation_role) == actor.id
-            if not may_hand_over(case, actor.id, team_admin=actor.id in admins, senior=senior):
+            # The two people it was between may undo it too: the one back from leave takes back what was theirs.
+            party = actor.id in (outgoing.user_id, incoming.user_id)
+            if not party and not may_hand_over(case, actor.id, team_admin=actor.id in admins, senior=senior):
                 denied = True
-                refused.append(NotHandedOver(case, "Only its chair, a team admin or the Head of Service can hand "
-                                                   "work back on it."))
+                refused.append(NotHandedOver(case, f"Only {outgoing.name}, {incoming.name}, its chair, a team admin "
+                                                   "or the Head of Service can hand work back on it."))
                 continue
             role = CaseRole(d["role"]) if d.get("role") else None
             kept = CaseRole(d["incoming_previous"]) if d.get("incoming_previous") else None

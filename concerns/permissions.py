@@ -120,7 +120,7 @@ MATRIX: dict[Operation, Rule] = {
     # admins and the Head of Service, who appoints chairs (concerns/handovers.py).
     Operation.HAND_OVER: Rule(frozenset({CHAIR, TEAM_ADMIN}), "the chair runs the case; a leaver's cases need "
                               "someone above them", also="the holder of the pack's escalation role (Head of "
-                              "Service) in its team"),
+                              "Service) in its team; handing back, the two people it was between"),
     Operation.VIEW_INDIVIDUAL_DETAILS: Rule(frozenset({CHAIR, COORDINATOR}), "need to know, seed 002 s7",
                                             also="whoever raised or screened the concern"),
     # The findings meeting's matrix of individual s42 enquiries (seed 002 step 3): those who plan the enquiries'

@@ -4,6 +4,7 @@ first, applied as seen, told in each case's thread, on the record."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from bot.app import DELIVER_SOON, SERVICES
@@ -188,8 +189,6 @@ async def test_handover_is_made_in_a_team_channel(running_bot: RunningBot) -> No
 def test_a_plan_for_someone_on_many_cases_fits_on_one_card() -> None:
     """Forty cases with five long actions each would pass Teams' card limit with every title listed: the titles go,
     the counts stay."""
-    from dataclasses import replace
-
     from bot.cards import renderer
     from bot.handovers import plan_values
     from concerns.actions import CaseAction
@@ -286,15 +285,16 @@ async def test_someone_back_from_leave_gets_back_what_is_still_as_it_was_handed_
     [his_own] = [a.id for a in actions if a.title == "Visit the home unannounced"]
 
     bot.app[SERVICES].clock.advance(hours=2)  # she is back (the same action given to her again later is news)
-    # The coordinator cannot hand it back: it is the chair's role that would move.
+    # The coordinator cannot hand it back: it is the chair's role that would move, and it was not between her and him.
     await bot.send(bot.teams.card_submit(TOM, covered.card["actions"][0]["data"], reply_to=card.activity_id,
                                          conversation=thread_of(card, bot.teams.tenant)))
     assert "None of Helen Ward's work is yours to hand back." in bot.connector.created[-1]["activity"]["text"]
     assert (await case_state(bot))[0].role_of(SAM.aad) is CaseRole.CHAIR
     assert [e.details["attempted"] for e in await events(bot, "refused", "team", TEAM_ID)] == ["team.hand_back"]
     before = len(bot.connector.sent)
-    returned = await press(bot, PRIYA, card, "Hand back")
-    assert "Helen Ward's work is handed back from Sam Reid" in texts(returned.card)
+    returned = await press(bot, HELEN, card, "Hand back")  # she is neither chair nor admin now: it was hers
+    assert "Helen Ward's work is handed back from Sam Reid" in texts(returned.card) and "By Helen Ward." in texts(
+        returned.card)
     assert "The chair role and 1 open action" in texts(returned.card) and not returned.card.get("actions")
     case, actions, _ = await case_state(bot)
     assert case.role_of(HELEN.aad) is CaseRole.CHAIR and case.role_of(SAM.aad) is None  # he had no role before
@@ -306,6 +306,8 @@ async def test_someone_back_from_leave_gets_back_what_is_still_as_it_was_handed_
     [over] = await events(bot, "case.handed_over")
     assert back.details["handover"] == over.details["handover"] and [a["id"] for a in back.details["actions"]] == [left]
     assert describe(back, bot.app[SERVICES].pack) == (
+        "Helen Ward took their work on the case back from Sam Reid: the chair role and 1 open action.")
+    assert describe(replace(back, actor_name="Priya Shah"), bot.app[SERVICES].pack) == (
         "Priya Shah handed Helen Ward's work on the case back from Sam Reid: the chair role and 1 open action.")
     [told] = [s for s in bot.connector.sent[before:] if "is back on PC-2026-0001" in (s.text or "")]
     assert told.conversation_id == case_post.conversation_id

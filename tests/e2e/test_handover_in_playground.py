@@ -1,0 +1,108 @@
+"""End to end: a chair going on leave hands her case to a colleague, who hears it in the case's thread, and gets it
+back on her return, in the Agents Playground and Chromium at a phone's width."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import ARTIFACTS, Stack
+from tests.e2e.playground import (
+    BOT_NAME,
+    USERS,
+    card_button,
+    card_textbox,
+    mention_bot_and_post,
+    open_channel,
+    open_playground,
+    wait_for_bot_reply_containing,
+)
+from tests.e2e.test_raise_in_playground import pick
+
+pytestmark = pytest.mark.e2e
+PROVIDER = "Elm Grove Care Home"
+PHONE = {"width": 390, "height": 844}
+
+
+def raise_about(page: Any, description: str) -> None:
+    mention_bot_and_post(page, BOT_NAME, "raise")
+    card = wait_for_bot_reply_containing(page, "Do not type the names of individual adults", timeout=20_000)
+    if card.get_by_role("combobox", name="Provider", exact=True).count():
+        pick(page, card, "Provider", PROVIDER)
+    else:
+        card_textbox(card, "Provider").fill(PROVIDER)
+        pick(page, card, "Service type (for a new provider)", "Residential home")
+    pick(page, card, "Categories", "Medication")
+    pick(page, card, "Source of the concern", "Contract monitoring visit")
+    card_textbox(card, "What happened").fill(description)
+    card_button(card, "Submit concern").click()
+    wait_for_bot_reply_containing(page, description[:30], timeout=20_000)
+
+
+def chair_of(stack: Stack) -> str | None:
+    with sqlite3.connect(stack.database) as db:
+        found = db.execute("SELECT m.user_id FROM case_members m JOIN cases c ON c.id = m.case_id JOIN providers p "
+                           "ON p.id = c.provider_id WHERE p.name = ? AND m.role = 'chair'", (PROVIDER,)).fetchone()
+    return found[0] if found else None
+
+
+def test_a_chair_on_leave_hands_her_case_over_and_gets_it_back(stack: Stack) -> None:
+    base = stack.playground.base_url
+    helen = open_playground(stack.browser, base, as_user="Helen Ward")
+    sam = open_playground(stack.browser, base, as_user="Sam Reid")
+    pages = (helen, sam)
+    try:
+        for page in pages:
+            open_channel(page, "General")
+        helen.set_viewport_size(PHONE)
+        raise_about(helen, "Monitoring visit: controlled drugs register not countersigned for a week.")
+        raise_about(helen, "Second visit: medicine fridge above 8C with insulin inside, no action taken.")
+        prompt = wait_for_bot_reply_containing(helen, "A pattern of concerns", timeout=20_000)
+        card_button(prompt, "Open a case").click()
+        form = wait_for_bot_reply_containing(helen, "Open a provider concerns case", timeout=20_000)
+        pick(helen, form, "Chair", "Helen Ward")
+        pick(helen, form, "Coordinator (point of contact for the provider)", "Tom Okafor")
+        card_button(form, "Open the case").click()
+        wait_for_bot_reply_containing(helen, "Provider concerns case PC-", timeout=20_000)
+        assert chair_of(stack) == USERS["Helen Ward"]["aadObjectId"]
+
+        # Going on leave, from her phone: she sees what would move before anything does.
+        mention_bot_and_post(helen, BOT_NAME, "handover")
+        card = wait_for_bot_reply_containing(helen, "Hand over someone's work", timeout=20_000)
+        pick(helen, card, "Whose work", "Helen Ward")
+        pick(helen, card, "To whom", "Sam Reid")
+        card.get_by_text("They are away for a while").click()
+        card_button(card, "See what would move").click()
+        preview = wait_for_bot_reply_containing(helen, "Hand over Helen Ward's work to Sam Reid?", timeout=20_000)
+        assert "The chair role" in preview.inner_text() and "Nothing has moved yet." in preview.inner_text()
+        assert chair_of(stack) == USERS["Helen Ward"]["aadObjectId"]
+        preview.screenshot(path=str(ARTIFACTS / "e2e-handover-preview.png"))
+        card_button(preview, "Hand over").click()
+        done = wait_for_bot_reply_containing(helen, "Helen Ward's work is handed over to Sam Reid", timeout=20_000)
+        assert chair_of(stack) == USERS["Sam Reid"]["aadObjectId"]
+
+        # Sam hears it in the case's thread, and the case card names him as chair.
+        told = wait_for_bot_reply_containing(sam, "takes over from Helen Ward", timeout=20_000)
+        assert "Sam Reid" in told.inner_text()
+        case = wait_for_bot_reply_containing(sam, "Provider concerns case PC-", timeout=20_000)
+        for _ in range(100):  # the card is updated in place once the thread has been told
+            if "Sam Reid" in case.inner_text():
+                break
+            sam.wait_for_timeout(200)
+        assert "Sam Reid" in case.inner_text() and "Helen Ward" not in case.inner_text()
+
+        # Back from leave: Hand back on the same card.
+        card_button(done, "Hand back").click()
+        wait_for_bot_reply_containing(helen, "Helen Ward's work is handed back from Sam Reid", timeout=20_000)
+        wait_for_bot_reply_containing(sam, "Helen Ward is back on PC-", timeout=20_000)
+        assert chair_of(stack) == USERS["Helen Ward"]["aadObjectId"]
+        helen.screenshot(path=str(ARTIFACTS / "e2e-handover-channel.png"), full_page=True)
+    except Exception:
+        for name, page in zip(("helen", "sam"), pages, strict=True):
+            page.screenshot(path=str(ARTIFACTS / f"e2e-handover-failure-{name}.png"), full_page=True)
+        raise
+    finally:
+        for page in pages:
+            page.context.close()
