@@ -28,8 +28,7 @@ from tests.e2e.playground import (
     open_playground,
     wait_for_bot_reply_containing,
 )
-from tests.e2e.test_raise_in_playground import pick
-from tests.e2e.test_vote_in_playground import raise_in_channel
+from tests.e2e.test_vote_in_playground import open_case_from_pattern, raise_in_channel
 
 pytestmark = pytest.mark.e2e
 PROVIDER = "Riverside Court Care Home"
@@ -63,12 +62,7 @@ def test_a_case_goes_from_decision_to_closure(stack: Stack) -> None:
             open_channel(page, "General")
         raise_in_channel(priya, "Monitoring visit: call bells unanswered for over ten minutes at night.")
         raise_in_channel(priya, "Complaint: medicines given late on the first floor, three days running.")
-        prompt = wait_for_bot_reply_containing(priya, "A pattern of concerns", timeout=20_000)
-        card_button(prompt, "Open a case").click()
-        form = wait_for_bot_reply_containing(priya, "Open a provider concerns case", timeout=20_000)
-        pick(priya, form, "Chair", "Priya Shah")
-        pick(priya, form, "Coordinator (point of contact for the provider)", "Tom Okafor")
-        card_button(form, "Open the case").click()
+        open_case_from_pattern(priya, "Priya Shah", "Tom Okafor")
 
         # The coordinator confirms one of his decision-step actions from the checklist in the thread.
         checklist = wait_for_bot_reply_containing(tom, "Notify the Market Facing", timeout=20_000)

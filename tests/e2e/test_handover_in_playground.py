@@ -4,7 +4,6 @@ back on her return, in the Agents Playground and Chromium at a phone's width."""
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
 
 import pytest
 
@@ -13,32 +12,16 @@ from tests.e2e.playground import (
     BOT_NAME,
     USERS,
     card_button,
-    card_textbox,
     mention_bot_and_post,
     open_channel,
     open_playground,
     wait_for_bot_reply_containing,
 )
 from tests.e2e.test_raise_in_playground import pick
+from tests.e2e.test_vote_in_playground import PROVIDER, open_case_from_pattern, raise_in_channel
 
 pytestmark = pytest.mark.e2e
-PROVIDER = "Elm Grove Care Home"
 PHONE = {"width": 390, "height": 844}
-
-
-def raise_about(page: Any, description: str) -> None:
-    mention_bot_and_post(page, BOT_NAME, "raise")
-    card = wait_for_bot_reply_containing(page, "Do not type the names of individual adults", timeout=20_000)
-    if card.get_by_role("combobox", name="Provider", exact=True).count():
-        pick(page, card, "Provider", PROVIDER)
-    else:
-        card_textbox(card, "Provider").fill(PROVIDER)
-        pick(page, card, "Service type (for a new provider)", "Residential home")
-    pick(page, card, "Categories", "Medication")
-    pick(page, card, "Source of the concern", "Contract monitoring visit")
-    card_textbox(card, "What happened").fill(description)
-    card_button(card, "Submit concern").click()
-    wait_for_bot_reply_containing(page, description[:30], timeout=20_000)
 
 
 def chair_of(stack: Stack) -> str | None:
@@ -57,14 +40,9 @@ def test_a_chair_on_leave_hands_her_case_over_and_gets_it_back(stack: Stack) -> 
         for page in pages:
             open_channel(page, "General")
         helen.set_viewport_size(PHONE)
-        raise_about(helen, "Monitoring visit: controlled drugs register not countersigned for a week.")
-        raise_about(helen, "Second visit: medicine fridge above 8C with insulin inside, no action taken.")
-        prompt = wait_for_bot_reply_containing(helen, "A pattern of concerns", timeout=20_000)
-        card_button(prompt, "Open a case").click()
-        form = wait_for_bot_reply_containing(helen, "Open a provider concerns case", timeout=20_000)
-        pick(helen, form, "Chair", "Helen Ward")
-        pick(helen, form, "Coordinator (point of contact for the provider)", "Tom Okafor")
-        card_button(form, "Open the case").click()
+        raise_in_channel(helen, "Monitoring visit: controlled drugs register not countersigned for a week.")
+        raise_in_channel(helen, "Second visit: medicine fridge above 8C with insulin inside, no action taken.")
+        open_case_from_pattern(helen, "Helen Ward", "Tom Okafor")
         wait_for_bot_reply_containing(helen, "Provider concerns case PC-", timeout=20_000)
         assert chair_of(stack) == USERS["Helen Ward"]["aadObjectId"]
 

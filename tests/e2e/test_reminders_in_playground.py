@@ -33,8 +33,7 @@ from tests.e2e.playground import (
     wait_for_bot_reply_containing,
 )
 from tests.e2e.test_case_to_closure_in_playground import set_clock
-from tests.e2e.test_raise_in_playground import pick
-from tests.e2e.test_vote_in_playground import PROVIDER, raise_in_channel
+from tests.e2e.test_vote_in_playground import PROVIDER, open_case_from_pattern, raise_in_channel
 
 pytestmark = pytest.mark.e2e
 
@@ -85,12 +84,7 @@ def test_a_due_action_is_reminded_and_done_from_personal_chat(stack: Stack) -> N
             open_channel(page, "General")
         raise_in_channel(priya, "Monitoring visit: residents left in night clothes until midday, two floors.")
         raise_in_channel(priya, "Complaint: a resident's call bell was out of reach overnight, third time.")
-        prompt = wait_for_bot_reply_containing(priya, "A pattern of concerns", timeout=20_000)
-        card_button(prompt, "Open a case").click()
-        form = wait_for_bot_reply_containing(priya, "Open a provider concerns case", timeout=20_000)
-        pick(priya, form, "Chair", "Tom Okafor")
-        pick(priya, form, "Coordinator (point of contact for the provider)", "Priya Shah")
-        card_button(form, "Open the case").click()
+        open_case_from_pattern(priya, "Tom Okafor", "Priya Shah")
 
         case = wait_for_bot_reply_containing(tom, "Provider concerns case PC-", timeout=20_000)
         assert "Tuesday 24 November 2026" in case.inner_text()  # the next deadline: due in 1 working day

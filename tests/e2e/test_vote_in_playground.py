@@ -46,6 +46,16 @@ def raise_in_channel(page: Any, description: str) -> None:
     wait_for_bot_reply_containing(page, description[:30], timeout=20_000)
 
 
+def open_case_from_pattern(page: Any, chair: str, coordinator: str) -> None:
+    """Open a case from the pattern prompt that the concerns just raised led to."""
+    prompt = wait_for_bot_reply_containing(page, "A pattern of concerns", timeout=20_000)
+    card_button(prompt, "Open a case").click()
+    form = wait_for_bot_reply_containing(page, "Open a provider concerns case", timeout=20_000)
+    pick(page, form, "Chair", chair)
+    pick(page, form, "Coordinator (point of contact for the provider)", coordinator)
+    card_button(form, "Open the case").click()
+
+
 def cast(page: Any, level: str) -> None:
     vote = wait_for_bot_reply_containing(page, "Vote on the level of PC-", timeout=20_000)
     card_choice(vote, level).check()
@@ -64,12 +74,7 @@ def test_three_members_vote_and_the_chair_confirms(stack: Stack) -> None:
         raise_in_channel(priya, "Monitoring visit: night staffing below the agreed ratio on two floors.")
         raise_in_channel(priya, "Second monitoring visit: agency staff without induction records.")
 
-        prompt = wait_for_bot_reply_containing(priya, "A pattern of concerns", timeout=20_000)
-        card_button(prompt, "Open a case").click()
-        form = wait_for_bot_reply_containing(priya, "Open a provider concerns case", timeout=20_000)
-        pick(priya, form, "Chair", "Helen Ward")
-        pick(priya, form, "Coordinator (point of contact for the provider)", "Tom Okafor")
-        card_button(form, "Open the case").click()
+        open_case_from_pattern(priya, "Helen Ward", "Tom Okafor")
 
         # Every page sees the case's thread; the chair starts the vote from her own page.
         case = wait_for_bot_reply_containing(helen, "Provider concerns case PC-", timeout=20_000)
