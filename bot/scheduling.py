@@ -17,6 +17,7 @@ from concerns.clock import Clock
 from concerns.model import Conversation
 from concerns.packs import ProcedurePack
 from concerns.ports import UnitOfWork
+from concerns.reminders import OutboxMessage, no_longer_due
 from scheduler.delivery import Deliverer
 from scheduler.sweep import Sweeper
 from storage.outbox import SqlOutbox
@@ -55,6 +56,9 @@ def build_sweeper(*, sessions: Any, uow: Callable[[], UnitOfWork], adapter: BotA
     outbox = SqlOutbox(sessions)
     calendar = calendar_for(pack.nation)
     sender = TeamsSender(adapter, app_id, uow, clock, calendar)
+    async def stale(message: OutboxMessage) -> str | None:
+        return await no_longer_due(uow().reader(), message)
+
     deliverer = Deliverer(outbox, sender, clock, pack, calendar, worker_name(),
-                          admin_channel=admin_channel_finder(uow, admin_channel))
+                          admin_channel=admin_channel_finder(uow, admin_channel), no_longer_due=stale)
     return Sweeper(SqlReminderSource(sessions), outbox, clock, packs, pack, calendar_for, deliverer)

@@ -393,6 +393,10 @@ class Outbox(Protocol):
 
     async def defer(self, message_id: int, worker: str, send_after: datetime) -> bool: ...
 
+    async def void(self, message_id: int, worker: str, at: datetime, reason: str) -> bool:
+        """Finish a claimed row unsent: it is no longer wanted."""
+        ...
+
     async def dead(self, message_id: int, worker: str, at: datetime, error: str) -> bool: ...
 
     async def counts(self) -> dict[str, int]:

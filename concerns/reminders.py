@@ -13,13 +13,16 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from concerns.actions import CaseAction
 from concerns.calendar import WorkingCalendar
 from concerns.cases import Case, CaseRole, Person
 from concerns.meetings import Meeting
 from concerns.packs import ProcedurePack, Reminders
+
+if TYPE_CHECKING:
+    from concerns.ports import UnitOfWork
 
 __all__ = [
     "CaseSnapshot",
@@ -300,6 +303,43 @@ def action_facts(action: CaseAction, today: date, calendar: WorkingCalendar) -> 
         "meeting": action.source.startswith("meeting:"),
         "challenge": action.source.startswith("challenge:"),  # answered on its own card, not with Done
     }
+
+
+# Messages about actions, and whose they are: the owner's own reminders, or the case thread's prompt.
+_ABOUT_ONE_ACTION = {ReminderKind.ACTION_BEFORE: True, ReminderKind.ACTION_DUE: True,
+                     ReminderKind.ACTION_SNOOZED: True, ReminderKind.ACTION_ESCALATE: False}
+
+
+async def no_longer_due(uow: UnitOfWork, message: OutboxMessage) -> str | None:
+    """Why a queued message about actions should not be sent now, or None to send it.
+
+    A reminder due at midnight waits for working hours, and one given out on a Friday evening for Monday: by then
+    the action may be done, given to someone else (a handover, Not mine) or re-dated, and a reminder about it would
+    send its old owner after work that is finished or no longer theirs. The sweep queues the new owner's or the new
+    date's own reminder; this one is voided and says why in the outbox."""
+    if message.kind is ReminderKind.ACTION_ASSIGNED:
+        ids, personal = [a.get("action_id") for a in message.facts.get("actions") or []], True
+    elif message.kind in _ABOUT_ONE_ACTION:
+        ids, personal = [message.facts.get("action_id")], _ABOUT_ONE_ACTION[message.kind]
+    else:
+        return None
+    reasons = []
+    async with uow:
+        for action_id in ids:
+            action = await uow.cases.action(message.tenant_id, action_id) if isinstance(action_id, int) else None
+            if action is None:
+                reasons.append("the action is no longer on the record")
+            elif action.status != "open":
+                reasons.append(f"'{action.title}' was marked {action.status.replace('_', ' ')}")
+            elif personal and (action.owner is None or message.recipient is None
+                               or action.owner.user_id != message.recipient.user_id):
+                reasons.append(f"'{action.title}' is no longer theirs")
+            elif message.kind in _ABOUT_ONE_ACTION and (action.due_on.isoformat() if action.due_on else None) \
+                    != message.facts.get("due_on"):
+                reasons.append(f"'{action.title}' was re-dated")
+            else:
+                return None  # one of the actions it is about still stands
+    return "; ".join(reasons) or "it is about no action"
 
 
 def assignment_notices(tenant: str, actions: Iterable[CaseAction], by: Person, at: datetime) -> list[Reminder]:

@@ -75,9 +75,10 @@ class DeliveryReport:
     deferred: list[int] = field(default_factory=list)
     dead: list[int] = field(default_factory=list)
     lost_lease: list[int] = field(default_factory=list)
+    voided: list[int] = field(default_factory=list)  # no longer wanted when their time came
 
     def merge(self, other: DeliveryReport) -> None:
-        for name in ("sent", "retried", "deferred", "dead", "lost_lease"):
+        for name in ("sent", "retried", "deferred", "dead", "lost_lease", "voided"):
             getattr(self, name).extend(getattr(other, name))
 
 
@@ -100,6 +101,7 @@ class Deliverer:
         limiter: RateLimiter | None = None,
         policy: DeliveryPolicy | None = None,
         admin_channel: Callable[[str], Awaitable[str | None]] | None = None,
+        no_longer_due: Callable[[OutboxMessage], Awaitable[str | None]] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
     ) -> None:
@@ -112,6 +114,7 @@ class Deliverer:
         self.limiter = limiter or RateLimiter()
         self.policy = policy or DeliveryPolicy()
         self.admin_channel = admin_channel
+        self.no_longer_due = no_longer_due
         self.sleep = sleep
         self.rng = rng or random.Random()
         self._lanes: dict[str, asyncio.Lock] = {}
@@ -139,6 +142,13 @@ class Deliverer:
         if message.kind is not ReminderKind.DEAD_LETTER and is_quiet(self.hours, self.calendar, now):
             await self.outbox.defer(message.id, self.worker, next_working_start(self.hours, self.calendar, now))
             report.deferred.append(message.id)
+            return report
+        # Asked at the moment of sending, not when queued: a reminder held over a night or a weekend must not
+        # chase an action done, given to someone else or re-dated meanwhile.
+        reason = await self.no_longer_due(message) if self.no_longer_due else None
+        if reason is not None:
+            await self.outbox.void(message.id, self.worker, now, reason)
+            report.voided.append(message.id)
             return report
         wait = self.limiter.wait(message.lane)
         if wait > self.policy.wait_in_process:

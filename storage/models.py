@@ -479,7 +479,7 @@ class OutboxRow(Base):
     conversation_id: Mapped[str | None] = mapped_column(String(400))
     facts: Mapped[dict[str, Any]] = mapped_column(JSON)
     summary: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16))  # pending, sending, sent, dead
+    status: Mapped[str] = mapped_column(String(16))  # pending, sending, sent, dead, void
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     send_after: Mapped[datetime] = mapped_column(UTCDateTime())
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())

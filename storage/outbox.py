@@ -40,7 +40,7 @@ from concerns.reminders import OutboxMessage, Reminder, ReminderKind, Target
 from storage.db import reading, writing
 from storage.models import OutboxRow
 
-PENDING, SENDING, SENT, DEAD = "pending", "sending", "sent", "dead"
+PENDING, SENDING, SENT, DEAD, VOID = "pending", "sending", "sent", "dead", "void"
 OWED = (PENDING, SENDING)
 _OUTBOX = OutboxRow.__table__
 _ENQUEUED = ("key", "tenant_id", "kind", "target", "lane", "case_reference", "recipient_user_id", "recipient_name",
@@ -204,6 +204,11 @@ class SqlOutbox:
         """Put a claimed row back untried (quiet time, or the conversation's rate limit): not an attempt."""
         return await self._finish(message_id, worker, status=PENDING, send_after=send_after,
                                   attempts=OutboxRow.attempts - 1)
+
+    async def void(self, message_id: int, worker: str, at: datetime, reason: str) -> bool:
+        """Not sent, and never to be: what it was about changed before its time came (an action done meanwhile)."""
+        return await self._finish(message_id, worker, status=VOID, sent_at=None,
+                                  last_error=f"not sent: {reason}"[:2000])
 
     async def dead(self, message_id: int, worker: str, at: datetime, error: str) -> bool:
         return await self._finish(message_id, worker, status=DEAD, sent_at=None, last_error=error[:2000])

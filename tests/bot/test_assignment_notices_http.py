@@ -116,3 +116,44 @@ async def test_new_owners_are_told_at_once_and_the_person_giving_them_out_is_not
         mine_now = await uow.cases.action(bot.teams.tenant, int(assign["action"]))
     assert mine_now is not None and mine_now.owner is not None and mine_now.owner.user_id == HELEN.aad
     assert len(await notices(bot)) == count
+
+
+async def test_word_held_over_a_weekend_is_not_sent_for_an_action_given_to_someone_else_meanwhile(
+    running_bot: RunningBot, clock: Any,
+) -> None:
+    """Word given out on a Saturday waits for Monday's working hours; by then the action may be someone else's, and
+    a message telling its first owner it is theirs would send them after work that is not. It is voided, and the
+    outbox says why; the person it went to instead is told."""
+    from datetime import datetime
+
+    from bot.app import SERVICES, SWEEPER
+    from concerns import services
+    from concerns.cases import Person
+    from concerns.model import Actor
+
+    bot = running_bot
+    await open_case_via_prompt(bot)  # chair Helen, coordinator Tom
+    clock.at = datetime.fromisoformat("2026-11-28T10:00:00+00:00")  # Saturday
+    tom = Actor(TOM.aad, TOM.name, bot.teams.tenant)
+    title = "Check the home's agency staff induction records"
+    _, action = await services.add_action(bot.uow(), clock, bot.app[SERVICES].calendar, tom, "PC-2026-0001", title,
+                                          Person(HELEN.aad, HELEN.name), "2026-12-02", conversation_id="test")
+    clock.advance(hours=1)
+    await services.reassign_action(bot.uow(), clock, tom, action.id, Person(PRIYA.aad, PRIYA.name),
+                                   conversation_id="test")
+    await bot.app[DELIVER_SOON].settled()
+    held = [row for row, _ in await notices(bot) if row.status == "pending"]
+    assert {row.recipient_user_id for row in held} == {HELEN.aad, PRIYA.aad}  # both wait for Monday
+
+    clock.at = datetime.fromisoformat("2026-11-30T08:00:00+00:00")
+    await bot.app[SWEEPER].sweep(clock.at)
+    [(helens, not_sent)] = to(await notices(bot), HELEN)[-1:]
+    assert helens.status == "void" and not_sent is None
+    async with bot.uow() as uow:
+        why = await uow._session.scalar(select(OutboxRow.last_error).where(
+            OutboxRow.kind == "action.assigned", OutboxRow.recipient_user_id == HELEN.aad, OutboxRow.status == "void"))
+    assert why == f"not sent: '{title}' is no longer theirs"
+    [(priyas, sent)] = to(await notices(bot), PRIYA)[-1:]
+    assert priyas.status == "sent" and sent is not None and title in texts(sent.card)
+    told = [s for s in bot.connector.sent if s.card and title in texts(s.card) and "gave you" in texts(s.card)]
+    assert told == [sent]  # Priya's word only; her own reminder of it comes too, as for any action

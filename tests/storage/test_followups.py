@@ -67,3 +67,44 @@ async def test_only_the_owner_snoozes_or_disowns(uow: Any, clock: FixedClock) ->
     async with uow() as tx:
         actions = [e.action for e in await tx.audit.for_subject("case", "PC-2026-0001")]
     assert actions.count("refused") == 2 and "action.disowned" in actions
+
+
+async def test_a_queued_reminder_is_not_due_once_its_action_is_done_given_away_or_re_dated(
+    uow: Any, clock: FixedClock,
+) -> None:
+    """Checked at the moment of sending (concerns.reminders.no_longer_due): one reason each, and None while the
+    action stands as the reminder says."""
+    from datetime import datetime
+
+    from concerns.reminders import OutboxMessage, ReminderKind, Target, action_facts, no_longer_due
+
+    action = await toms_action(uow, clock)
+
+    def message(kind: ReminderKind, **facts: Any) -> OutboxMessage:
+        at = datetime(2026, 11, 23, 9, tzinfo=clock.now().tzinfo)
+        return OutboxMessage(1, "k", kind, TENANT, Target.PERSONAL, "lane", "s",
+                             action_facts(action, date(2026, 11, 23), ENGLAND) | facts,
+                             Person(TOM.user_id, TOM.name), None, "PC-2026-0001", "sending", 1, at, None, at)
+
+    due = message(ReminderKind.ACTION_BEFORE)
+    assert await no_longer_due(uow().reader(), due) is None
+    assert await no_longer_due(uow().reader(), message(ReminderKind.DIGEST)) is None  # not about one action
+    assert await no_longer_due(uow().reader(), message(ReminderKind.ACTION_BEFORE, action_id=10_000)) == \
+        "the action is no longer on the record"
+
+    await services.redate_action(uow(), clock, ENGLAND, CHAIR, action.id, "2026-12-04", "More time asked for.",
+                                 conversation_id="c")
+    assert await no_longer_due(uow().reader(), due) == f"'{action.title}' was re-dated"
+    assert await no_longer_due(uow().reader(), message(ReminderKind.ACTION_BEFORE, due_on="2026-12-04")) is None
+
+    redated = message(ReminderKind.ACTION_DUE, due_on="2026-12-04")
+    await services.reassign_action(uow(), clock, CHAIR, action.id, Person(HELEN.user_id, HELEN.name),
+                                   conversation_id="c")
+    assert await no_longer_due(uow().reader(), redated) == f"'{action.title}' is no longer theirs"
+    # The case thread's escalation prompt is no one person's: it stands while the action is open and as dated.
+    assert await no_longer_due(uow().reader(), message(ReminderKind.ACTION_ESCALATE, due_on="2026-12-04")) is None
+
+    await services.close_action(uow(), clock, Actor(HELEN.user_id, HELEN.name, TENANT), action.id, "done", "",
+                                conversation_id="c")
+    assert await no_longer_due(uow().reader(), message(ReminderKind.ACTION_ESCALATE, due_on="2026-12-04")) == \
+        f"'{action.title}' was marked done"

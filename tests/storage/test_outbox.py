@@ -100,7 +100,7 @@ async def test_a_claim_takes_at_most_its_limit_oldest_first(sessions: Any) -> No
     assert keys(await outbox.claim("w3", T0, LEASE, 2)) == ["k4"]
 
 
-@pytest.mark.parametrize("outcome", ["sent", "dead"])
+@pytest.mark.parametrize("outcome", ["sent", "dead", "void"])
 async def test_a_row_waits_while_an_earlier_row_of_its_lane_is_owed(sessions: Any, outcome: str) -> None:
     outbox = SqlOutbox(sessions)
     await outbox.enqueue([reminder("a1", "aad-a"), reminder("a2", "aad-a"), reminder("b1", "aad-b"),
@@ -119,6 +119,10 @@ async def test_a_row_waits_while_an_earlier_row_of_its_lane_is_owed(sessions: An
     assert await outbox.claim("w3", T0 + 10 * MINUTE, LEASE, 10) == []  # a1 in flight: a2 still waits
     if outcome == "sent":
         assert await outbox.sent(ids["a1"], "w2", T0 + 10 * MINUTE, None, None)
+    elif outcome == "void":  # no longer wanted when its time came: the lane goes on
+        assert await outbox.void(ids["a1"], "w2", T0 + 10 * MINUTE, "'x' was marked done")
+        [row] = [m for m in await outbox.listing() if m.key == "a1"]
+        assert row.status == "void" and row.last_error == "not sent: 'x' was marked done"
     else:
         assert await outbox.dead(ids["a1"], "w2", T0 + 10 * MINUTE, "HTTP 403: MessageWritesBlocked")
     assert keys(await outbox.claim("w3", T0 + 10 * MINUTE, LEASE, 10)) == ["a2"]
