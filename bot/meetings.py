@@ -5,8 +5,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from botbuilder.schema import Activity, ActivityTypes
+
 from bot import graph
 from bot.cards import renderer
+from bot.reminders import mention
 from bot.roster import team_roster
 from bot.turn import Turn
 from concerns import meetings as use_cases
@@ -231,6 +234,12 @@ async def meeting_card_values(turn: Turn, case: Case, meeting: Meeting, online_n
                    for a in checks],
         "minutes_by": minutes_by, "decisions": list(meeting.decisions), "minutes_link": meeting.minutes_link,
         "can_minute": meeting.status is MeetingStatus.SCHEDULED, "meeting_id": meeting.id,
+        "can_change": meeting.status is MeetingStatus.SCHEDULED and case.status.value == "open",
+        "today": uk_today(turn.services.clock).isoformat(),
+        "move": {"date": meeting.day.isoformat(), "starts": f"{meeting.starts_at.astimezone(UK):%H:%M}",
+                 "ends": f"{(meeting.ends_at or meeting.starts_at).astimezone(UK):%H:%M}",
+                 "short_label": "If the provider attends and gets less notice than the procedure gives: why"
+                 if meeting.provider_attends is not ProviderAttends.NO else "Anything else to record (optional)"},
     }
 
 
@@ -382,3 +391,78 @@ async def submit_minutes(turn: Turn, data: dict[str, Any]) -> None:
         except Exception:
             log.warning("could not update the card of meeting %s", held.id, exc_info=True)
     await _refresh_case(turn, recorded.case)
+
+
+# -- moving or cancelling ------------------------------------------------------------------------------
+
+
+def _people_of(meeting: Meeting) -> list[dict[str, str]]:
+    found: dict[str, dict[str, str]] = {}
+    for person in (meeting.chair, meeting.minute_taker, *meeting.attendees):
+        if person is not None:
+            found.setdefault(person.user_id, {"user_id": person.user_id, "name": person.name})
+    return list(found.values())
+
+
+async def _after_change(turn: Turn, changed: use_cases.ChangedMeeting, said: str) -> None:
+    """The card shows the meeting as it now is, and those invited are @mentioned under it, so Teams tells them."""
+    from bot.actions import refresh_case_cards
+
+    case, meeting = changed.case, changed.meeting
+    await turn.replace_card("meeting", **await meeting_card_values(turn, case, meeting))
+    tags, entities = [], []
+    for person in _people_of(meeting):
+        tag, found = mention(person)
+        tags.append(tag)
+        entities += found
+    await turn.context.send_activity(Activity(type=ActivityTypes.message, entities=entities,
+                                              text=f"{' '.join(tags)} {said}".strip()))
+    await refresh_case_cards(turn, case)
+
+
+async def move_verb(turn: Turn, data: dict[str, Any]) -> None:
+    """'Move the meeting' on its card (chair or coordinator, checked on the server): new date and times, and why."""
+    from bot.votes import tell_privately
+
+    meeting_id = _meeting_id(data)
+    values = {k: data[k] for k in ("date", "starts", "ends", "move_reason", "short_notice_reason")
+              if isinstance(data.get(k), str)}
+    try:
+        if meeting_id is None:
+            raise NotFound("That meeting button is not valid.")
+        case, _ = await use_cases.meeting_with_case(turn.reader(), turn.actor.tenant_id, meeting_id)
+        pack = turn.services.packs.get(case.pack_id, turn.services.pack)
+        form = use_cases.parse_move_form(values, turn.services.clock.now(), turn.services.calendar)
+        changed = await use_cases.move_meeting(turn.uow(), turn.services.clock, turn.services.calendar, pack,
+                                               turn.actor, meeting_id, form, conversation_id=turn.conversation.id)
+    except FormErrors as invalid:
+        await tell_privately(turn, "The meeting was not moved. " + " ".join(invalid.errors.values()))
+        return
+    except (NotFound, NotAllowed) as refusal:
+        await tell_privately(turn, str(refusal))
+        return
+    was = _when(changed.previous)
+    await _after_change(turn, changed, f"The {changed.meeting.kind.label.lower()} of {changed.case.reference} has "
+                                       f"moved to {_when(changed.meeting)} (it was {was}): {changed.reason}")
+
+
+async def cancel_verb(turn: Turn, data: dict[str, Any]) -> None:
+    """'Cancel the meeting' on its card (chair or coordinator): why; the checks it brought no longer apply."""
+    from bot.votes import tell_privately
+
+    meeting_id = _meeting_id(data)
+    try:
+        if meeting_id is None:
+            raise NotFound("That meeting button is not valid.")
+        changed = await use_cases.cancel_meeting(
+            turn.uow(), turn.services.clock, turn.actor, meeting_id,
+            {"cancel_reason": data.get("cancel_reason") if isinstance(data.get("cancel_reason"), str) else ""},
+            conversation_id=turn.conversation.id)
+    except FormErrors as invalid:
+        await tell_privately(turn, "The meeting was not cancelled. " + " ".join(invalid.errors.values()))
+        return
+    except (NotFound, NotAllowed) as refusal:
+        await tell_privately(turn, str(refusal))
+        return
+    await _after_change(turn, changed, f"The {changed.meeting.kind.label.lower()} of {changed.case.reference} on "
+                                       f"{_when(changed.previous)} is cancelled: {changed.reason}")

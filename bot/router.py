@@ -140,6 +140,8 @@ VERBS: dict[str, VerbHandler] = {
     "meeting.schedule": meetings.submit_schedule,
     "minutes.open": meetings.offer_minutes_verb,
     "minutes.record": meetings.submit_minutes,
+    "meeting.move": meetings.move_verb,
+    "meeting.cancel": meetings.cancel_verb,
     "documents.show": documents.documents_verb,
     "document.update": documents.update_verb,
     "document.add": documents.add_verb,

@@ -126,6 +126,19 @@ def _meeting_scheduled(e: _Event) -> str:
     return f"{e.who} scheduled the {kind[0].lower()}{kind[1:]} for {e.day('starts_at')}, chaired by {e.get('chair')}."
 
 
+def _meeting_kind(e: _Event) -> str:
+    kind = MeetingKind(str(e.get("kind"))).label if e.get("kind") else "Meeting"
+    return kind[0].lower() + kind[1:]
+
+
+def _meeting_moved(e: _Event) -> str:
+    return f"{e.who} moved the {_meeting_kind(e)} from {e.day('previous')} to {e.day('starts_at')}: {e.get('reason')}"
+
+
+def _meeting_cancelled(e: _Event) -> str:
+    return f"{e.who} cancelled the {_meeting_kind(e)} of {e.day('starts_at')}: {e.get('reason')}"
+
+
 def _minutes(e: _Event) -> str:
     decisions = e.get("decisions") or []
     actions = e.get("actions") or []
@@ -176,6 +189,8 @@ _LINES: dict[str, Callable[[_Event], str]] = {
     "case.concern_linked": lambda e: f"{e.who} linked {e.get('concern')} to the case.",
     "case.role_changed": _role_changed,
     "case.handed_over": _handed_over,
+    "meeting.moved": _meeting_moved,
+    "meeting.cancelled": _meeting_cancelled,
     "case.handed_back": _handed_back,
     "documents.seeded": lambda e: f"{e.who} started the documents register with the "
                                   f"{len(e.get('documents') or [])} documents the procedure expects.",

@@ -8,7 +8,7 @@ stored in UTC.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -16,14 +16,14 @@ from urllib.parse import urlsplit
 
 from concerns.actions import PlannedAction
 from concerns.calendar import WorkingCalendar
-from concerns.cases import Case, CaseRole, Person
+from concerns.cases import Case, CaseRole, CaseStatus, Person
 from concerns.casework import event, find_case, open_case, refuse, tell_new_owners
 from concerns.clock import UK, Clock, uk_today
 from concerns.errors import NotFound
 from concerns.model import Actor
 from concerns.packs import ProcedurePack
 from concerns.permissions import Operation, require
-from concerns.validation import FormErrors, check_names, says_names_are_staff
+from concerns.validation import FormErrors, check_names, named_on_a_shared_card, says_names_are_staff
 from concerns.votes import NotAllowed
 
 if TYPE_CHECKING:
@@ -186,23 +186,10 @@ def _utc(day: date, at: time) -> datetime:
     return datetime.combine(day, at, tzinfo=UK).astimezone(UTC)
 
 
-def parse_meeting_form(values: dict[str, Any], roster: list[Person], now: datetime, calendar: WorkingCalendar,
-                       *, link_will_be_created: bool = False) -> MeetingForm:
-    """Check a schedule-a-meeting card; every problem is reported at once, keyed by its field.
-
-    `link_will_be_created` is true when an online meeting will be set up for it (Microsoft Graph), so
-    a meeting with neither venue nor link is still one people can join.
-    """
-    errors: dict[str, str] = {}
-    people = {p.user_id: p for p in roster}
+def _parse_when(values: dict[str, Any], now: datetime, calendar: WorkingCalendar,
+                errors: dict[str, str]) -> tuple[datetime | None, datetime | None]:
+    """The `date`, `starts` and `ends` of a meeting's card as UTC times, or the problems in `errors`."""
     today = now.astimezone(UK).date()
-
-    kind: MeetingKind | None = None
-    try:
-        kind = MeetingKind(_text(values, "kind"))
-    except ValueError:
-        errors["kind"] = "Choose the type of meeting."
-
     day: date | None = None
     day_text = _text(values, "date")
     try:
@@ -230,6 +217,26 @@ def parse_meeting_form(values: dict[str, Any], roster: list[Person], now: dateti
             errors["ends"] = "Check the end time: that is more than ten hours."
         if "date" not in errors and starts_at <= now:
             errors["starts"] = "That time has already passed today."
+    return starts_at, ends_at
+
+
+def parse_meeting_form(values: dict[str, Any], roster: list[Person], now: datetime, calendar: WorkingCalendar,
+                       *, link_will_be_created: bool = False) -> MeetingForm:
+    """Check a schedule-a-meeting card; every problem is reported at once, keyed by its field.
+
+    `link_will_be_created` is true when an online meeting will be set up for it (Microsoft Graph), so
+    a meeting with neither venue nor link is still one people can join.
+    """
+    errors: dict[str, str] = {}
+    people = {p.user_id: p for p in roster}
+
+    kind: MeetingKind | None = None
+    try:
+        kind = MeetingKind(_text(values, "kind"))
+    except ValueError:
+        errors["kind"] = "Choose the type of meeting."
+
+    starts_at, ends_at = _parse_when(values, now, calendar, errors)
 
     venue = " ".join(_text(values, "venue").split()) or None
     link = _text(values, "online_link") or None
@@ -549,6 +556,152 @@ async def record_minutes(
         updated = await uow.meetings.get(actor.tenant_id, meeting.id)
         assert updated is not None
         return RecordedMinutes(case, updated, planned)
+
+
+# -- moving or cancelling a meeting ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MoveForm:
+    """A meeting's new time, from its card."""
+
+    starts_at: datetime  # UTC
+    ends_at: datetime
+    reason: str
+    short_notice_reason: str | None = None
+
+
+def _reason(values: dict[str, Any], key: str, errors: dict[str, str], what: str) -> str:
+    # Shown in the case thread with the meeting: the same stop as every shared card's text.
+    reason = " ".join(_text(values, key).split())
+    if not reason:
+        errors[key] = f"Say why the meeting is {what}: the case's record keeps it."
+    elif len(reason) > MAX_REASON or not _plain(reason):
+        errors[key] = f"Keep the reason under {MAX_REASON} characters of plain text."
+    elif named := named_on_a_shared_card(reason):
+        errors[key] = named
+    return reason
+
+
+def parse_move_form(values: dict[str, Any], now: datetime, calendar: WorkingCalendar) -> MoveForm:
+    errors: dict[str, str] = {}
+    starts_at, ends_at = _parse_when(values, now, calendar, errors)
+    reason = _reason(values, "move_reason", errors, "moved")
+    short_notice_reason = " ".join(_text(values, "short_notice_reason").split()) or None
+    if short_notice_reason is not None and (len(short_notice_reason) > MAX_REASON or not _plain(short_notice_reason)):
+        errors["short_notice_reason"] = f"Keep the reason under {MAX_REASON} characters."
+    if errors:
+        raise FormErrors(errors)
+    assert starts_at is not None and ends_at is not None
+    return MoveForm(starts_at, ends_at, reason, short_notice_reason)
+
+
+def _as_form(meeting: Meeting) -> MeetingForm:
+    return MeetingForm(meeting.kind, meeting.starts_at, meeting.ends_at or meeting.starts_at, meeting.venue,
+                       meeting.online_link, meeting.chair, meeting.minute_taker, meeting.attendees,
+                       meeting.provider_attends)
+
+
+def _check_of(title: str) -> str | None:
+    """Which of a meeting's checks an action is (plan_meeting_checks' ids), from its title."""
+    for check, lead in ((TELL_PROVIDER, "Tell the provider the concerns before"),
+                        (SHARE_REPORTS, "Share the enquiry and monitoring reports"), (RECORD_MINUTES, MINUTES_TITLE)):
+        if title.startswith(lead):
+            return check
+    return None
+
+
+async def _scheduled(uow: UnitOfWork, clock: Clock, actor: Actor, meeting_id: int, attempted: str,
+                     conversation_id: str) -> tuple[Case, Meeting]:
+    """The meeting, if the actor may change it and it is still to be held."""
+    case, meeting = await _meeting_and_case(uow, actor.tenant_id, meeting_id)
+    try:
+        may_schedule(case, actor.id)
+    except NotAllowed as refusal:
+        await refuse(uow, clock, actor, case.reference, attempted, refusal, conversation_id)
+    if case.status is not CaseStatus.OPEN:
+        raise NotAllowed(f"Case {case.reference} is closed.")
+    if meeting.status is not MeetingStatus.SCHEDULED:
+        raise NotAllowed("Its minutes are recorded: it was held." if meeting.status is MeetingStatus.HELD
+                         else "That meeting was cancelled.")
+    return case, meeting
+
+
+@dataclass(frozen=True)
+class ChangedMeeting:
+    case: Case
+    meeting: Meeting  # as it is now
+    previous: Meeting  # as it was
+    reason: str
+
+
+async def move_meeting(
+    uow: UnitOfWork, clock: Clock, calendar: WorkingCalendar, pack: ProcedurePack, actor: Actor, meeting_id: int,
+    form: MoveForm, *, conversation_id: str,
+) -> ChangedMeeting:
+    """Move a meeting still to be held (chair or coordinator), with a reason: the checks it brought follow it (the
+    provider told in time before the new date, the minutes after it), and a provider who attends given less notice
+    than the pack's asks why, as when it was scheduled."""
+    async with uow:
+        case, meeting = await _scheduled(uow, clock, actor, meeting_id, "meeting.move", conversation_id)
+        today = uk_today(clock)
+        short = short_notice_for_provider(pack, calendar, replace(_as_form(meeting), starts_at=form.starts_at,
+                                                                  ends_at=form.ends_at), today)
+        if short and not form.short_notice_reason:
+            raise FormErrors({"short_notice_reason": short})
+        if not await uow.meetings.move(meeting.id, form.starts_at, form.ends_at):
+            raise NotAllowed("The meeting changed a moment ago: look at its card again.")
+        moved = await uow.meetings.get(actor.tenant_id, meeting.id)
+        assert moved is not None
+        planned = {p.action_id: p for p in plan_meeting_checks(pack, calendar, case, moved, today)}
+        followed = []
+        for action in await uow.cases.actions(case.id):
+            plan = planned.get(_check_of(action.title) or "") if action.source == meeting.source else None
+            if plan is None or action.status != "open" or (plan.title, plan.due_on) == (action.title, action.due_on):
+                continue
+            assert plan.due_on is not None
+            await uow.cases.redate_action(action.id, plan.due_on)
+            await uow.cases.retitle_action(action.id, plan.title)
+            followed.append({"action_id": action.id, "title": plan.title, "due_on": plan.due_on.isoformat()})
+        await uow.audit.record(event(
+            clock, actor, "meeting.moved", "case", case.reference, conversation_id, meeting=meeting.id,
+            kind=meeting.kind.value, previous=meeting.starts_at.isoformat(),
+            previous_ends=meeting.ends_at.isoformat() if meeting.ends_at else None,
+            starts_at=form.starts_at.isoformat(), ends_at=form.ends_at.isoformat(), reason=form.reason,
+            short_notice_reason=form.short_notice_reason if short else None, actions=followed,
+        ))
+        await uow.commit()
+        return ChangedMeeting(case, moved, meeting, form.reason)
+
+
+async def cancel_meeting(
+    uow: UnitOfWork, clock: Clock, actor: Actor, meeting_id: int, values: dict[str, Any], *, conversation_id: str,
+) -> ChangedMeeting:
+    """Cancel a meeting still to be held (chair or coordinator), with a reason: the checks it brought no longer
+    apply, and are marked so with the reason rather than left to be reminded and escalated."""
+    errors: dict[str, str] = {}
+    reason = _reason(values, "cancel_reason", errors, "cancelled")
+    if errors:
+        raise FormErrors(errors)
+    async with uow:
+        case, meeting = await _scheduled(uow, clock, actor, meeting_id, "meeting.cancel", conversation_id)
+        now = clock.now()
+        if not await uow.meetings.cancel(meeting.id):
+            raise NotAllowed("The meeting changed a moment ago: look at its card again.")
+        closed = []
+        for action in await uow.cases.actions(case.id):
+            if action.source == meeting.source and action.status == "open":
+                await uow.cases.close_action(action.id, "not_applicable", f"The meeting was cancelled: {reason}",
+                                             actor, now)
+                closed.append(action.id)
+        await uow.audit.record(event(
+            clock, actor, "meeting.cancelled", "case", case.reference, conversation_id, meeting=meeting.id,
+            kind=meeting.kind.value, starts_at=meeting.starts_at.isoformat(), reason=reason, closed_actions=closed,
+        ))
+        await uow.commit()
+        cancelled = await uow.meetings.get(actor.tenant_id, meeting.id)
+        assert cancelled is not None
+        return ChangedMeeting(case, cancelled, meeting, reason)
 
 
 async def record_meeting_card(uow: UnitOfWork, meeting_id: int, conversation_id: str, activity_id: str) -> None:

@@ -215,6 +215,10 @@ class CaseRepository(Protocol):
 
     async def assign_action(self, action_id: int, owner: Person) -> None: ...
 
+    async def retitle_action(self, action_id: int, title: str) -> None:
+        """A meeting's check follows the meeting to its new date, which its title names."""
+        ...
+
     async def redate_action(self, action_id: int, due_on: date) -> None: ...
 
     async def snooze_action(self, action_id: int, until: date | None) -> None:
@@ -307,6 +311,14 @@ class MeetingRepository(Protocol):
     async def set_card(self, meeting_id: int, conversation_id: str, activity_id: str) -> None: ...
 
     async def set_online_meeting(self, meeting_id: int, join_url: str, online_meeting_id: str) -> None: ...
+
+    async def move(self, meeting_id: int, starts_at: datetime, ends_at: datetime) -> bool:
+        """Give a meeting still to be held a new time; False if it was held or cancelled meanwhile."""
+        ...
+
+    async def cancel(self, meeting_id: int) -> bool:
+        """Cancel a meeting still to be held; False if it was held or cancelled meanwhile."""
+        ...
 
 
 class DocumentRepository(Protocol):

@@ -305,6 +305,19 @@ def action_facts(action: CaseAction, today: date, calendar: WorkingCalendar) -> 
     }
 
 
+async def _meeting_gone(uow: UnitOfWork, message: OutboxMessage) -> str | None:
+    meeting_id = message.facts.get("meeting_id")
+    async with uow:
+        meeting = await uow.meetings.get(message.tenant_id, meeting_id) if isinstance(meeting_id, int) else None
+    if meeting is None:
+        return "the meeting is no longer on the record"
+    if meeting.status != "scheduled":
+        return f"the meeting was {meeting.status.value}"
+    if meeting.starts_at.isoformat() != message.facts.get("starts_at"):
+        return "the meeting was moved"
+    return None
+
+
 # Messages about actions, and whose they are: the owner's own reminders, or the case thread's prompt.
 _ABOUT_ONE_ACTION = {ReminderKind.ACTION_BEFORE: True, ReminderKind.ACTION_DUE: True,
                      ReminderKind.ACTION_SNOOZED: True, ReminderKind.ACTION_ESCALATE: False}
@@ -317,6 +330,8 @@ async def no_longer_due(uow: UnitOfWork, message: OutboxMessage) -> str | None:
     the action may be done, given to someone else (a handover, Not mine) or re-dated, and a reminder about it would
     send its old owner after work that is finished or no longer theirs. The sweep queues the new owner's or the new
     date's own reminder; this one is voided and says why in the outbox."""
+    if message.kind is ReminderKind.MEETING_TOMORROW:
+        return await _meeting_gone(uow, message)
     if message.kind is ReminderKind.ACTION_ASSIGNED:
         ids, personal = [a.get("action_id") for a in message.facts.get("actions") or []], True
     elif message.kind in _ABOUT_ONE_ACTION:

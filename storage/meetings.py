@@ -76,6 +76,19 @@ class SqlMeetingRepository(_Repository):
         await self.session.execute(update(MeetingRow).where(MeetingRow.id == meeting_id).values(
             card_conversation_id=conversation_id, card_activity_id=activity_id))
 
+    async def move(self, meeting_id: int, starts_at: datetime, ends_at: datetime) -> bool:
+        # Conditional on the status, as the minutes are: a meeting held or cancelled a moment ago stays as it is.
+        result = await self.session.execute(
+            update(MeetingRow).where(MeetingRow.id == meeting_id, MeetingRow.status == MeetingStatus.SCHEDULED.value)
+            .values(starts_at=starts_at, ends_at=ends_at))
+        return bool(result.rowcount)
+
+    async def cancel(self, meeting_id: int) -> bool:
+        result = await self.session.execute(
+            update(MeetingRow).where(MeetingRow.id == meeting_id, MeetingRow.status == MeetingStatus.SCHEDULED.value)
+            .values(status=MeetingStatus.CANCELLED.value))
+        return bool(result.rowcount)
+
     async def set_online_meeting(self, meeting_id: int, join_url: str, online_meeting_id: str) -> None:
         await self.session.execute(update(MeetingRow).where(MeetingRow.id == meeting_id).values(
             online_link=join_url, graph_meeting_id=online_meeting_id))

@@ -853,6 +853,9 @@ class SqlCaseRepository(_Repository):
         await self.session.execute(update(CaseActionRow).where(CaseActionRow.id == action_id)
                                    .values(due_on=due_on, snoozed_until=None))
 
+    async def retitle_action(self, action_id: int, title: str) -> None:
+        await self.session.execute(update(CaseActionRow).where(CaseActionRow.id == action_id).values(title=title))
+
     async def assign_action(self, action_id: int, owner: Person) -> None:
         await self.session.execute(update(CaseActionRow).where(CaseActionRow.id == action_id)
                                    .values(owner_user_id=owner.user_id, owner_name=owner.name, snoozed_until=None))

@@ -189,7 +189,8 @@ def samples(text: str) -> dict[str, dict[str, Any]]:
                     "online_note": text, "online_note_colour": "Warning", "chair": short, "minute_taker": short,
                     "attendees": text, "provider_attends": short, "checks_title": short, "checks": [text],
                     "minutes_by": short, "decisions": [text, short], "minutes_link": "https://example.org/minutes",
-                    "can_minute": True, "meeting_id": 7},
+                    "can_minute": True, "meeting_id": 7, "can_change": True, "today": "2026-11-23",
+                    "move": {"date": "2026-12-02", "starts": "10:00", "ends": "11:30", "short_label": short or "x"}},
         "meeting_list": {"title": short, "subtitle": text, "reference": short, "can_schedule": True,
                          "rows": [{"kind": short, "state": short, "colour": "Good", "when": short, "detail": text}]},
         "minutes_form": {"form_key": short, "meeting_title": short, "subtitle": text, "slots": [1, 2],
@@ -291,7 +292,7 @@ def test_empty_states_render_valid_cards() -> None:
     values["enquiry_matrix"] |= {"rows": [], "notice": None, "error": None}
     values["meeting_form"] |= {"errors": {}, "values": {}, "people": []}
     values["meeting"] |= {"venue": None, "online_link": None, "online_note": None, "decisions": [], "checks": [],
-                          "minutes_link": None, "can_minute": False}
+                          "minutes_link": None, "can_minute": False, "can_change": False}
     values["meeting_list"] |= {"rows": [], "can_schedule": False}
     values["minutes_form"] |= {"errors": {}, "values": {}, "people": []}
     values["close_case"] |= {"ready": True, "readiness": "", "open_required": [], "errors": {}}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 
 import pytest
@@ -338,3 +339,108 @@ async def test_msal_refuses_a_local_plain_http_authority_so_the_token_source_is_
                                                          authority_host="http://127.0.0.1:9"))
     with pytest.raises(graph.GraphError, match=r"no Graph token: .*https"):
         await source()
+
+
+def show_card_submit(card: dict[str, Any], title: str) -> dict[str, Any]:
+    show = next(a for a in card["actions"] if a["title"] == title)
+    return show["card"]["actions"][0]["data"]
+
+
+async def meeting_actions(bot: RunningBot, meeting_source: str) -> list[Any]:
+    async with bot.uow() as uow:
+        case = await uow.cases.get_by_reference(bot.teams.tenant, "PC-2026-0001")
+        return [a for a in await uow.cases.actions(case.id) if a.source == meeting_source]
+
+
+async def test_a_meeting_moves_with_its_checks_and_those_invited_are_told(running_bot: RunningBot) -> None:
+    """The provider asks for a later date: the coordinator moves the meeting from its card; the checks it brought
+    follow it (told the concerns five working days before the new date, minutes after it), the reminder of the old
+    day is not sent, and those invited are @mentioned with the new time and why."""
+    from bot.app import SWEEPER
+    from concerns.reminders import OutboxMessage, ReminderKind, Target, no_longer_due
+
+    bot = running_bot
+    await a_case_with_an_observer(bot)
+    form = await schedule_form(bot, TOM)
+    await submit(bot, TOM, form, GOOD)  # Wednesday 2 December, 10:00 to 12:00, the provider for the second part
+    card = next(s for s in bot.connector.sent if s.card and "Initial meeting with the provider: PC-2026-0001"
+                in texts(s.card))
+    assert [a["title"] for a in card.card["actions"]] == ["Record minutes", "Move", "Cancel"]
+    assert schema_errors(card.card) == []
+    [meeting] = [e for e in await audit(bot) if e.action == "meeting.scheduled"]
+    source = f"meeting:{meeting.details['meeting']}"
+    before = {a.title.split(" before ")[0].split(" of ")[0]: a for a in await meeting_actions(bot, source)}
+    assert before["Tell the provider the concerns"].due_on == date(2026, 11, 25)
+    thread = thread_of(card, bot.teams.tenant)
+    move = show_card_submit(card.card, "Move")
+    later = {"date": "2026-12-09", "starts": "14:00", "ends": "15:30", "move_reason": "The provider's manager is on "
+             "leave that week and asked for the following Wednesday."}
+
+    # A member cannot; it is on the record. A reason is needed; a date that has passed is refused.
+    await bot.send(bot.teams.card_submit(PRIYA, move | later, reply_to=card.activity_id, conversation=thread))
+    assert "Only the chair or the coordinator" in bot.connector.created[-1]["activity"]["text"]
+    assert [e.details["attempted"] for e in await audit(bot) if e.action == "refused"] == ["meeting.move"]
+    await bot.send(bot.teams.card_submit(TOM, move | later | {"move_reason": " ", "date": "2026-11-20"},
+                                         reply_to=card.activity_id, conversation=thread))
+    refused = bot.connector.created[-1]["activity"]["text"]
+    assert "The meeting was not moved." in refused and "The date has passed." in refused and "Say why" in refused
+
+    before_sent = len(bot.connector.sent)
+    await bot.send(bot.teams.card_submit(TOM, move | later, reply_to=card.activity_id, conversation=thread))
+    updated = [s for s in bot.connector.sent[before_sent:] if s.method == "PUT" and s.activity_id == card.activity_id]
+    assert updated and "Wednesday 9 December 2026, 14:00 to 15:30" in texts(updated[-1].card)
+    assert schema_errors(updated[-1].card) == []
+    [told] = [s for s in bot.connector.sent[before_sent:] if "has moved to" in (s.text or "")]
+    assert "(it was Wednesday 2 December 2026, 10:00 to 12:00" in told.text and later["move_reason"] in told.text
+    assert {e["mentioned"]["id"] for e in told.body["entities"]} == {HELEN.aad, PRIYA.aad, TOM.aad, SAM.aad}
+    after = {a.title.split(" before ")[0].split(" of ")[0]: a for a in await meeting_actions(bot, source)}
+    assert after["Tell the provider the concerns"].due_on == date(2026, 12, 2)  # five working days before the 9th
+    assert "Wed 9 Dec 2026" in after["Tell the provider the concerns"].title
+    assert after["Record the minutes and decisions"].due_on > before["Record the minutes and decisions"].due_on
+    [moved] = [e for e in await audit(bot) if e.action == "meeting.moved"]
+    assert moved.details["previous"].startswith("2026-12-02T10:00") and len(moved.details["actions"]) == 2
+
+    # The attendees' reminder of the old day, had it been queued, is not sent.
+    old = OutboxMessage(1, "k", ReminderKind.MEETING_TOMORROW, bot.teams.tenant, Target.PERSONAL, "l", "s",
+                        {"meeting_id": meeting.details["meeting"], "starts_at": meeting.details["starts_at"]},
+                        None, None, "PC-2026-0001", "sending", 1, moved.occurred_at, None, moved.occurred_at)
+    assert await no_longer_due(bot.uow().reader(), old) == "the meeting was moved"
+
+    # The day before the new date, everyone invited is reminded of the new time.
+    _clock(bot).at = datetime.fromisoformat("2026-12-08T09:00:00+00:00")
+    before_sent = len(bot.connector.sent)
+    await bot.app[SWEEPER].sweep(_clock(bot).at)
+    reminded = [s for s in bot.connector.sent[before_sent:] if s.card and "Initial meeting with the provider"
+                in texts(s.card) and "14:00" in texts(s.card)]
+    assert reminded
+
+
+async def test_a_cancelled_meeting_closes_its_checks_with_the_reason(running_bot: RunningBot) -> None:
+    bot = running_bot
+    await a_case_with_an_observer(bot)
+    form = await schedule_form(bot, TOM)
+    await submit(bot, TOM, form, GOOD)
+    card = next(s for s in bot.connector.sent if s.card and "Initial meeting with the provider: PC-2026-0001"
+                in texts(s.card))
+    [meeting] = [e for e in await audit(bot) if e.action == "meeting.scheduled"]
+    thread = thread_of(card, bot.teams.tenant)
+    cancel = show_card_submit(card.card, "Cancel")
+    await bot.send(bot.teams.card_submit(HELEN, cancel | {"cancel_reason": "Mrs Smith's family asked us to wait"},
+                                         reply_to=card.activity_id, conversation=thread))
+    assert "The meeting was not cancelled." in bot.connector.created[-1]["activity"]["text"]  # names an adult
+    reason = "The provider has gone into administration; a contingency meeting replaces it."
+    await bot.send(bot.teams.card_submit(HELEN, cancel | {"cancel_reason": reason}, reply_to=card.activity_id,
+                                         conversation=thread))
+    updated = [s for s in bot.connector.sent if s.method == "PUT" and s.activity_id == card.activity_id][-1]
+    assert "Cancelled" in texts(updated.card) and not any(a["title"] in ("Move", "Cancel", "Record minutes")
+                                                          for a in updated.card.get("actions", []))
+    checks = await meeting_actions(bot, f"meeting:{meeting.details['meeting']}")
+    assert checks and all(a.status == "not_applicable" and a.note == f"The meeting was cancelled: {reason}"
+                          for a in checks)
+    [cancelled] = [e for e in await audit(bot) if e.action == "meeting.cancelled"]
+    assert cancelled.actor_name == "Helen Ward" and cancelled.details["reason"] == reason
+    # Pressed again from an old copy of the card: nothing more happens.
+    await bot.send(bot.teams.card_submit(HELEN, show_card_submit(card.card, "Move") | {
+        "date": "2026-12-09", "starts": "10:00", "ends": "11:00", "move_reason": "x"}, reply_to=card.activity_id,
+        conversation=thread))
+    assert "That meeting was cancelled." in bot.connector.created[-1]["activity"]["text"]
