@@ -177,8 +177,7 @@ async def submit_schedule(turn: Turn, data: dict[str, Any]) -> None:
     online_note = None
     if online is not None and meeting.online_link is None:
         meeting, online_note = await _create_online(turn, online, scheduled.case, meeting)
-    posted = await _post_meeting_card(turn, scheduled.case, meeting, online_note)
-    where = "Its card is in the case thread." if posted else "I could not post its card in the case thread."
+    where = await _post_meeting_card(turn, scheduled.case, meeting, online_note)
     await turn.replace_card("notice", title=f"{meeting.kind.label} of {case.reference} scheduled",
                             text=f"{_when(meeting)}. {where} " + " ".join(
                                 f"{a.title} ({a.owner.name if a.owner else 'unassigned'}, due {a.due_on:%a %-d %b})."
@@ -243,8 +242,8 @@ async def meeting_card_values(turn: Turn, case: Case, meeting: Meeting, online_n
     }
 
 
-async def _post_meeting_card(turn: Turn, case: Case, meeting: Meeting, online_note: str | None) -> bool:
-    """Post the meeting's card in the case thread and remember where, for the minutes to update it."""
+async def _post_meeting_card(turn: Turn, case: Case, meeting: Meeting, online_note: str | None) -> str:
+    """Post the meeting's card in the case thread and remember where, for the minutes to update it; say where."""
     activity = renderer.card_activity("meeting", **await meeting_card_values(turn, case, meeting, online_note))
     target = case.card_conversation_id or turn.activity.conversation.id
     posted: dict[str, str] = {}
@@ -257,10 +256,19 @@ async def _post_meeting_card(turn: Turn, case: Case, meeting: Meeting, online_no
         await turn.in_conversation(target, send)
     except Exception:
         log.warning("could not post the card of meeting %s of %s", meeting.id, case.reference, exc_info=True)
-        return False
+        if target == turn.activity.conversation.id:
+            return "I could not post its card."
+        # The case's thread is gone (deleted in Teams): the card goes here, where its minutes can still be recorded.
+        try:
+            await send(turn.context)
+        except Exception:
+            log.warning("could not post the card of meeting %s here either", meeting.id, exc_info=True)
+            return "I could not post its card: open it from 'meetings' later."
     if posted.get("activity"):
         await use_cases.record_meeting_card(turn.uow(), meeting.id, posted["conversation"], posted["activity"])
-    return True
+    if posted.get("conversation") == target or target == turn.activity.conversation.id:
+        return "Its card is in the case thread."
+    return "Its card is here: the case's thread could not be reached."
 
 
 async def _refresh_case(turn: Turn, case: Case) -> None:
@@ -301,6 +309,7 @@ async def meetings_command(turn: Turn, args: str) -> None:
             state, colour, detail = "Upcoming", "Accent", ""
         where = " · ".join(x for x in (meeting.venue, "online" if meeting.online_link else None) if x)
         rows.append({"kind": meeting.kind.label, "state": state, "colour": colour, "when": _when(meeting),
+                     "meeting_id": meeting.id if meeting.status is MeetingStatus.SCHEDULED else None,
                      "detail": " ".join(x for x in (f"Chair {meeting.chair.name}.",
                                                     f"{where}." if where else "",
                                                     f"Provider: {meeting.provider_attends.label.lower()}.",
@@ -466,3 +475,19 @@ async def cancel_verb(turn: Turn, data: dict[str, Any]) -> None:
         return
     await _after_change(turn, changed, f"The {changed.meeting.kind.label.lower()} of {changed.case.reference} on "
                                        f"{_when(changed.previous)} is cancelled: {changed.reason}")
+
+
+async def show_meeting_verb(turn: Turn, data: dict[str, Any]) -> None:
+    """'Open its card' on the list: the meeting's card here, which is where its minutes, a move or a cancellation
+    update it from now on (its first card may be far up the thread, or in a thread deleted in Teams)."""
+    meeting_id = _meeting_id(data)
+    try:
+        if meeting_id is None:
+            raise NotFound("That meeting button is not valid.")
+        case, meeting = await use_cases.meeting_with_case(turn.reader(), turn.actor.tenant_id, meeting_id)
+    except NotFound as missing:
+        await turn.reply_text(str(missing))
+        return
+    activity_id = await turn.reply_card("meeting", **await meeting_card_values(turn, case, meeting))
+    if activity_id and meeting.status is MeetingStatus.SCHEDULED:
+        await use_cases.record_meeting_card(turn.uow(), meeting.id, turn.activity.conversation.id, activity_id)

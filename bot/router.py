@@ -141,6 +141,7 @@ VERBS: dict[str, VerbHandler] = {
     "minutes.open": meetings.offer_minutes_verb,
     "minutes.record": meetings.submit_minutes,
     "meeting.move": meetings.move_verb,
+    "meeting.show": meetings.show_meeting_verb,
     "meeting.cancel": meetings.cancel_verb,
     "documents.show": documents.documents_verb,
     "document.update": documents.update_verb,

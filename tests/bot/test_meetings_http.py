@@ -363,6 +363,8 @@ async def test_a_meeting_moves_with_its_checks_and_those_invited_are_told(runnin
     await a_case_with_an_observer(bot)
     form = await schedule_form(bot, TOM)
     await submit(bot, TOM, form, GOOD)  # Wednesday 2 December, 10:00 to 12:00, the provider for the second part
+    [notice] = [s for s in bot.connector.sent if s.method == "PUT" and s.activity_id == form.activity_id][-1:]
+    assert "Its card is in the case thread." in texts(notice.card)
     card = next(s for s in bot.connector.sent if s.card and "Initial meeting with the provider: PC-2026-0001"
                 in texts(s.card))
     assert [a["title"] for a in card.card["actions"]] == ["Record minutes", "Move", "Cancel"]
@@ -444,3 +446,35 @@ async def test_a_cancelled_meeting_closes_its_checks_with_the_reason(running_bot
         "date": "2026-12-09", "starts": "10:00", "ends": "11:00", "move_reason": "x"}, reply_to=card.activity_id,
         conversation=thread))
     assert "That meeting was cancelled." in bot.connector.created[-1]["activity"]["text"]
+
+
+async def test_a_meeting_card_lost_with_its_thread_is_posted_where_it_was_scheduled_and_opened_from_the_list(
+    running_bot: RunningBot,
+) -> None:
+    """Without its card a meeting's minutes cannot be recorded, nor the meeting moved: a case thread deleted in
+    Teams must not lose it. The list of meetings opens the card again, wherever it is asked for."""
+    bot = running_bot
+    case_post = await a_case_with_an_observer(bot)
+    form = await schedule_form(bot, TOM)
+    bot.connector.gone.add(case_post.conversation_id)  # the case's thread was deleted in Teams
+    await submit(bot, TOM, form, GOOD)
+    [card] = [s for s in bot.connector.sent if s.card and "Initial meeting with the provider: PC-2026-0001"
+              in texts(s.card) and s.method == "POST"]
+    assert card.conversation_id == form.conversation_id  # where it was scheduled
+    assert any("Its card is here: the case's thread could not be reached." in texts(s.card)
+               for s in bot.connector.sent if s.card and "scheduled" in texts(s.card))
+
+    await bot.send(bot.teams.channel_message(PRIYA, "meetings PC-2026-0001"))
+    listing = bot.connector.sent[-1]
+    assert schema_errors(listing.card) == []
+    [open_card] = [a["data"] for c in listing.card["body"] if c.get("type") == "Container"
+                   for i in c["items"] if i.get("type") == "ActionSet" for a in i["actions"]]
+    await bot.send(bot.teams.card_submit(PRIYA, open_card, reply_to=listing.activity_id,
+                                         conversation=thread_of(listing, bot.teams.tenant)))
+    again = bot.connector.sent[-1]
+    assert "Initial meeting with the provider: PC-2026-0001" in texts(again.card)
+    assert [a["title"] for a in again.card["actions"]] == ["Record minutes", "Move", "Cancel"]
+    async with bot.uow() as uow:
+        [meeting] = await uow.meetings.for_case((await uow.cases.get_by_reference(bot.teams.tenant,
+                                                                                   "PC-2026-0001")).id)
+    assert meeting.card_activity_id == again.activity_id  # minutes and moves update this copy from now on
