@@ -54,10 +54,10 @@ def _people(people: list[Any]) -> list[dict[str, str]]:
     return [{"user_id": p.user_id, "name": p.name} for p in people]
 
 
-def _when(meeting: Meeting) -> str:
+def _when(meeting: Meeting, *, short: bool = False) -> str:
     starts = meeting.starts_at.astimezone(UK)
     ends = f" to {meeting.ends_at.astimezone(UK):%H:%M}" if meeting.ends_at else ""
-    return f"{starts:%A %-d %B %Y, %H:%M}{ends} (UK time)"
+    return f"{starts:%A %-d %B, %H:%M}{ends}" if short else f"{starts:%A %-d %B %Y, %H:%M}{ends} (UK time)"
 
 
 def _kept(data: dict[str, Any], fields: tuple[str, ...]) -> dict[str, str]:
@@ -424,8 +424,8 @@ async def _after_change(turn: Turn, changed: use_cases.ChangedMeeting, said: str
         tag, found = mention(person)
         tags.append(tag)
         entities += found
-    await turn.context.send_activity(Activity(type=ActivityTypes.message, entities=entities,
-                                              text=f"{' '.join(tags)} {said}".strip()))
+    text = f"{' '.join(tags)}: {said}" if tags else said[:1].upper() + said[1:]
+    await turn.context.send_activity(Activity(type=ActivityTypes.message, entities=entities, text=text))
     await refresh_case_cards(turn, case)
 
 
@@ -450,9 +450,9 @@ async def move_verb(turn: Turn, data: dict[str, Any]) -> None:
     except (NotFound, NotAllowed) as refusal:
         await tell_privately(turn, str(refusal))
         return
-    was = _when(changed.previous)
-    await _after_change(turn, changed, f"The {changed.meeting.kind.label.lower()} of {changed.case.reference} has "
-                                       f"moved to {_when(changed.meeting)} (it was {was}): {changed.reason}")
+    await _after_change(turn, changed, f"the {changed.meeting.kind.label.lower()} of {changed.case.reference} has "
+                                       f"moved from {_when(changed.previous, short=True)} to "
+                                       f"{_when(changed.meeting, short=True)} (UK time). Why: {changed.reason}")
 
 
 async def cancel_verb(turn: Turn, data: dict[str, Any]) -> None:
@@ -473,8 +473,8 @@ async def cancel_verb(turn: Turn, data: dict[str, Any]) -> None:
     except (NotFound, NotAllowed) as refusal:
         await tell_privately(turn, str(refusal))
         return
-    await _after_change(turn, changed, f"The {changed.meeting.kind.label.lower()} of {changed.case.reference} on "
-                                       f"{_when(changed.previous)} is cancelled: {changed.reason}")
+    await _after_change(turn, changed, f"the {changed.meeting.kind.label.lower()} of {changed.case.reference} on "
+                                       f"{_when(changed.previous, short=True)} is cancelled. Why: {changed.reason}")
 
 
 async def show_meeting_verb(turn: Turn, data: dict[str, Any]) -> None:

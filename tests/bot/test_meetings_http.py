@@ -392,8 +392,9 @@ async def test_a_meeting_moves_with_its_checks_and_those_invited_are_told(runnin
     updated = [s for s in bot.connector.sent[before_sent:] if s.method == "PUT" and s.activity_id == card.activity_id]
     assert updated and "Wednesday 9 December 2026, 14:00 to 15:30" in texts(updated[-1].card)
     assert schema_errors(updated[-1].card) == []
-    [told] = [s for s in bot.connector.sent[before_sent:] if "has moved to" in (s.text or "")]
-    assert "(it was Wednesday 2 December 2026, 10:00 to 12:00" in told.text and later["move_reason"] in told.text
+    [told] = [s for s in bot.connector.sent[before_sent:] if "has moved from" in (s.text or "")]
+    assert "has moved from Wednesday 2 December, 10:00 to 12:00 to Wednesday 9 December, 14:00 to 15:30 (UK " \
+           "time). Why: " + later["move_reason"] in told.text
     assert {e["mentioned"]["id"] for e in told.body["entities"]} == {HELEN.aad, PRIYA.aad, TOM.aad, SAM.aad}
     after = {a.title.split(" before ")[0].split(" of ")[0]: a for a in await meeting_actions(bot, source)}
     assert after["Tell the provider the concerns"].due_on == date(2026, 12, 2)  # five working days before the 9th
