@@ -118,17 +118,16 @@ def _document_updated(e: _Event) -> str:
 def _communication_checked(e: _Event) -> str:
     answers = e.get("answers") or []
     return (f"{e.who} reviewed the communication strategy checklist at the {e.step()} step "
-            f"({len(answers)} item{'s' if len(answers) != 1 else ''} answered).")
-
-
-def _meeting_scheduled(e: _Event) -> str:
-    kind = MeetingKind(str(e.get("kind"))).label if e.get("kind") else "Meeting"
-    return f"{e.who} scheduled the {kind[0].lower()}{kind[1:]} for {e.day('starts_at')}, chaired by {e.get('chair')}."
+            f"({counted(len(answers), 'item')} answered).")
 
 
 def _meeting_kind(e: _Event) -> str:
     kind = MeetingKind(str(e.get("kind"))).label if e.get("kind") else "Meeting"
     return kind[0].lower() + kind[1:]
+
+
+def _meeting_scheduled(e: _Event) -> str:
+    return f"{e.who} scheduled the {_meeting_kind(e)} for {e.day('starts_at')}, chaired by {e.get('chair')}."
 
 
 def _meeting_moved(e: _Event) -> str:

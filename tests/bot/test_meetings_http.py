@@ -402,6 +402,11 @@ async def test_a_meeting_moves_with_its_checks_and_those_invited_are_told(runnin
     assert after["Record the minutes and decisions"].due_on > before["Record the minutes and decisions"].due_on
     [moved] = [e for e in await audit(bot) if e.action == "meeting.moved"]
     assert moved.details["previous"].startswith("2026-12-02T10:00") and len(moved.details["actions"]) == 2
+    from bot.app import SERVICES
+    from bot.timeline import describe
+
+    assert describe(moved, bot.app[SERVICES].pack) == ("Tom Okafor moved the initial meeting with the provider from "
+                                                      f"Wed 2 Dec 2026 to Wed 9 Dec 2026: {later['move_reason']}")
 
     # The attendees' reminder of the old day, had it been queued, is not sent.
     old = OutboxMessage(1, "k", ReminderKind.MEETING_TOMORROW, bot.teams.tenant, Target.PERSONAL, "l", "s",
@@ -442,6 +447,11 @@ async def test_a_cancelled_meeting_closes_its_checks_with_the_reason(running_bot
                           for a in checks)
     [cancelled] = [e for e in await audit(bot) if e.action == "meeting.cancelled"]
     assert cancelled.actor_name == "Helen Ward" and cancelled.details["reason"] == reason
+    from bot.app import SERVICES
+    from bot.timeline import describe
+
+    assert describe(cancelled, bot.app[SERVICES].pack) == (
+        f"Helen Ward cancelled the initial meeting with the provider of Wed 2 Dec 2026: {reason}")
     # Pressed again from an old copy of the card: nothing more happens.
     await bot.send(bot.teams.card_submit(HELEN, show_card_submit(card.card, "Move") | {
         "date": "2026-12-09", "starts": "10:00", "ends": "11:00", "move_reason": "x"}, reply_to=card.activity_id,
