@@ -109,7 +109,7 @@ async def close_case(
             raise FormErrors({"override_reason": readiness.explain(pack) + " Finish it, or record why the case "
                                                                           "closes anyway."})
         now = clock.now()
-        closure_step = max(pack.steps, key=lambda step: step.order)
+        closure_step = pack.closing_step
         if case.step != closure_step.id:
             await uow.cases.enter_step(case.id, closure_step.id, now, actor, override_reason or None)
             moved = await uow.cases.get(actor.tenant_id, case.id)

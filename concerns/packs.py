@@ -296,6 +296,16 @@ class ProcedurePack(_Model):
         return _find(self.steps, step_id, "step")
 
     @property
+    def closing_step(self) -> Step:
+        """The step a case closes at; its actions are the follow-ups that outlive the case."""
+        return max(self.steps, key=lambda step: step.order)
+
+    @property
+    def follow_up_source(self) -> str:
+        """The source of the closing step's actions (as the checklist plans them): reminded after closure."""
+        return f"step:{self.closing_step.id}"
+
+    @property
     def first_step(self) -> Step:
         """The step a new case starts at."""
         return min(self.steps, key=lambda item: item.order)

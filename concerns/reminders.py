@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from concerns.actions import CaseAction
 from concerns.calendar import WorkingCalendar
-from concerns.cases import Case, CaseRole, Person
+from concerns.cases import Case, CaseRole, CaseStatus, Person
 from concerns.meetings import Meeting
 from concerns.packs import ProcedurePack, Reminders
 
@@ -158,6 +158,9 @@ class ReminderWindow:
     digest_day: date | None = None  # chairs' digests are due today (this day), once each
     digest_actions_by: date | None = None  # what a digest lists: actions due on or before this day
     digest_for: frozenset[tuple[str, str]] | None = None  # (tenant, chair) whose digest is owed; None: all
+    # Sources of actions still reminded once their case has closed: each pack's closing step, whose actions
+    # (written notice to the provider and the CQC, the report to the Safeguarding Adults Board) are made as it closes.
+    follow_ups: frozenset[str] = frozenset()
 
     def owing_digests(self, chairs: Iterable[tuple[str, str]], sent: Iterable[str]) -> ReminderWindow:
         """This window with the digests narrowed to `chairs` whose digest key for the day is not in `sent`."""
@@ -440,6 +443,14 @@ class _Rules:
         if working is None:
             return
         today, calendar = working
+        if case.status is not CaseStatus.OPEN:
+            # A closed case's follow-ups are reminded to their owners, and the chair nudged while they are late;
+            # nothing else: its earlier actions closed with it, and nothing on it can be escalated or voted on.
+            follow_ups = [a for a in snapshot.actions if a.source == pack.follow_up_source]
+            for action in follow_ups:
+                self.action(case, pack, action, today, calendar, escalate=False)
+            self.overdue(case, pack, follow_ups, today, calendar)
+            return
         for action in snapshot.actions:
             self.action(case, pack, action, today, calendar)
         self.overdue(case, pack, snapshot.actions, today, calendar)
@@ -448,7 +459,7 @@ class _Rules:
         self.stale(case, pack, snapshot.last_activity, today, calendar)
 
     def action(self, case: Case, pack: ProcedurePack, action: CaseAction, today: date,
-               calendar: WorkingCalendar) -> None:
+               calendar: WorkingCalendar, *, escalate: bool = True) -> None:
         if action.status != "open" or action.due_on is None:
             return  # an action with no due date has no deadline to remind anyone of
         due = action.due_on
@@ -482,7 +493,7 @@ class _Rules:
                 ))
         late = calendar.working_days_between(due, today)
         limit = pack.timescales.overdue_escalation_working_days
-        if due < today and late >= limit:
+        if escalate and due < today and late >= limit:
             chair = _chair(case)
             conversation = case.card_conversation_id or case.channel_id
             if conversation is None:
@@ -688,7 +699,8 @@ def due_reminders(
     rules = _Rules(at, packs, default_pack, calendar_for)
     for snapshot in state.cases:
         rules.case(snapshot)
-    rules.digests(state.cases, state.digest_for, state.digest_cases)
+    # A chair's digest lists their open cases; a closed case's follow-ups reach them as reminders instead.
+    rules.digests([s for s in state.cases if s.case.status is CaseStatus.OPEN], state.digest_for, state.digest_cases)
     for owed in state.feedback:
         rules.feedback(owed)
     for contacts in state.key_contacts:
@@ -729,7 +741,9 @@ def reminder_window(
     if not actions:
         return ReminderWindow(quiet=True, digest_for=frozenset())
     window = ReminderWindow(actions_due_by=max(actions), snoozed_by=max(snoozed), meetings_before=max(meetings),
-                            inactive_since=max(inactive), digest_for=frozenset())
+                            inactive_since=max(inactive), digest_for=frozenset(),
+                            follow_ups=frozenset(p.follow_up_source for p in {default_pack.id: default_pack,
+                                                                              **packs}.values()))
     calendar = calendar_for(default_pack.nation)
     if is_quiet(default_pack.reminders, calendar, at):
         return replace(window, feedback_due_by=date.min)

@@ -222,16 +222,23 @@ class SqlReminderSource:
         the digests' other cases are read apart, as `DigestCase`s.
         """
         is_open = CaseRow.status == "open"
+        # A closed case is read for its follow-ups only (the closing step's actions): see ReminderWindow.follow_ups.
+        reminded = is_open | CaseActionRow.source.in_(sorted(window.follow_ups)) if window.follow_ups else is_open
         if window.inactive_since is None or window.action_horizon is None or window.meetings_before is None or \
                 (window.digests and window.digest_for is None):
-            return set(await session.scalars(select(CaseRow.id).where(is_open)))
-        found: set[int] = set(await session.scalars(
+            found = set(await session.scalars(select(CaseRow.id).where(is_open)))
+            if window.follow_ups:
+                found.update(await session.scalars(
+                    select(CaseActionRow.case_id).join(CaseRow, CaseRow.id == CaseActionRow.case_id)
+                    .where(CaseActionRow.status == "open", reminded)))
+            return found
+        found = set(await session.scalars(
             select(CaseActionRow.case_id).join(CaseRow, CaseRow.id == CaseActionRow.case_id)
-            .where(CaseActionRow.status == "open", CaseActionRow.due_on <= window.action_horizon, is_open)))
+            .where(CaseActionRow.status == "open", CaseActionRow.due_on <= window.action_horizon, reminded)))
         if window.snoozed_by is not None:
             found.update(await session.scalars(
                 select(CaseActionRow.case_id).join(CaseRow, CaseRow.id == CaseActionRow.case_id)
-                .where(CaseActionRow.status == "open", CaseActionRow.snoozed_until <= window.snoozed_by, is_open)))
+                .where(CaseActionRow.status == "open", CaseActionRow.snoozed_until <= window.snoozed_by, reminded)))
         found.update(await session.scalars(
             select(MeetingRow.case_id).join(CaseRow, CaseRow.id == MeetingRow.case_id)
             .where(MeetingRow.status == "scheduled", MeetingRow.starts_at >= at - timedelta(days=1),

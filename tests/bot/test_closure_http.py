@@ -225,3 +225,42 @@ async def test_user_text_cannot_become_markup_in_a_letter(running_bot: RunningBo
         reply_to=form.activity_id, conversation=thread))
     status, notice, _ = await fetch(bot, links(private_card(bot))["Notice to The provider (HTML)"])
     assert status == 200 and "<script>" not in notice and "&lt;script&gt;alert(1)&lt;/script&gt; improved" in notice
+
+
+async def test_a_closed_cases_follow_ups_are_reminded_and_nothing_else_on_it(running_bot: RunningBot, clock: Any
+                                                                            ) -> None:
+    """Closing makes the closing step's actions (written notice to the provider and the CQC, the report to the
+    Safeguarding Adults Board): deadlines too. They were never reminded, because the sweep read open cases only.
+    The actions an override left open from earlier steps are not chased, and nothing on a closed case is
+    escalated in its thread (its prompt offers a vote on the level)."""
+    from datetime import datetime
+
+    from bot.app import SWEEPER
+
+    bot = running_bot
+    case_post, _ = await open_case_via_prompt(bot)
+    await bot.send(bot.teams.personal_message(HELEN, "actions"))  # the chair's chat, kept by the bot
+    await close_with_override(bot, case_post)
+    async with bot.uow() as uow:
+        case = await uow.cases.get_by_reference(bot.teams.tenant, "PC-2026-0001")
+        actions = await uow.cases.actions(case.id)
+    notice = next(a for a in actions if a.source == "step:closure" and a.title.startswith("Notify the relevant"))
+    left_open = [a for a in actions if a.source != "step:closure" and a.status == "open" and a.due_on]
+    assert case.status.value == "closed" and notice.owner.user_id == HELEN.aad and left_open
+
+    def about(sent: list[Any], title: str) -> list[Any]:
+        return [s for s in sent if s.card and title in texts(s.card)]
+
+    async def sweep(when: str) -> list[Any]:
+        clock.at = datetime.fromisoformat(when + "+00:00")
+        before = len(bot.connector.sent)
+        await bot.app[SWEEPER].sweep(clock.at)
+        return bot.connector.sent[before:]
+
+    due_day = await sweep(f"{notice.due_on.isoformat()}T09:00")
+    [reminder] = [s for s in about(due_day, notice.title) if "reminder.done" in texts(s.card)]
+    assert "Due today" in texts(reminder.card)
+    assert not any(about(due_day, a.title) for a in left_open)
+    later = await sweep("2026-12-07T09:00")  # the notice is three working days late
+    assert not any(s for s in later if s.card and "action.escalate" in texts(s.card))
+    assert any("overdue" in texts(s.card).lower() and notice.title in texts(s.card) for s in later if s.card)
