@@ -337,6 +337,8 @@ async def no_longer_due(uow: UnitOfWork, message: OutboxMessage) -> str | None:
         return await _meeting_gone(uow, message)
     if message.kind is ReminderKind.ACTION_ASSIGNED:
         ids, personal = [a.get("action_id") for a in message.facts.get("actions") or []], True
+    elif message.kind is ReminderKind.CASE_OVERDUE:  # the chair's nudge: wanted while one of them is still open
+        ids, personal = [a.get("action_id") for a in message.facts.get("actions") or []], False
     elif message.kind in _ABOUT_ONE_ACTION:
         ids, personal = [message.facts.get("action_id")], _ABOUT_ONE_ACTION[message.kind]
     else:
