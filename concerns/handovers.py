@@ -128,14 +128,31 @@ def parse_handover_form(values: dict[str, object], roster: Sequence[Person]) -> 
 
 
 @dataclass(frozen=True)
+class _Above:
+    """Who stands above a team's cases: its admins and the holders of the pack's roles in it, read once."""
+
+    admin_ids: frozenset[str]
+    holders: dict[str, Person]  # by pack role id
+
+    def may(self, case: Case, actor_id: str, pack_for: Callable[[str], ProcedurePack]) -> bool:
+        senior = self.holders.get(pack_for(case.pack_id).notifications.escalation_role)
+        return may_hand_over(case, actor_id, team_admin=actor_id in self.admin_ids,
+                             senior=senior is not None and senior.user_id == actor_id)
+
+
+async def _above(uow: UnitOfWork, actor: Actor, team_id: str) -> _Above:
+    return _Above(frozenset(a.person.user_id for a in await uow.team_admins.admins(actor.tenant_id, team_id)),
+                  {h.role_id: h.person for h in await uow.team_roles.holders(actor.tenant_id, team_id)})
+
+
+@dataclass(frozen=True)
 class _TeamWork:
     """The team's open cases and their outstanding work, read once."""
 
     cases: list[Case]  # open cases of the team, and closed ones where an open follow-up remains
     actions: dict[int, list[CaseAction]]  # open actions by case id
     documents: dict[int, list[CaseDocument]]  # register entries by case id
-    admin_ids: frozenset[str]  # the team's admins
-    senior_ids: dict[str, str]  # the escalation role's holder in the team, by pack id
+    above: _Above
 
 
 async def _team_work(uow: UnitOfWork, actor: Actor, team_id: str, outgoing_id: str | None,
@@ -163,10 +180,7 @@ async def _team_work(uow: UnitOfWork, actor: Actor, team_id: str, outgoing_id: s
                 cases.append(closed)
                 actions[closed.id] = [a for a in await uow.cases.actions(closed.id) if a.status == "open"]
     documents = {c.id: await uow.documents.for_case(c.id) for c in cases if c.status is CaseStatus.OPEN}
-    admins = frozenset(a.person.user_id for a in await uow.team_admins.admins(actor.tenant_id, team_id))
-    holders = {h.role_id: h.person.user_id for h in await uow.team_roles.holders(actor.tenant_id, team_id)}
-    seniors = {c.pack_id: holders.get(pack_for(c.pack_id).notifications.escalation_role, "") for c in cases}
-    return _TeamWork(cases, actions, documents, admins, seniors)
+    return _TeamWork(cases, actions, documents, await _above(uow, actor, team_id))
 
 
 def _people(work: _TeamWork) -> dict[str, Person]:
@@ -218,7 +232,8 @@ def _label(pack: ProcedurePack, role_id: str) -> str:
 
 
 def _plan(work: _TeamWork, actor: Actor, outgoing: Person, incoming: Person, reason: HandoverReason,
-          team_roles: tuple[str, ...], meetings: tuple[Meeting, ...]) -> HandoverPlan:
+          team_roles: tuple[str, ...], meetings: tuple[Meeting, ...],
+          pack_for: Callable[[str], ProcedurePack]) -> HandoverPlan:
     handed: list[CaseHandover] = []
     refused: list[NotHandedOver] = []
     for case in work.cases:
@@ -229,8 +244,7 @@ def _plan(work: _TeamWork, actor: Actor, outgoing: Person, incoming: Person, rea
                           if d.owner is not None and d.owner.user_id == outgoing.user_id)
         if role is None and not actions and not documents:
             continue
-        senior = work.senior_ids.get(case.pack_id) == actor.id
-        if not may_hand_over(case, actor.id, team_admin=actor.id in work.admin_ids, senior=senior):
+        if not work.above.may(case, actor.id, pack_for):
             chair = case.holder(CaseRole.CHAIR)
             ask = f"its chair, {chair.name}" if chair and chair.user_id != outgoing.user_id else "a team admin"
             refused.append(NotHandedOver(case, f"Only its chair, a team admin or the Head of Service can hand over "
@@ -251,8 +265,8 @@ async def _read_plan(uow: UnitOfWork, clock: Clock, actor: Actor, team_id: str, 
     if outgoing is None:
         raise FormErrors({"outgoing": "They have no roles, open actions or documents on this team's cases now."})
     pack = pack_for(work.cases[0].pack_id if work.cases else "")  # the team's roles are named in its pack
-    labels = tuple(_label(pack, h.role_id) for h in await uow.team_roles.holders(actor.tenant_id, team_id)
-                   if h.person.user_id == outgoing.user_id)
+    labels = tuple(_label(pack, role_id) for role_id, holder in work.above.holders.items()
+                   if holder.user_id == outgoing.user_id)
     today = uk_today(clock)
     invited: list[Meeting] = []
     for case in work.cases:
@@ -261,8 +275,8 @@ async def _read_plan(uow: UnitOfWork, clock: Clock, actor: Actor, team_id: str, 
                         if m.status is MeetingStatus.SCHEDULED and m.day >= today
                         and outgoing.user_id in {p.user_id for p in (m.chair, m.minute_taker, *m.attendees) if p}]
     meetings = tuple(invited)
-    return replace(_plan(work, actor, outgoing, form.incoming, form.reason, labels, meetings),
-                   team_admin=outgoing.user_id in work.admin_ids)
+    return replace(_plan(work, actor, outgoing, form.incoming, form.reason, labels, meetings, pack_for),
+                   team_admin=outgoing.user_id in work.above.admin_ids)
 
 
 async def plan_handover(uow: UnitOfWork, clock: Clock, actor: Actor, team_id: str, form: HandoverForm,
@@ -379,8 +393,7 @@ async def hand_back(
     Who may is checked case by case as for a handover, and the two people it was between may too; each case records
     it as one audit event."""
     async with uow:
-        admins = {a.person.user_id for a in await uow.team_admins.admins(actor.tenant_id, team_id)}
-        holders = {h.role_id: h.person.user_id for h in await uow.team_roles.holders(actor.tenant_id, team_id)}
+        above = await _above(uow, actor, team_id)
         back: list[CaseHandBack] = []
         refused: list[NotHandedOver] = []
         people: tuple[Person, Person] | None = None
@@ -398,10 +411,9 @@ async def hand_back(
             d = made.details
             outgoing, incoming = Person(d["outgoing_id"], d["outgoing"]), Person(d["incoming_id"], d["incoming"])
             people = (outgoing, incoming)
-            senior = holders.get(pack_for(case.pack_id).notifications.escalation_role) == actor.id
             # The two people it was between may undo it too: the one back from leave takes back what was theirs.
             party = actor.id in (outgoing.user_id, incoming.user_id)
-            if not party and not may_hand_over(case, actor.id, team_admin=actor.id in admins, senior=senior):
+            if not party and not above.may(case, actor.id, pack_for):
                 denied = True
                 refused.append(NotHandedOver(case, f"Only {outgoing.name}, {incoming.name}, its chair, a team admin "
                                                    "or the Head of Service can hand work back on it."))
