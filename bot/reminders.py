@@ -18,10 +18,12 @@ from bot.turn import Turn
 from concerns import followups, services
 from concerns.actions import DONE, CaseAction
 from concerns.calendar import WorkingCalendar
-from concerns.cases import Person
+from concerns.cases import Case, Person
 from concerns.clock import UK, uk_today
+from concerns.documents import CaseDocument, update_document
 from concerns.errors import NotFound
-from concerns.reminders import OutboxMessage, ReminderKind, action_facts, snooze_choices
+from concerns.packs import ProcedurePack
+from concerns.reminders import OutboxMessage, ReminderKind, action_facts, document_facts, review_keeper, snooze_choices
 from concerns.validation import FormErrors, parse_id
 from concerns.vocabulary import counted
 from concerns.votes import NotAllowed
@@ -51,7 +53,7 @@ def _snooze(calendar: WorkingCalendar, today: date) -> list[dict[str, str]]:
 def _values(**values: Any) -> dict[str, Any]:
     base: dict[str, Any] = {"colour": "Default", "notice": None, "error": None, "facts": [], "lines": [],
                             "action_id": None, "snooze": [], "escalation": None, "buttons": [], "link": None,
-                            "done": True}
+                            "done": True, "review": None}
     base.update(values)
     return base
 
@@ -79,6 +81,39 @@ def action_reminder_values(facts: dict[str, Any], kind: ReminderKind, calendar: 
         title=title, colour=colour, subtitle=f"{facts['case']} · {facts['provider']}", notice=notice, error=error,
         facts=[{"title": "Action", "value": facts["title"]}, {"title": "Due", "value": f"{due:%A %-d %B %Y}"}],
         lines=lines, action_id=facts["action_id"], snooze=_snooze(calendar, today), done=not facts.get("challenge"),
+    )
+
+
+def review_reminder_values(facts: dict[str, Any], kind: ReminderKind, today: date, notice: str | None = None,
+                           error: str | None = None) -> dict[str, Any]:
+    """A register entry's review: to its keeper before and when due, to the chair once it is well overdue. Both
+    can record the review on the card (the chair and coordinator keep the register; an owner keeps their own)."""
+    due = _day(facts["next_review_on"])
+    what = f"Review of {facts['title']}"
+    if due > today:
+        title, colour = f"Coming up: {what} due {_short(due)}", "Default"
+    elif due == today:
+        title, colour = f"{what} is due today", "Warning"
+    else:
+        title, colour = f"{what} overdue since {_short(due)}{_late(facts)}", "Attention"
+    last = f"{_day(facts['last_reviewed_on']):%A %-d %B %Y}" if facts.get("last_reviewed_on") else "Not yet"
+    cycle = f"; the next one is set {facts['cycle']} working days on unless you give a date" \
+        if facts.get("cycle") else ""
+    if kind is ReminderKind.DOCUMENT_REVIEW_OVERDUE:
+        keeper = facts.get("keeper") or "Nobody"
+        lines = [f"{keeper} was reminded and it is past the procedure's limit of {facts['limit']} working days. "
+                 "Chase the review, or record it here once it has happened."]
+    elif facts.get("provider_owned"):
+        lines = ["The provider keeps this plan: review it with them (you are their point of contact), then record "
+                 f"the review here{cycle}."]
+    else:
+        lines = [f"Review it, then record the review here{cycle}."]
+    return _values(
+        title=title, colour=colour, subtitle=f"{facts['case']} · {facts['provider']}", notice=notice, error=error,
+        facts=[{"title": "Document", "value": facts["title"]}, {"title": "Owner", "value": facts["owner"]},
+               {"title": "Last reviewed", "value": last}, {"title": "Review due", "value": f"{due:%A %-d %B %Y}"}],
+        lines=lines, review={"document_id": facts["document_id"], "today": today.isoformat()},
+        buttons=[{"title": "Open the register", "data": {"verb": "documents.show", "case": facts["case"]}}],
     )
 
 
@@ -198,6 +233,8 @@ def message_card(message: OutboxMessage, calendar: WorkingCalendar, today: date)
         )
     if kind is ReminderKind.ACTION_ASSIGNED:
         return "reminder", _assigned(facts, calendar, today)
+    if kind in (ReminderKind.DOCUMENT_REVIEW, ReminderKind.DOCUMENT_REVIEW_OVERDUE):
+        return "reminder", review_reminder_values(facts, kind, today)
     if kind is ReminderKind.DEAD_LETTER:
         return "reminder", _values(
             title="A reminder could not be delivered", colour="Attention",
@@ -368,3 +405,57 @@ async def key_contacts_reviewed_verb(turn: Turn, data: dict[str, Any]) -> None:
     await turn.replace_card("reminder", **_values(
         title="Key contacts reviewed", subtitle=f"Confirmed by {turn.actor.name}",
         notice=f"Recorded on {uk_today(turn.services.clock):%-d %B %Y}. The next review is due in a year."))
+
+
+async def _review_card(turn: Turn, document_id: int | None) -> tuple[Case, ProcedurePack, CaseDocument,
+                                                                      dict[str, Any], ReminderKind]:
+    """The entry a review card is about, its case and pack, and the card's facts as they stand now."""
+    if document_id is None:
+        raise NotFound("That reminder button is not valid.")
+    async with turn.reader() as uow:
+        document = await uow.documents.get(turn.actor.tenant_id, document_id)
+        case = await uow.cases.get(turn.actor.tenant_id, document.case_id) if document else None
+    if document is None or case is None:
+        raise NotFound("That entry is no longer in a documents register.")
+    pack = turn.services.packs.get(case.pack_id, turn.services.pack)
+    keeper = review_keeper(case, document)
+    kind = ReminderKind.DOCUMENT_REVIEW if keeper and keeper.user_id == turn.actor.id \
+        else ReminderKind.DOCUMENT_REVIEW_OVERDUE
+    facts: dict[str, Any] = {}
+    if document.next_review_on is not None:
+        facts = {**document_facts(case, pack, document, uk_today(turn.services.clock), WorkingCalendar(pack.nation)),
+                 "keeper": keeper.name if keeper else None, "limit": pack.timescales.overdue_escalation_working_days}
+    return case, pack, document, facts, kind
+
+
+async def document_reviewed_verb(turn: Turn, data: dict[str, Any]) -> None:
+    """Record the review from its reminder: the entry's last review and next review date change on the register
+    (checked as on the register's own card: the chair, the coordinator or the entry's owner), audited."""
+    today = uk_today(turn.services.clock)
+    reviewed, following = _text(data, "reviewed_on").strip(), _text(data, "next_review_on").strip()
+    try:
+        case, pack, document, facts, kind = await _review_card(turn, parse_id(data.get("document")))
+        if not reviewed:
+            raise FormErrors({"reviewed_on": "Give the day it was reviewed."})
+        values = {"reviewed_on": reviewed, **({"next_review_on": following} if following else {})}
+        case, document, _ = await update_document(
+            turn.uow(), turn.services.clock, pack, turn.actor, case.reference, document.id, values,
+            conversation_id=turn.conversation.id, calendar=WorkingCalendar(pack.nation))
+    except (NotFound, NotAllowed) as refusal:
+        await _refused(turn, refusal)
+        return
+    except FormErrors as invalid:
+        if not facts:
+            await _refused(turn, " ".join(invalid.errors.values()))
+            return
+        await turn.replace_card("reminder", **review_reminder_values(
+            facts, kind, today, error="Nothing was recorded: " + " ".join(invalid.errors.values())))
+        return
+    following_text = f"next review {document.next_review_on:%A %-d %B %Y}" if document.next_review_on \
+        else "no next review set"
+    assert document.last_reviewed_on is not None
+    await turn.replace_card("reminder", **_values(
+        title=f"Reviewed: {document.title}", subtitle=f"{case.reference} · {case.provider.name}",
+        notice=f"Recorded on the register by {turn.actor.name}: reviewed {document.last_reviewed_on:%-d %B %Y}, "
+               f"{following_text}.",
+        buttons=[{"title": "Open the register", "data": {"verb": "documents.show", "case": case.reference}}]))

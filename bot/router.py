@@ -156,6 +156,7 @@ VERBS: dict[str, VerbHandler] = {
     "reminder.not_mine": reminders.not_mine_verb,
     "action.escalate": reminders.escalate_verb,
     "key_contacts.reviewed": reminders.key_contacts_reviewed_verb,
+    "document.reviewed": reminders.document_reviewed_verb,
 }
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from concerns.actions import CaseAction
 from concerns.calendar import WorkingCalendar
 from concerns.cases import Case, CaseRole, CaseStatus, Person
+from concerns.documents import PROVIDER_ROLE, CaseDocument, kind_of, owner_label
 from concerns.meetings import Meeting
 from concerns.packs import ProcedurePack, Reminders
 
@@ -39,6 +40,7 @@ __all__ = [
     "action_facts",
     "assignment_notices",
     "digest_key",
+    "document_facts",
     "due_reminders",
     "is_quiet",
     "next_working_start",
@@ -60,6 +62,8 @@ class ReminderKind(StrEnum):
     KEY_CONTACTS = "key_contacts.review"  # in the team's channel, when the key contacts are a year old
     DEAD_LETTER = "outbox.dead"  # to the admin channel, when a message could not be delivered
     ACTION_ASSIGNED = "action.assigned"  # to a new owner, when someone else gives them actions (not a deadline)
+    DOCUMENT_REVIEW = "document.review"  # to a register entry's keeper, before and when its review is due
+    DOCUMENT_REVIEW_OVERDUE = "document.review_overdue"  # to the chair, once a review is the pack's limit overdue
 
 
 class Target(StrEnum):
@@ -83,6 +87,8 @@ class CaseSnapshot:
     meetings: tuple[Meeting, ...]
     last_activity: datetime
     open_vote: OpenVote | None = None
+    # Register entries whose next review falls within the window (all of them with a next review, without one).
+    documents: tuple[CaseDocument, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -150,7 +156,7 @@ class ReminderWindow:
     """
 
     quiet: bool = False  # quiet time under every pack: nothing can be due, nothing need be read
-    actions_due_by: date | None = None  # open actions due on or before this day
+    actions_due_by: date | None = None  # open actions due, and register entries' reviews, on or before this day
     snoozed_by: date | None = None  # ... and open actions snoozed until this day or earlier
     meetings_before: datetime | None = None  # scheduled meetings starting before this
     inactive_since: datetime | None = None  # open cases with no activity since this (for the stale prompt)
@@ -308,6 +314,50 @@ def action_facts(action: CaseAction, today: date, calendar: WorkingCalendar) -> 
     }
 
 
+def review_keeper(case: Case, document: CaseDocument) -> Person | None:
+    """Who is reminded of an entry's review: its owner; for the provider's own plans (the provider is not in Teams)
+    and entries nobody owns yet, the coordinator who keeps the register and is the provider's point of contact."""
+    if document.owner is not None:
+        return document.owner
+    member = case.holder(CaseRole.COORDINATOR) or case.holder(CaseRole.CHAIR)
+    return Person(member.user_id, member.name) if member else None
+
+
+def document_facts(case: Case, pack: ProcedurePack, document: CaseDocument, today: date,
+                   calendar: WorkingCalendar) -> dict[str, Any]:
+    """What a reminder about an entry's review says, as JSON-safe facts (kept in the outbox row)."""
+    assert document.next_review_on is not None
+    due = document.next_review_on
+    kind = kind_of(pack, document.kind)
+    return {
+        "document_id": document.id, "title": document.title, "case": case.reference, "provider": case.provider.name,
+        "owner": owner_label(pack, document.owner_role, document.owner),
+        "owner_user_id": document.owner.user_id if document.owner else None,
+        "provider_owned": document.owner is None and document.owner_role == PROVIDER_ROLE,
+        "next_review_on": due.isoformat(),
+        "last_reviewed_on": document.last_reviewed_on.isoformat() if document.last_reviewed_on else None,
+        "working_days_overdue": calendar.working_days_between(due, today) if due < today else 0,
+        "cycle": kind.review_every_working_days if kind else None,
+    }
+
+
+async def _review_gone(uow: UnitOfWork, message: OutboxMessage) -> str | None:
+    document_id = message.facts.get("document_id")
+    async with uow:
+        document = await uow.documents.get(message.tenant_id, document_id) if isinstance(document_id, int) else None
+        case = await uow.cases.get(message.tenant_id, document.case_id) if document is not None else None
+    if document is None or case is None:
+        return "the entry is no longer in the register"
+    if case.status is not CaseStatus.OPEN:
+        return f"{case.reference} was closed"
+    if (document.next_review_on.isoformat() if document.next_review_on else None) != message.facts.get(
+            "next_review_on"):
+        return f"'{document.title}' was reviewed or its review re-dated"
+    if (document.owner.user_id if document.owner else None) != message.facts.get("owner_user_id"):
+        return f"'{document.title}' has a new owner"
+    return None
+
+
 async def _meeting_gone(uow: UnitOfWork, message: OutboxMessage) -> str | None:
     meeting_id = message.facts.get("meeting_id")
     async with uow:
@@ -335,6 +385,8 @@ async def no_longer_due(uow: UnitOfWork, message: OutboxMessage) -> str | None:
     date's own reminder; this one is voided and says why in the outbox."""
     if message.kind is ReminderKind.MEETING_TOMORROW:
         return await _meeting_gone(uow, message)
+    if message.kind in (ReminderKind.DOCUMENT_REVIEW, ReminderKind.DOCUMENT_REVIEW_OVERDUE):
+        return await _review_gone(uow, message)
     if message.kind is ReminderKind.ACTION_ASSIGNED:
         ids, personal = [a.get("action_id") for a in message.facts.get("actions") or []], True
     elif message.kind is ReminderKind.CASE_OVERDUE:  # the chair's nudge: wanted while one of them is still open
@@ -458,6 +510,8 @@ class _Rules:
         self.overdue(case, pack, snapshot.actions, today, calendar)
         for meeting in snapshot.meetings:
             self.meeting(case, meeting, today, calendar)
+        for document in snapshot.documents:
+            self.review(case, pack, document, today, calendar)
         self.stale(case, pack, snapshot.last_activity, today, calendar)
 
     def action(self, case: Case, pack: ProcedurePack, action: CaseAction, today: date,
@@ -550,6 +604,43 @@ class _Rules:
                 kind=ReminderKind.MEETING_TOMORROW, tenant_id=case.tenant_id, target=Target.PERSONAL,
                 recipient=person, case_reference=case.reference, facts=facts,
                 summary=f"{person.name}: {meeting.kind.label} for {case.reference} on {day:%a %-d %b}",
+            ))
+
+    def review(self, case: Case, pack: ProcedurePack, document: CaseDocument, today: date,
+               calendar: WorkingCalendar) -> None:
+        """A register entry's review: its keeper before it is due and on the day; the chair once it is the
+        pack's limit overdue, as for actions (a risk management plan left unreviewed is a missed deadline)."""
+        due = document.next_review_on
+        if due is None:
+            return
+        keeper = review_keeper(case, document)
+        facts = document_facts(case, pack, document, today, calendar)
+        occurrences: list[tuple[str, date]] = []
+        before = pack.timescales.reminder_before_working_days
+        if before and calendar.add_working_days(due, -before) <= today < due:
+            occurrences.append(("before", calendar.add_working_days(due, -before)))
+        if today >= due:
+            occurrences.append(("due", due))
+        if keeper is not None:
+            for stage, day in occurrences[-1:]:
+                self.add(Reminder(
+                    key=f"{ReminderKind.DOCUMENT_REVIEW}:{document.id}:{day.isoformat()}:{due.isoformat()}",
+                    kind=ReminderKind.DOCUMENT_REVIEW, tenant_id=case.tenant_id, target=Target.PERSONAL,
+                    recipient=keeper, case_reference=case.reference, facts={**facts, "stage": stage},
+                    summary=f"{keeper.name}: {case.reference} review of '{document.title}' "
+                            f"{'due soon' if stage == 'before' else 'due'} {due:%a %-d %b}",
+                ))
+        chair = _chair(case)
+        limit = pack.timescales.overdue_escalation_working_days
+        if due < today and facts["working_days_overdue"] >= limit and chair is not None and \
+                (keeper is None or chair.user_id != keeper.user_id):
+            self.add(Reminder(
+                key=f"{ReminderKind.DOCUMENT_REVIEW_OVERDUE}:{document.id}:{due.isoformat()}",
+                kind=ReminderKind.DOCUMENT_REVIEW_OVERDUE, tenant_id=case.tenant_id, target=Target.PERSONAL,
+                recipient=chair, case_reference=case.reference,
+                facts={**facts, "stage": "overdue", "keeper": keeper.name if keeper else None, "limit": limit},
+                summary=f"{chair.name}: {case.reference} review of '{document.title}' "
+                        f"{facts['working_days_overdue']} working days overdue",
             ))
 
     def stale(self, case: Case, pack: ProcedurePack, last_activity: datetime, today: date,

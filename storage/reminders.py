@@ -27,11 +27,13 @@ from storage.caseread import batches as _batches
 from storage.caseread import cases_where
 from storage.caseread import chunks as _chunks
 from storage.db import reading
+from storage.documents import _document
 from storage.meetings import _meeting
 from storage.models import (
     AuditEventRow,
     BallotRow,
     CaseActionRow,
+    CaseDocumentRow,
     CaseMemberRow,
     CaseRow,
     ConcernRow,
@@ -170,6 +172,7 @@ class SqlReminderSource:
             by_id = {case.id: case for case in cases}
             actions: dict[int, list[Any]] = {case_id: [] for case_id in by_id}
             meetings: dict[int, list[Any]] = {case_id: [] for case_id in by_id}
+            documents: dict[int, list[Any]] = {case_id: [] for case_id in by_id}
             last: dict[int, datetime] = {row.id: row.opened_at for row in cases}
             votes: dict[int, OpenVote] = {}
             horizon = window.action_horizon
@@ -195,6 +198,13 @@ class SqlReminderSource:
                 for row in await session.scalars(query.order_by(MeetingRow.starts_at)):
                     meetings[row.case_id].append(_meeting(row, by_id[row.case_id].reference))
                 votes.update(await _open_votes(session, chunk))
+                # Register entries with a review due within the actions' horizon (the same rule: before and on the day).
+                query = select(CaseDocumentRow).where(_among(session, CaseDocumentRow.case_id, chunk),
+                                                      CaseDocumentRow.next_review_on.is_not(None))
+                if window.actions_due_by is not None:
+                    query = query.where(CaseDocumentRow.next_review_on <= window.actions_due_by)
+                for row in await session.scalars(query.order_by(CaseDocumentRow.id)):
+                    documents[row.case_id].append(_document(row))
             references = {(row.tenant_id, row.reference): row.id for row in cases}
             for chunk in _batches(session, sorted({reference for _, reference in references})):
                 activity = await session.execute(
@@ -208,7 +218,8 @@ class SqlReminderSource:
                         last[case_id] = max(last[case_id], occurred)
             snapshots = tuple(
                 CaseSnapshot(case=case, actions=tuple(actions[case.id]), meetings=tuple(meetings[case.id]),
-                             last_activity=last[case.id], open_vote=votes.get(case.id))
+                             last_activity=last[case.id], open_vote=votes.get(case.id),
+                             documents=tuple(documents[case.id]))
                 for case in cases
             )
             return ReminderState(cases=snapshots, feedback=await self._feedback(session, at, window.feedback_due_by),
@@ -239,6 +250,12 @@ class SqlReminderSource:
             found.update(await session.scalars(
                 select(CaseActionRow.case_id).join(CaseRow, CaseRow.id == CaseActionRow.case_id)
                 .where(CaseActionRow.status == "open", CaseActionRow.snoozed_until <= window.snoozed_by, reminded)))
+        # From the register's side, each entry's case then checked by its key: joined, SQLite (no statistics) would
+        # rather read every open case by the status index.
+        found.update(await session.scalars(
+            select(CaseDocumentRow.case_id).where(
+                CaseDocumentRow.next_review_on <= window.actions_due_by,
+                select(CaseRow.id).where(CaseRow.id == CaseDocumentRow.case_id, is_open).exists())))
         found.update(await session.scalars(
             select(MeetingRow.case_id).join(CaseRow, CaseRow.id == MeetingRow.case_id)
             .where(MeetingRow.status == "scheduled", MeetingRow.starts_at >= at - timedelta(days=1),

@@ -103,7 +103,8 @@ def samples(text: str) -> dict[str, dict[str, Any]]:
                      "escalation": {"action_id": 12, "case": short, "escalate_to": short,
                                     "members": [{"user_id": short or "u", "name": short or "n"}]},
                      "buttons": [{"title": short or "t", "data": {"verb": "vote.start", "case": short}}],
-                     "link": {"title": short or "t", "url": "https://teams.example/meet/1"}, "done": True},
+                     "link": {"title": short or "t", "url": "https://teams.example/meet/1"}, "done": True,
+                     "review": {"document_id": 5, "today": "2026-11-24"}},
         "digest": {"title": text, "subtitle": short, "sections": [
             {"heading": short or "h", "colour": "Attention", "lines": [text, text], "more": short}]},
         "close_case": {"form_key": short, "reference": short, "provider": short, "ready": False, "readiness": text,

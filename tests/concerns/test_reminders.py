@@ -644,3 +644,69 @@ def test_an_action_without_a_due_date_reminds_nobody() -> None:
         assert [r.kind for r in reminders if r.kind not in {ReminderKind.DIGEST, ReminderKind.CASE_STALE}] == []
         for digest in of(ReminderKind.DIGEST, reminders):
             assert digest.facts["due"] == [] and digest.facts["overdue"] == []
+
+
+# -- the documents register's reviews ---------------------------------------------------------------
+
+def entry(**overrides: Any) -> Any:
+    from concerns.documents import CaseDocument
+
+    values: dict[str, Any] = {
+        "id": 5, "case_id": CASE.id, "kind": "risk_management_plan", "title": "Risk management plan",
+        "owner_role": "coordinator", "owner": TOM, "status": "current", "version": "2", "link": None,
+        "last_reviewed_on": date(2026, 10, 26), "next_review_on": date(2026, 11, 24),  # a Tuesday
+        "updated_by": "Tom Okafor", "updated_at": datetime(2026, 10, 26, 11, tzinfo=UTC),
+    }
+    return CaseDocument(**(values | overrides))
+
+
+def reviews(*documents: Any, case: Case = CASE, at: datetime) -> list[Reminder]:
+    return [r for r in due(replace(snapshot(case=case), documents=documents), at)
+            if r.kind in (ReminderKind.DOCUMENT_REVIEW, ReminderKind.DOCUMENT_REVIEW_OVERDUE)]
+
+
+def test_an_entrys_owner_is_reminded_of_its_review_before_it_and_on_the_day() -> None:
+    plan = entry()
+    # Two working days ahead (Friday 20th for Tuesday 24th), then on the day; the days between say nothing new.
+    assert reviews(plan, at=london(2026, 11, 19)) == []
+    [before] = reviews(plan, at=london(2026, 11, 20))
+    assert (before.recipient, before.target, before.facts["stage"]) == (TOM, Target.PERSONAL, "before")
+    assert before.key == "document.review:5:2026-11-20:2026-11-24"
+    assert before.facts | {"stage": None} == {
+        "document_id": 5, "title": "Risk management plan", "case": CASE.reference, "provider": CASE.provider.name,
+        "owner": "Tom Okafor", "owner_user_id": "tom", "provider_owned": False, "next_review_on": "2026-11-24",
+        "last_reviewed_on": "2026-10-26", "working_days_overdue": 0, "cycle": 20, "stage": None}
+    assert [r.key for r in reviews(plan, at=london(2026, 11, 23))] == [before.key]
+    [on_the_day] = reviews(plan, at=london(2026, 11, 24))
+    assert on_the_day.key == "document.review:5:2026-11-24:2026-11-24" and on_the_day.facts["stage"] == "due"
+    # A review recorded moves the date on, and with it the reminders: a new date is a new occurrence.
+    assert reviews(entry(next_review_on=date(2026, 12, 22)), at=london(2026, 11, 24)) == []
+    # An entry with no next review has nothing to remind anyone of.
+    assert reviews(entry(next_review_on=None), at=london(2026, 11, 24)) == []
+
+
+def test_the_providers_plan_is_reminded_to_the_coordinator_and_the_chair_is_told_once_it_is_well_overdue() -> None:
+    plan = entry(id=6, kind="service_improvement_plan", title="Service improvement plan", owner_role="provider",
+                 owner=None)
+    [due_today] = reviews(plan, at=london(2026, 11, 24))
+    assert due_today.recipient == TOM and due_today.facts["provider_owned"] is True
+    assert due_today.facts["owner"] == "The provider" and due_today.facts["owner_user_id"] is None
+    # Two working days late: still the coordinator's on-the-day reminder alone (already sent: the same key).
+    assert [r.key for r in reviews(plan, at=london(2026, 11, 26))] == [due_today.key]
+    # Three (the pack's limit): the chair is told, once.
+    late = reviews(plan, at=london(2026, 11, 27))
+    [nudge] = [r for r in late if r.kind is ReminderKind.DOCUMENT_REVIEW_OVERDUE]
+    assert (nudge.recipient, nudge.key) == (HELEN, "document.review_overdue:6:2026-11-24")
+    assert nudge.facts["keeper"] == "Tom Okafor" and nudge.facts["working_days_overdue"] == 3
+    assert [r.key for r in reviews(plan, at=london(2026, 12, 8)) if r.kind is ReminderKind.DOCUMENT_REVIEW_OVERDUE
+            ] == [nudge.key]
+    # The chair's own entry: they were reminded on the day, so nobody else is told.
+    chairs = entry(id=7, owner=HELEN)
+    assert [r.kind for r in reviews(chairs, at=london(2026, 11, 27))] == [ReminderKind.DOCUMENT_REVIEW]
+
+
+def test_a_closed_case_or_quiet_time_reminds_nobody_of_a_review() -> None:
+    closed = replace(CASE, status=CaseStatus.CLOSED)
+    assert reviews(entry(), case=closed, at=london(2026, 11, 24)) == []
+    assert reviews(entry(), at=london(2026, 11, 28)) == []  # a Saturday
+    assert reviews(entry(), at=london(2026, 11, 24, 7)) == []  # before working hours

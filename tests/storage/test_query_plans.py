@@ -19,8 +19,8 @@ from tests.storage.test_reminder_window import CROYDON, MONDAY, PACKS, TENANT, c
 
 # Tables that grow with the years: a full read of any of them is a regression. Small per-team tables
 # (roles, conversations) are read whole on purpose.
-GROWING = {"case_actions", "cases", "case_members", "meetings", "audit_events", "screenings", "concerns",
-           "providers", "votes", "ballots", "case_concerns", "outbox"}
+GROWING = {"case_actions", "case_documents", "cases", "case_members", "meetings", "audit_events", "screenings",
+           "concerns", "providers", "votes", "ballots", "case_concerns", "outbox"}
 
 
 async def captured(sessions: Any, work: Callable[[], Awaitable[Any]]) -> list[tuple[str, Any]]:
