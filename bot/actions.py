@@ -98,7 +98,8 @@ async def refresh_case_cards(turn: Turn, case: Case) -> None:
     `actions` list)."""
     async with turn.reader() as uow:
         current = await uow.cases.get(case.tenant_id, case.id)
-    await refresh_checklist(turn, current or case)
+    case = current or case  # as stored now: the caller's copy may predate the change (a concern just linked)
+    await refresh_checklist(turn, case)
     if case.card_conversation_id and case.card_activity_id:
         from bot.cases import case_card
 

@@ -11,9 +11,12 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from botbuilder.schema import Activity, ActivityTypes
+
 from bot.state import FormRecord
 from bot.turn import Turn
 from concerns import services
+from concerns.cases import Case, CaseRole, Person
 from concerns.clock import UK, uk_today
 from concerns.model import Concern, ConversationKind, Provider
 from concerns.packs import ProcedurePack
@@ -207,6 +210,7 @@ class RaisedForm:
     warning: str | None = None
     concern: Concern | None = None  # set only when this submission created the concern
     provider_facts: list[ConcernFact] | None = None  # the provider's concerns, when known without a read
+    case: Case | None = None  # the provider's open case, which this submission's new concern joined
 
 
 async def raise_from_form(turn: Turn, data: dict[str, Any], *, post_here: bool | None = None) -> RaisedForm:
@@ -251,7 +255,7 @@ async def raise_from_form(turn: Turn, data: dict[str, Any], *, post_here: bool |
         await turn.services.forms.save(record)
     warning = await _post_concern_card(turn, concern, channel) if raised.created else None
     return RaisedForm(record, {}, concern.reference, concern.provider.name, channel, warning,
-                      concern if raised.created else None, raised.provider_facts())
+                      concern if raised.created else None, raised.provider_facts(), raised.case)
 
 
 async def after_raised(turn: Turn, raised: RaisedForm) -> None:
@@ -265,7 +269,40 @@ async def after_raised(turn: Turn, raised: RaisedForm) -> None:
         await post_business_failure(turn, channel, concern.provider.name,
                                     f"Raised with {concern.reference}: immediate risk, financial management "
                                     "or business failure.")
+    if raised.case is not None:
+        await tell_case_of_concern(turn, raised.case, concern, channel)
     await prompt_patterns(turn, concern.provider.id, concern.provider.name, channel.id, known=raised.provider_facts)
+
+
+async def tell_case_of_concern(turn: Turn, case: Case, concern: Concern, channel: Any) -> None:
+    """A new concern about a provider in the process joins its case, and the case hears of it: its chair and
+    coordinator are @mentioned in the case's thread, so it is weighed now (an immediate risk at once, not at the
+    next meeting), and the case card counts it. Only facts about the provider and the concern: no description."""
+    from bot.actions import refresh_case_cards
+    from bot.team_roles import mention_activity
+
+    people: dict[str, Person] = {}
+    for role in (CaseRole.CHAIR, CaseRole.COORDINATOR):
+        member = case.holder(role)
+        if member is not None:
+            people.setdefault(member.user_id, Person(member.user_id, member.name))
+    where = f" Its card is in {channel.display_name}." if getattr(channel, "display_name", None) else ""
+    risk = "Immediate risk: act on it now, not at the next meeting. " if concern.immediate_risk else ""
+    text = (f"{risk}A new concern about {concern.provider.name} is part of {case.reference}: {concern.reference} "
+            f"({', '.join(c.label for c in concern.categories)}; from {concern.source_agency.label}; raised by "
+            f"{concern.raised_by.name}). It is not screened yet: 'screen {concern.reference}'.{where}")
+    activity = Activity(type=ActivityTypes.message, text=text)
+    if people:
+        tagged = [mention_activity(person, "") for person in people.values()]
+        activity.text = " ".join(a.text.strip() for a in tagged) + " " + text
+        activity.entities = [entity for a in tagged for entity in a.entities]
+    for target in dict.fromkeys(t for t in (case.card_conversation_id, case.channel_id) if t):
+        try:
+            await turn.post_in(target, activity)
+            break
+        except Exception:
+            log.warning("could not tell %s of %s in %s", case.reference, concern.reference, target, exc_info=True)
+    await refresh_case_cards(turn, case)
 
 
 async def submit_raise_form(turn: Turn, data: dict[str, Any]) -> None:
@@ -274,7 +311,7 @@ async def submit_raise_form(turn: Turn, data: dict[str, Any]) -> None:
     if raised.reference is None:
         await turn.replace_card("raise_concern", **await raise_card_values(turn, raised.record, raised.errors))
         return
-    await _confirm_raised(turn, raised.reference, raised.provider, raised.channel, raised.warning)
+    await _confirm_raised(turn, raised.reference, raised.provider, raised.channel, raised.warning, raised.case)
     await after_raised(turn, raised)
 
 
@@ -315,8 +352,11 @@ async def _post_concern_card(turn: Turn, concern: Concern, channel: Any) -> str 
     return None
 
 
-def raised_where(turn: Turn, channel: Any) -> str:
+def raised_where(turn: Turn, channel: Any, case: Case | None = None) -> str:
     """Where a raised concern's card went, for the person who raised it."""
+    if case is not None:
+        joined = f" It is part of {case.reference}, the open case about this provider: its chair is told."
+        return raised_where(turn, channel) + joined
     if channel is None:
         return "It is saved with the team's concerns."
     if channel is turn.conversation:
@@ -325,11 +365,10 @@ def raised_where(turn: Turn, channel: Any) -> str:
 
 
 async def _confirm_raised(
-    turn: Turn, reference: str, provider: str, channel: Any, warning: str | None = None
+    turn: Turn, reference: str, provider: str, channel: Any, warning: str | None = None, case: Case | None = None
 ) -> None:
-    await turn.replace_card(
-        "concern_raised", reference=reference, provider=provider, where=raised_where(turn, channel), warning=warning
-    )
+    await turn.replace_card("concern_raised", reference=reference, provider=provider,
+                            where=raised_where(turn, channel, case), warning=warning)
 
 
 def concern_card_values(concern: Concern, screening: Screening | None = None,

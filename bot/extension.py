@@ -81,7 +81,8 @@ async def _submit_action(turn: Turn, value: dict[str, Any]) -> InvokeResponse:
     if raised.reference is None:
         return await _raise_dialog(turn, raised.record, raised.errors, post_here)
     await commands.after_raised(turn, raised)
-    text = f"{raised.reference} raised about {raised.provider}. {commands.raised_where(turn, raised.channel)}"
+    where = commands.raised_where(turn, raised.channel, raised.case)
+    text = f"{raised.reference} raised about {raised.provider}. {where}"
     if raised.warning:
         text += f" {raised.warning}"
     # A message task closes the dialog and shows the text; an empty answer would close it silently, leaving

@@ -185,7 +185,7 @@ _LINES: dict[str, Callable[[_Event], str]] = {
     "concern.referrer_told": lambda e: f"{e.who} recorded that the referrer of {e.ref} was told the outcome.",
     "subject.erased": lambda e: f"{e.who} erased an individual's details from {e.ref} (a data protection request).",
     "case.opened": lambda e: f"{e.who} opened the case.",
-    "case.concern_linked": lambda e: f"{e.who} linked {e.get('concern')} to the case.",
+    "case.concern_linked": lambda e: f"{e.who} raised {e.get('concern')} about the provider: it joined the case.",
     "case.role_changed": _role_changed,
     "case.handed_over": _handed_over,
     "meeting.moved": _meeting_moved,

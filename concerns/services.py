@@ -73,6 +73,7 @@ class RaisedConcern:
     concern: Concern
     created: bool  # False when the same submission had already been stored (a retried submit)
     new_provider: bool = False  # the provider was first named by this concern, so it has no other
+    case: Case | None = None  # the provider's open case, which the new concern joined
 
     def provider_facts(self) -> list[ConcernFact] | None:
         """All the provider's concerns as the pattern rules see them, when known without asking the store."""
@@ -135,7 +136,7 @@ async def raise_concern(
                 names_are_staff=form.names_are_staff,
             ))
             await uow.commit()
-            return RaisedConcern(concern, created=True, new_provider=new_provider)
+            return RaisedConcern(concern, created=True, new_provider=new_provider, case=case)
     except Conflict:
         # Two deliveries of one submit raced; the one that lost reads what the winner stored.
         async with uow:
