@@ -19,6 +19,7 @@ from concerns.challenges import is_challenge
 from concerns.clock import UK, uk_today
 from concerns.errors import NotFound
 from concerns.model import ConversationKind
+from concerns.packs import ProcedurePack
 from concerns.validation import FormErrors, parse_id
 from concerns.vocabulary import CommissioningStatus
 from concerns.votes import NotAllowed
@@ -43,6 +44,15 @@ async def case_card(turn: Turn, case: Case) -> dict[str, Any]:
     return case_card_values(turn, case, min(open_dates) if open_dates else None, status) | {"challenges": challenges}
 
 
+def _step(pack: ProcedurePack, case: Case, today: date) -> str:
+    """The current step, with its target while the case is open (a step past it says so)."""
+    name = pack.step(case.step).name
+    due = case.step_due_on
+    if due is None or case.status.value != "open":
+        return name
+    return f"{name} · {'PAST ITS TARGET: ' if due < today else 'target '}{due:%a %-d %b}"
+
+
 def case_card_values(turn: Turn, case: Case, next_due: date | None = None, rag: str = "Green") -> dict[str, Any]:
     pack = turn.services.packs.get(case.pack_id, turn.services.pack)
 
@@ -59,7 +69,7 @@ def case_card_values(turn: Turn, case: Case, next_due: date | None = None, rag: 
         "rag": rag,
         "provider": case.provider.name,
         "level": level,
-        "step": pack.step(case.step).name,
+        "step": _step(pack, case, uk_today(turn.services.clock)),
         "chair": holder(CaseRole.CHAIR),
         "coordinator": holder(CaseRole.COORDINATOR),
         "lead_agency": case.lead_agency.label,

@@ -117,6 +117,41 @@ def review_reminder_values(facts: dict[str, Any], kind: ReminderKind, today: dat
     )
 
 
+def _step_target(facts: dict[str, Any], today: date) -> tuple[str, str, str]:
+    """How a step's target reads: a title, its colour, and the target in full."""
+    due, step = _day(facts["step_due_on"]), facts["step"]
+    if due > today:
+        title, colour = f"Coming up: the {step} step's target is {_short(due)}", "Default"
+    elif due == today:
+        title, colour = f"The {step} step's target is today", "Warning"
+    else:
+        title, colour = f"The {step} step is past its target of {_short(due)}{_late(facts)}", "Attention"
+    timescale = f" ({facts['timescale']} working days from its start)" if facts.get("timescale") else ""
+    return title, colour, f"{due:%A %-d %B %Y}{timescale}"
+
+
+def step_values(facts: dict[str, Any], kind: ReminderKind, today: date) -> dict[str, Any]:
+    """The chair's reminder of the current step's target, and the case thread's prompt once it is well past."""
+    title, colour, target = _step_target(facts, today)
+    case = facts["case"]
+    move = {"title": "Move the step on", "data": {"verb": "step.offer", "case": case}}
+    if kind is ReminderKind.STEP_OVERDUE:
+        chair = facts["chair"]["name"] if facts.get("chair") else "Chair"
+        return _values(
+            title=f"{case}: {title[0].lower()}{title[1:]}", colour="Attention",
+            subtitle=f"{facts['provider']} · level: {facts['level']}",
+            facts=[{"title": "Step", "value": facts["step"]}, {"title": "Target", "value": target}],
+            lines=[f"It is past the procedure's limit of {facts['limit']} working days. {chair}: move the case on, "
+                   "raise the level, or say here why this step needs longer."],
+            buttons=[move, {"title": "Raise the level", "data": {"verb": "vote.start", "case": case}}])
+    return _values(
+        title=title, colour=colour, subtitle=f"{case} · {facts['provider']} · level: {facts['level']}",
+        facts=[{"title": "Step", "value": facts["step"]}, {"title": "Target", "value": target}],
+        lines=["Move the case on once the step's required actions are resolved (or record why it moves on anyway). "
+               "If it needs longer, say why in the case thread."],
+        buttons=[move, {"title": "Open the case", "data": {"verb": "case.show", "reference": case}}])
+
+
 def _assigned(facts: dict[str, Any], calendar: WorkingCalendar, today: date) -> dict[str, Any]:
     """Word to a new owner: one action with what its reminders offer (done, snooze, not mine), or several as a
     list with the way to all of theirs."""
@@ -235,6 +270,8 @@ def message_card(message: OutboxMessage, calendar: WorkingCalendar, today: date)
         return "reminder", _assigned(facts, calendar, today)
     if kind in (ReminderKind.DOCUMENT_REVIEW, ReminderKind.DOCUMENT_REVIEW_OVERDUE):
         return "reminder", review_reminder_values(facts, kind, today)
+    if kind in (ReminderKind.STEP_DUE, ReminderKind.STEP_OVERDUE):
+        return "reminder", step_values(facts, kind, today)
     if kind is ReminderKind.DEAD_LETTER:
         return "reminder", _values(
             title="A reminder could not be delivered", colour="Attention",
@@ -258,7 +295,7 @@ def message_activity(message: OutboxMessage, calendar: WorkingCalendar, today: d
     """The activity to send for an outbox row; case-thread prompts @mention the chair so Teams notifies them."""
     name, values = message_card(message, calendar, today)
     activity = renderer.card_activity(name, **values)
-    if message.kind in (ReminderKind.ACTION_ESCALATE, ReminderKind.CASE_STALE):
+    if message.kind in (ReminderKind.ACTION_ESCALATE, ReminderKind.CASE_STALE, ReminderKind.STEP_OVERDUE):
         tag, entities = mention(message.facts.get("chair"))
         if tag:
             activity.text = f"{tag} please decide what happens next on {message.case_reference}."

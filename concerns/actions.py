@@ -78,6 +78,13 @@ def plan_step(
     ]
 
 
+def step_due(pack: ProcedurePack, step_id: str, started_on: date, calendar: WorkingCalendar) -> date | None:
+    """The day a step should be done by: its timescale in working days from the day it started (seed 002: the
+    decision within 5, the initial meeting within 10, quality assurance 10); None for a step without one."""
+    timescale = pack.step(step_id).timescale_working_days
+    return calendar.add_working_days(started_on, timescale) if timescale else None
+
+
 def plan_level(level_id: str, actions: tuple[LevelAction, ...], case: Case,
                team_holders: dict[str, Person]) -> list[PlannedAction]:
     """What a confirmed level requires; the pack gives these no timescale, so they are due at once."""

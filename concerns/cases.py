@@ -7,7 +7,7 @@ the acting user's identity (taken from the activity), never from anything a card
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -78,6 +78,7 @@ class Case:
     closed_by: str | None = None
     closure_override_reason: str | None = None
     closure_outcome: str | None = None
+    step_due_on: date | None = None  # the current step's target (concerns.actions.step_due); None: it has none
 
     def role_of(self, user_id: str) -> CaseRole | None:
         return next((m.role for m in self.members if m.user_id == user_id), None)

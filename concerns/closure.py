@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from concerns.actions import CaseAction, plan_step, unresolved_required
+from concerns.actions import CaseAction, plan_step, step_due, unresolved_required
 from concerns.calendar import WorkingCalendar
 from concerns.cases import Case, CaseStatus, LessonsFeedback, StepEntry
 from concerns.casework import event, find_case, open_case, refuse, team_holders, tell_new_owners
@@ -111,7 +111,8 @@ async def close_case(
         now = clock.now()
         closure_step = pack.closing_step
         if case.step != closure_step.id:
-            await uow.cases.enter_step(case.id, closure_step.id, now, actor, override_reason or None)
+            await uow.cases.enter_step(case.id, closure_step.id, now, actor, override_reason or None,
+                                       step_due(pack, closure_step.id, uk_today(clock), calendar))
             moved = await uow.cases.get(actor.tenant_id, case.id)
             assert moved is not None
             await tell_new_owners(uow, clock, actor, moved, await uow.cases.add_actions(case.id, plan_step(

@@ -141,7 +141,7 @@ class CaseRepository(Protocol):
     async def add(
         self, *, tenant_id: str, reference: str, provider: Provider, pack: ProcedurePack, step: str,
         lead_agency: LeadAgency, opened_by: Actor, at: datetime, channel_id: str | None,
-        members: list[Member], concern_ids: list[int],
+        members: list[Member], concern_ids: list[int], step_due_on: date | None = None,
     ) -> Case: ...
 
     async def get_by_reference(self, tenant_id: str, reference: str) -> Case | None: ...
@@ -173,8 +173,9 @@ class CaseRepository(Protocol):
     async def set_level(self, case_id: int, level: str) -> None: ...
 
     async def enter_step(self, case_id: int, step: str, at: datetime, by: Actor,
-                         override_reason: str | None = None) -> StepEntry:
-        """Move the case to `step` and record the entry (a case's first step is recorded by `add`)."""
+                         override_reason: str | None = None, due_on: date | None = None) -> StepEntry:
+        """Move the case to `step`, due by `due_on`, and record the entry (a case's first step is recorded by
+        `add`)."""
         ...
 
     async def step_entries(self, case_id: int) -> list[StepEntry]:

@@ -64,6 +64,8 @@ class ReminderKind(StrEnum):
     ACTION_ASSIGNED = "action.assigned"  # to a new owner, when someone else gives them actions (not a deadline)
     DOCUMENT_REVIEW = "document.review"  # to a register entry's keeper, before and when its review is due
     DOCUMENT_REVIEW_OVERDUE = "document.review_overdue"  # to the chair, once a review is the pack's limit overdue
+    STEP_DUE = "step.due"  # to the chair, before the current step's target and on the day
+    STEP_OVERDUE = "step.overdue"  # in the case thread @mentioning the chair, once a step is the pack's limit past it
 
 
 class Target(StrEnum):
@@ -156,7 +158,8 @@ class ReminderWindow:
     """
 
     quiet: bool = False  # quiet time under every pack: nothing can be due, nothing need be read
-    actions_due_by: date | None = None  # open actions due, and register entries' reviews, on or before this day
+    # Open actions due, register entries' reviews and open cases' step targets, on or before this day.
+    actions_due_by: date | None = None
     snoozed_by: date | None = None  # ... and open actions snoozed until this day or earlier
     meetings_before: datetime | None = None  # scheduled meetings starting before this
     inactive_since: datetime | None = None  # open cases with no activity since this (for the stale prompt)
@@ -358,6 +361,19 @@ async def _review_gone(uow: UnitOfWork, message: OutboxMessage) -> str | None:
     return None
 
 
+async def _step_moved(uow: UnitOfWork, message: OutboxMessage) -> str | None:
+    async with uow:
+        case = await uow.cases.get_by_reference(message.tenant_id, message.case_reference or "")
+    if case is None:
+        return "the case is no longer on the record"
+    if case.status is not CaseStatus.OPEN:
+        return f"{case.reference} was closed"
+    if case.step != message.facts.get("step_id") or \
+            (case.step_due_on.isoformat() if case.step_due_on else None) != message.facts.get("step_due_on"):
+        return f"{case.reference} moved on to another step"
+    return None
+
+
 async def _meeting_gone(uow: UnitOfWork, message: OutboxMessage) -> str | None:
     meeting_id = message.facts.get("meeting_id")
     async with uow:
@@ -387,6 +403,8 @@ async def no_longer_due(uow: UnitOfWork, message: OutboxMessage) -> str | None:
         return await _meeting_gone(uow, message)
     if message.kind in (ReminderKind.DOCUMENT_REVIEW, ReminderKind.DOCUMENT_REVIEW_OVERDUE):
         return await _review_gone(uow, message)
+    if message.kind in (ReminderKind.STEP_DUE, ReminderKind.STEP_OVERDUE):
+        return await _step_moved(uow, message)
     if message.kind is ReminderKind.ACTION_ASSIGNED:
         ids, personal = [a.get("action_id") for a in message.facts.get("actions") or []], True
     elif message.kind is ReminderKind.CASE_OVERDUE:  # the chair's nudge: wanted while one of them is still open
@@ -512,6 +530,7 @@ class _Rules:
             self.meeting(case, meeting, today, calendar)
         for document in snapshot.documents:
             self.review(case, pack, document, today, calendar)
+        self.step(case, pack, today, calendar)
         self.stale(case, pack, snapshot.last_activity, today, calendar)
 
     def action(self, case: Case, pack: ProcedurePack, action: CaseAction, today: date,
@@ -604,6 +623,47 @@ class _Rules:
                 kind=ReminderKind.MEETING_TOMORROW, tenant_id=case.tenant_id, target=Target.PERSONAL,
                 recipient=person, case_reference=case.reference, facts=facts,
                 summary=f"{person.name}: {meeting.kind.label} for {case.reference} on {day:%a %-d %b}",
+            ))
+
+    def step(self, case: Case, pack: ProcedurePack, today: date, calendar: WorkingCalendar) -> None:
+        """The current step's target (seed 002: the decision within 5 working days, the initial meeting within 10):
+        the chair before it and on the day, and the case thread once the step is the pack's limit past it, as for
+        an action; seed 000 found strategy meetings with no agreed timeframe."""
+        due, chair = case.step_due_on, _chair(case)
+        if due is None:
+            return
+        try:
+            step = pack.step(case.step)
+        except KeyError:
+            return  # a step the pack no longer has: nothing to say of it
+        late = calendar.working_days_between(due, today) if due < today else 0
+        facts = {**_case_facts(case, pack), "step_id": step.id, "step_due_on": due.isoformat(),
+                 "timescale": step.timescale_working_days, "working_days_overdue": late,
+                 "chair": _person(chair) if chair else None}
+        before = pack.timescales.reminder_before_working_days
+        occurrences: list[tuple[str, date]] = []
+        if before and calendar.add_working_days(due, -before) <= today < due:
+            occurrences.append(("before", calendar.add_working_days(due, -before)))
+        if today >= due:
+            occurrences.append(("due", due))
+        if chair is not None:
+            for stage, day in occurrences[-1:]:
+                self.add(Reminder(
+                    key=f"{ReminderKind.STEP_DUE}:{case.id}:{step.id}:{day.isoformat()}:{due.isoformat()}",
+                    kind=ReminderKind.STEP_DUE, tenant_id=case.tenant_id, target=Target.PERSONAL, recipient=chair,
+                    case_reference=case.reference, facts={**facts, "stage": stage},
+                    summary=f"{chair.name}: {case.reference} step '{step.name}' target {due:%a %-d %b}",
+                ))
+        conversation = case.card_conversation_id or case.channel_id
+        if due < today and late >= pack.timescales.overdue_escalation_working_days and conversation is not None:
+            self.add(Reminder(
+                key=f"{ReminderKind.STEP_OVERDUE}:{case.id}:{step.id}:{due.isoformat()}",
+                kind=ReminderKind.STEP_OVERDUE, tenant_id=case.tenant_id,
+                target=Target.THREAD if case.card_conversation_id else Target.CHANNEL,
+                conversation_id=conversation, case_reference=case.reference,
+                facts={**facts, "stage": "overdue", "limit": pack.timescales.overdue_escalation_working_days},
+                summary=f"{case.reference} thread: step '{step.name}' {late} working days past its target; "
+                        f"prompt to {chair.name if chair else 'the chair'}",
             ))
 
     def review(self, case: Case, pack: ProcedurePack, document: CaseDocument, today: date,

@@ -24,6 +24,7 @@ from concerns.actions import (
     plan_level,
     plan_step,
     rag_for,
+    step_due,
     step_targets,
     unresolved_required,
 )
@@ -551,19 +552,22 @@ async def open_case(
                 members.append(Member(form.coordinator.user_id, form.coordinator.name, CaseRole.COORDINATOR))
             if actor.id not in {m.user_id for m in members}:
                 members.append(Member(actor.id, actor.name, CaseRole.MEMBER))
+            calendar = calendar or WorkingCalendar(pack.nation)
             case = await uow.cases.add(
                 tenant_id=tenant, reference=reference, provider=provider, pack=pack, step=pack.first_step.id,
                 lead_agency=form.lead_agency, opened_by=actor, at=now, channel_id=channel_id, members=members,
                 concern_ids=await uow.cases.unlinked_concerns(tenant, provider.id, now - HISTORY_WINDOW),
+                step_due_on=step_due(pack, pack.first_step.id, uk_today(clock), calendar),
             )
             # The first step starts today: its checklist becomes the case's first actions.
-            planned = plan_step(pack, case.step, uk_today(clock), calendar or WorkingCalendar(pack.nation), case,
+            planned = plan_step(pack, case.step, uk_today(clock), calendar, case,
                                 await _team_holders(uow, tenant, channel_id))
             await _tell_new_owners(uow, clock, actor, case, await uow.cases.add_actions(case.id, planned, now))
             await uow.audit.record(_event(
                 clock, actor, "case.opened", "case", reference, conversation_id,
                 provider_id=provider.id, provider=provider.name, pack=f"{pack.id}@{pack.version}",
-                step=case.step, lead_agency=form.lead_agency.value,
+                step=case.step, step_due_on=case.step_due_on.isoformat() if case.step_due_on else None,
+                lead_agency=form.lead_agency.value,
                 members={m.user_id: m.role.value for m in case.members}, concerns=list(case.concerns),
                 prompt=prompt_id,
                 actions=[{"title": a.title, "owner": a.owner.name if a.owner else None,
@@ -1068,7 +1072,8 @@ async def move_step(
         if len(override_reason) > 2000:
             raise FormErrors({"override_reason": "Keep it under 2000 characters."})
         now = clock.now()
-        await uow.cases.enter_step(case.id, target, now, actor, override_reason or None)
+        due_on = step_due(pack, target, uk_today(clock), calendar)
+        await uow.cases.enter_step(case.id, target, now, actor, override_reason or None, due_on)
         updated = await uow.cases.get(actor.tenant_id, case.id)
         assert updated is not None
         planned = plan_step(pack, target, uk_today(clock), calendar, updated,
@@ -1076,7 +1081,8 @@ async def move_step(
         await _tell_new_owners(uow, clock, actor, case, await uow.cases.add_actions(case.id, planned, now))
         await uow.audit.record(_event(
             clock, actor, "step.changed", "case", case.reference, conversation_id,
-            previous=case.step, step=target, override_reason=override_reason or None, names_are_staff=names_are_staff,
+            previous=case.step, step=target, step_due_on=due_on.isoformat() if due_on else None,
+            override_reason=override_reason or None, names_are_staff=names_are_staff,
             open_required=[a.title for a in pending],
         ))
         await uow.commit()

@@ -52,7 +52,8 @@ _CASE_WITH_PROVIDER = select(
     _c.id, _c.tenant_id, _c.reference, _c.pack_id, _c.pack_version, _c.status, _c.level, _c.step, _c.lead_agency,
     _c.opened_by_id, _c.opened_by_name, _c.opened_at, _c.channel_id, _c.card_conversation_id, _c.card_activity_id,
     _c.checklist_activity_id, _c.closed_at, _c.closed_by_name, _c.closure_override_reason, _c.closure_outcome,
-    _p.id, _p.tenant_id, _p.name, _p.service_type, _p.commissioning_status, _p.cqc_location_id, _p.address,
+    _c.step_due_on, _p.id, _p.tenant_id, _p.name, _p.service_type, _p.commissioning_status, _p.cqc_location_id,
+    _p.address,
 ).join(_PROVIDERS, _p.id == _c.provider_id)
 
 
@@ -107,7 +108,8 @@ async def read_cases(session: Any, statement: Select[Any], values: dict[str, Any
     cases = []
     for (case_id, tenant_id, reference, pack_id, pack_version, status, level, step, lead_agency, opened_by_id,
          opened_by_name, opened_at, channel_id, card_conversation_id, card_activity_id, checklist_activity_id,
-         closed_at, closed_by_name, closure_override_reason, closure_outcome, provider_id, provider_tenant_id,
+         closed_at, closed_by_name, closure_override_reason, closure_outcome, step_due_on, provider_id,
+         provider_tenant_id,
          provider_name, service_type, commissioning_status, cqc_location_id, address) in rows:
         provider = Provider(
             id=provider_id, tenant_id=provider_tenant_id, name=provider_name,
@@ -122,5 +124,6 @@ async def read_cases(session: Any, statement: Select[Any], values: dict[str, Any
             concerns=tuple(concerns.get(case_id, ())), channel_id=channel_id,
             card_conversation_id=card_conversation_id, card_activity_id=card_activity_id,
             checklist_activity_id=checklist_activity_id, closed_at=closed_at, closed_by=closed_by_name,
-            closure_override_reason=closure_override_reason, closure_outcome=closure_outcome))
+            closure_override_reason=closure_override_reason, closure_outcome=closure_outcome,
+            step_due_on=step_due_on))
     return cases

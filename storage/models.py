@@ -172,6 +172,8 @@ class CaseRow(Base):
         Index("ix_cases_status_opened", "status", "opened_at"),
         # A tenant's open cases, for the `cases` list (migration 0018).
         Index("ix_cases_tenant_status", "tenant_id", "status"),
+        # The sweep finds open cases whose step's target is near or past through this.
+        Index("ix_cases_status_step_due", "status", "step_due_on"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -183,6 +185,7 @@ class CaseRow(Base):
     status: Mapped[str] = mapped_column(String(16))
     level: Mapped[str | None] = mapped_column(String(64))
     step: Mapped[str] = mapped_column(String(64))
+    step_due_on: Mapped[date | None] = mapped_column(Date)  # the current step's target, if its pack gives one
     lead_agency: Mapped[str] = mapped_column(String(32))
     opened_by_id: Mapped[str] = mapped_column(String(128))
     opened_by_name: Mapped[str] = mapped_column(String(200))

@@ -257,6 +257,8 @@ class SqlReminderSource:
                 CaseDocumentRow.next_review_on <= window.actions_due_by,
                 select(CaseRow.id).where(CaseRow.id == CaseDocumentRow.case_id, is_open).exists())))
         found.update(await session.scalars(
+            select(CaseRow.id).where(is_open, CaseRow.step_due_on <= window.actions_due_by)))
+        found.update(await session.scalars(
             select(MeetingRow.case_id).join(CaseRow, CaseRow.id == MeetingRow.case_id)
             .where(MeetingRow.status == "scheduled", MeetingRow.starts_at >= at - timedelta(days=1),
                    MeetingRow.starts_at < window.meetings_before, is_open)))

@@ -723,11 +723,11 @@ class SqlCaseRepository(_Repository):
     async def add(
         self, *, tenant_id: str, reference: str, provider: Provider, pack: ProcedurePack, step: str,
         lead_agency: LeadAgency, opened_by: Actor, at: datetime, channel_id: str | None,
-        members: list[Member], concern_ids: list[int],
+        members: list[Member], concern_ids: list[int], step_due_on: date | None = None,
     ) -> Case:
         row = CaseRow(
             tenant_id=tenant_id, reference=reference, provider_id=provider.id, pack_id=pack.id,
-            pack_version=pack.version, status=CaseStatus.OPEN.value, level=None, step=step,
+            pack_version=pack.version, status=CaseStatus.OPEN.value, level=None, step=step, step_due_on=step_due_on,
             lead_agency=lead_agency.value, opened_by_id=opened_by.id, opened_by_name=opened_by.name, opened_at=at,
             channel_id=channel_id,
         )
@@ -784,8 +784,8 @@ class SqlCaseRepository(_Repository):
         await self.session.flush()
 
     async def enter_step(self, case_id: int, step: str, at: datetime, by: Actor,
-                         override_reason: str | None = None) -> StepEntry:
-        await self.session.execute(update(CaseRow).where(CaseRow.id == case_id).values(step=step))
+                         override_reason: str | None = None, due_on: date | None = None) -> StepEntry:
+        await self.session.execute(update(CaseRow).where(CaseRow.id == case_id).values(step=step, step_due_on=due_on))
         row = CaseStepRow(case_id=case_id, step=step, entered_at=at, entered_by_name=by.name,
                           override_reason=override_reason)
         self.session.add(row)

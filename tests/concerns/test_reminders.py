@@ -710,3 +710,50 @@ def test_a_closed_case_or_quiet_time_reminds_nobody_of_a_review() -> None:
     assert reviews(entry(), case=closed, at=london(2026, 11, 24)) == []
     assert reviews(entry(), at=london(2026, 11, 28)) == []  # a Saturday
     assert reviews(entry(), at=london(2026, 11, 24, 7)) == []  # before working hours
+
+
+# -- the current step's target -----------------------------------------------------------------------
+
+def test_a_steps_target_is_its_timescale_in_working_days_from_its_start() -> None:
+    from concerns.actions import step_due
+
+    # Opened Friday 27 November: the decision within 5 working days is Friday 4 December; the initial
+    # meeting 10 working days from Monday 21 December is 7 January, over Christmas and New Year's Day.
+    assert step_due(CROYDON, "decision", date(2026, 11, 27), ENGLAND) == date(2026, 12, 4)
+    assert step_due(CROYDON, "initial_meeting", date(2026, 12, 21), ENGLAND) == date(2027, 1, 7)
+    assert step_due(CROYDON, "update_meeting", date(2026, 12, 21), ENGLAND) is None  # frequency follows risk
+
+
+def steps(case: Case, at: datetime) -> list[Reminder]:
+    return [r for r in due(snapshot(case=case), at) if r.kind in (ReminderKind.STEP_DUE, ReminderKind.STEP_OVERDUE)]
+
+
+def test_the_chair_is_reminded_of_the_steps_target_and_the_thread_prompted_once_it_is_well_past() -> None:
+    case = replace(CASE, step_due_on=date(2026, 11, 27))  # the decision step, due Friday 27th
+    assert steps(case, london(2026, 11, 24)) == []
+    [before] = steps(case, london(2026, 11, 25))  # two working days ahead
+    assert (before.recipient, before.target) == (HELEN, Target.PERSONAL)
+    assert before.key == "step.due:7:decision:2026-11-25:2026-11-27"
+    assert {k: before.facts[k] for k in ("step_id", "step_due_on", "timescale", "stage", "working_days_overdue")} \
+        == {"step_id": "decision", "step_due_on": "2026-11-27", "timescale": 5, "stage": "before",
+            "working_days_overdue": 0}
+    [on_the_day] = steps(case, london(2026, 11, 27))
+    assert on_the_day.facts["stage"] == "due" and on_the_day.key == "step.due:7:decision:2026-11-27:2026-11-27"
+    assert [r.kind for r in steps(case, london(2026, 12, 1))] == [ReminderKind.STEP_DUE]  # two working days late
+    prompt = [r for r in steps(case, london(2026, 12, 2)) if r.kind is ReminderKind.STEP_OVERDUE]
+    assert [(r.target, r.conversation_id, r.key) for r in prompt] == [
+        (Target.THREAD, THREAD, "step.overdue:7:decision:2026-11-27")]
+    assert prompt[0].facts["chair"] == {"user_id": "helen", "name": "Helen Ward"}
+    assert prompt[0].facts["working_days_overdue"] == 3 and prompt[0].facts["limit"] == 3
+    # The same prompt a week on (one key: sent once); a step moved on has a new target and new keys.
+    assert {r.key for r in steps(case, london(2026, 12, 9))} >= {prompt[0].key}
+    moved = replace(case, step="initial_meeting", step_due_on=date(2026, 12, 11))
+    assert steps(moved, london(2026, 12, 2)) == []
+
+
+def test_no_target_no_open_case_or_no_chair_means_no_step_reminder() -> None:
+    assert steps(replace(CASE, step_due_on=None), london(2026, 12, 2)) == []
+    assert steps(replace(CASE, step_due_on=date(2026, 11, 27), status=CaseStatus.CLOSED), london(2026, 12, 2)) == []
+    chairless = replace(CASE, step_due_on=date(2026, 11, 27), members=(Member("sam", "Sam Reid", CaseRole.OBSERVER),))
+    # Nobody to remind, but the thread still hears it once it is well past.
+    assert [r.kind for r in steps(chairless, london(2026, 12, 2))] == [ReminderKind.STEP_OVERDUE]

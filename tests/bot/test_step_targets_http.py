@@ -1,0 +1,99 @@
+"""A case's step has a target, shown on the case card and reminded like an action's deadline, over real HTTP.
+
+PC-2026-0001 from `open_case_via_prompt` is opened on Monday 23 November 2026 at the Decision step, which seed 002
+wants done within 5 working days: its target is Monday 30 November. Chair Helen, coordinator Tom.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from types import SimpleNamespace
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.app import SERVICES
+from bot.cases import case_card_values
+from concerns.cases import CaseStatus
+from concerns.reminders import no_longer_due
+from storage.models import OutboxRow
+from storage.outbox import _message
+from tests.bot.conftest import RunningBot
+from tests.bot.test_http import submit_data, texts
+from tests.bot.test_reminders_http import case_with_chats, mentioned, press, shown, sweep, verbs
+from tests.support.activities import HELEN, TOM
+from tests.support.clock import FixedClock
+from tests.support.connector import Sent
+
+CASE = "PC-2026-0001"
+DECISION = "Decision for provider concerns"
+
+
+def step_cards(sent: list[Sent]) -> list[Sent]:
+    return [s for s in sent if s.card and "step.offer" in verbs(s.card) and "target" in shown(s.card)]
+
+
+def case_card_now(bot: RunningBot, case_post: Sent) -> dict[str, Any]:
+    updates = [s for s in bot.connector.sent if s.method == "PUT" and s.activity_id == case_post.activity_id]
+    return (updates[-1] if updates else case_post).card
+
+
+async def test_the_chair_is_reminded_of_the_steps_target_and_the_thread_prompted_once_it_is_well_past(
+    running_bot: RunningBot, clock: FixedClock,
+) -> None:
+    bot = running_bot
+    case_post = await case_with_chats(bot, HELEN, TOM)
+    assert f"{DECISION} · target Mon 30 Nov" in texts(case_post.card)
+    async with bot.uow() as uow:
+        case = await uow.cases.get_by_reference(bot.teams.tenant, CASE)
+        opened = [e for e in await uow.audit.for_subject("case", CASE) if e.action == "case.opened"]
+    assert case.step_due_on == date(2026, 11, 30) and opened[0].details["step_due_on"] == "2026-11-30"
+
+    assert step_cards(await sweep(bot, clock, "2026-11-25T09:00")) == []  # three working days ahead
+    [coming] = step_cards(await sweep(bot, clock, "2026-11-26T09:00"))
+    assert coming.conversation_id == f"a:personal-{HELEN.aad}"
+    assert f"Coming up: the {DECISION} step's target is Mon 30 Nov" in shown(coming.card)
+    assert "Target: Monday 30 November 2026 (5 working days from its start)" in shown(coming.card)
+    [today] = step_cards(await sweep(bot, clock, "2026-11-30T09:00"))
+    assert f"The {DECISION} step's target is today" in shown(today.card)
+    assert step_cards(await sweep(bot, clock, "2026-12-02T09:00")) == []  # two working days past: nothing new
+
+    [prompt] = step_cards(await sweep(bot, clock, "2026-12-03T09:00"))  # three: the pack's limit
+    assert prompt.conversation_id == case_post.conversation_id and mentioned(prompt) == [HELEN.aad]
+    assert f"PC-2026-0001: the {DECISION} step is past its target of Mon 30 Nov (3 working days late)" \
+        in shown(prompt.card)
+    assert "Helen Ward: move the case on, raise the level, or say here why this step needs longer." \
+        in shown(prompt.card)
+    assert set(verbs(prompt.card)) == {"step.offer", "vote.start"}
+    assert step_cards(await sweep(bot, clock, "2026-12-04T09:00")) == []  # once
+    await bot.send(bot.teams.channel_message(HELEN, f"case {CASE}"))
+    assert f"{DECISION} · PAST ITS TARGET: Mon 30 Nov" in texts(bot.connector.sent[-2].card) + texts(
+        bot.connector.sent[-1].card)
+
+    # The chair moves the case on from her reminder: the next step's target is 10 working days from today.
+    await press(bot, HELEN, verbs(today.card)["step.offer"], today)
+    move = bot.connector.sent[-1]
+    await bot.send(bot.teams.card_submit(
+        HELEN, submit_data(move.card) | {"step": "initial_meeting", "override_reason": "Police advice awaited."},
+        reply_to=move.activity_id, conversation=bot.teams.personal_conversation(HELEN), channel=False))
+    async with bot.uow() as uow:
+        case = await uow.cases.get_by_reference(bot.teams.tenant, CASE)
+        queued = _message(await uow._session.scalar(select(OutboxRow).where(OutboxRow.kind == "step.overdue")))
+        moved = [e for e in await uow.audit.for_subject("case", CASE) if e.action == "step.changed"]
+    assert (case.step, case.step_due_on) == ("initial_meeting", date(2026, 12, 18))
+    assert moved[-1].details["step_due_on"] == "2026-12-18"
+    assert "Initial provider concerns meeting · target Fri 18 Dec" in texts(case_card_now(bot, case_post))
+    # A prompt still queued about the old step would not be sent now.
+    assert await no_longer_due(bot.uow().reader(), queued) == f"{CASE} moved on to another step"
+    assert step_cards(await sweep(bot, clock, "2026-12-07T09:00")) == []
+
+
+async def test_a_closed_case_shows_no_target(running_bot: RunningBot) -> None:
+    bot = running_bot
+    await case_with_chats(bot, HELEN)
+    async with bot.uow() as uow:
+        case = await uow.cases.get_by_reference(bot.teams.tenant, CASE)
+    turn = SimpleNamespace(services=bot.app[SERVICES])  # all case_card_values reads of a turn
+    assert case_card_values(turn, case)["step"] == f"{DECISION} · target Mon 30 Nov"
+    assert case_card_values(turn, replace(case, status=CaseStatus.CLOSED))["step"] == DECISION
