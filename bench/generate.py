@@ -192,8 +192,12 @@ class Generator:
     # -- cases ---------------------------------------------------------------------------------------
 
     def case(self, provider_id: int, opened: datetime, members: list[world.Person], *, open_: bool,
-             concerns: list[tuple[int, str, datetime]] = (), with_vote: bool = False) -> tuple[int, str, str]:
-        """One case with its members, steps, linked concerns and events; returns (id, reference, card message)."""
+             concerns: list[tuple[int, str, datetime]] = (), with_vote: bool = False,
+             step_due: date | None = None) -> tuple[int, str, str]:
+        """One case with its members, steps, linked concerns and events; returns (id, reference, card message).
+
+        An open case's first step has a target (the decision within 5 working days: about a week after opening,
+        unless `step_due` says otherwise); a closed case's closing step has none."""
         chair = members[0]
         reference = self.plan.reference("PC", opened)
         card_conversation, card_id = self._card()
@@ -204,7 +208,9 @@ class Generator:
         case_id = self.plan.add(
             "cases", tenant_id=world.TENANT, reference=reference, provider_id=provider_id, pack_id=self.pack.id,
             pack_version=self.pack.version, status="open" if open_ else "closed", level=level,
-            step=self.first_step if open_ else self.last_step, lead_agency="council", opened_by_id=chair.aad,
+            step=self.first_step if open_ else self.last_step,
+            step_due_on=(step_due or opened.date() + timedelta(days=7)) if open_ else None,
+            lead_agency="council", opened_by_id=chair.aad,
             opened_by_name=chair.name, opened_at=opened, channel_id=world.CHANNEL_ID,
             card_conversation_id=card_conversation, card_activity_id=card_id, checklist_activity_id=None,
             closed_at=closed, closed_by_name=chair.name if closed else None, closure_override_reason=None,
@@ -314,11 +320,20 @@ class Generator:
         for n in range(cases):
             provider_id = self.provider(f"Bench Sweep Home {n:06d}", opened)
             members = [world.PEOPLE[1 + (n % world.VOTERS)], *self.people(3)]
-            case_id, reference, _ = self.case(provider_id, opened, members, open_=True)
+
+            def due() -> date:
+                return (self.today - timedelta(days=self.rng.randint(0, 3)) if self.rng.random() < due_share
+                        else self.today + timedelta(days=self.rng.randint(14, 90)))
+
+            # Each case's step target and its risk management plan's next review fall like its actions' dates.
+            case_id, reference, _ = self.case(provider_id, opened, members, open_=True, step_due=due())
+            self.plan.add("case_documents", case_id=case_id, kind="risk_management_plan",
+                          title="Risk management plan", owner_role="coordinator", owner_user_id=members[1].aad,
+                          owner_name=members[1].name, status="current", version="1", link=None,
+                          last_reviewed_on=None, next_review_on=due(), updated_by_name=members[0].name,
+                          updated_at=opened)
             for k in range(min(10, count - n * 10)):
-                due = (self.today - timedelta(days=self.rng.randint(0, 3)) if self.rng.random() < due_share
-                       else self.today + timedelta(days=self.rng.randint(14, 90)))
-                self.action(case_id, reference, self.rng.choice(members), due, open_=True, created=opened,
+                self.action(case_id, reference, self.rng.choice(members), due(), open_=True, created=opened,
                             title=f"Sweep action {k + 1}")
 
 
@@ -336,8 +351,8 @@ def _chain(events: list[AuditEvent], prev_hash: str, first_id: int) -> list[dict
 
 
 # Parents before children, for the foreign keys.
-ORDER = ("providers", "concerns", "screenings", "cases", "case_members", "case_concerns", "case_steps", "votes",
-         "ballots", "case_actions", "conversations")
+ORDER = ("providers", "concerns", "screenings", "cases", "case_members", "case_concerns", "case_steps",
+         "case_documents", "votes", "ballots", "case_actions", "conversations")
 
 
 async def _insert(connection: AsyncConnection, name: str, rows: list[dict[str, Any]]) -> None:

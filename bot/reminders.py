@@ -186,14 +186,22 @@ def _digest(facts: dict[str, Any]) -> dict[str, Any]:
            for a in facts["due"]]
     votes = [f"{v['case']}: {counted(v['ballots'], 'ballot')} so far" + ("" if v["voted"] else "; you have not voted")
              for v in facts["votes"]]
-    cases = [f"{c['case']} · {c['provider']} · step: {c['step']} · level: {c['level']}" for c in facts["cases"]]
+    day = _day(facts["date"])
+
+    def target(case: dict[str, Any]) -> str:
+        due = case.get("step_due_on")  # digests queued before steps had targets have none
+        if not due:
+            return ""
+        return f" (PAST ITS TARGET {_short(_day(due))})" if _day(due) < day else f" (target {_short(_day(due))})"
+
+    cases = [f"{c['case']} · {c['provider']} · step: {c['step']}{target(c)} · level: {c['level']}"
+             for c in facts["cases"]]
     sections = [section(f"Overdue ({len(overdue)})", "Attention", overdue)] if overdue else []
     sections.append(section(f"Due in the next 5 working days ({len(due)})", "Default",
                             due or ["Nothing is due."]))
     if votes:
         sections.append(section(f"Votes open ({len(votes)})", "Warning", votes))
     sections.append(section(f"Your cases ({len(cases)})", "Default", cases))
-    day = _day(facts["date"])
     return {"title": f"Your cases on {day:%A %-d %B}", "subtitle": "The chair's daily digest", "sections": sections}
 
 

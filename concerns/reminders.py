@@ -111,6 +111,7 @@ class DigestCase:
     level: str | None
     chair: Person | None  # its chair, or its coordinator when it has no chair
     open_vote: OpenVote | None = None
+    step_due_on: date | None = None  # its step's target
 
 
 @dataclass(frozen=True)
@@ -736,14 +737,14 @@ class _Rules:
             return
         week_end = calendar.add_working_days(today, 5)
         # Each case as the digest sees it: (id, tenant, chair, reference, provider, pack, step, level, actions,
-        # open vote), from a whole case or from a DigestCase.
+        # open vote, step target), from a whole case or from a DigestCase.
         entries: list[tuple[Any, ...]] = [
             (s.case.id, s.case.tenant_id, _chair(s.case), s.case.reference, s.case.provider.name, s.case.pack_id,
-             s.case.step, s.case.level, s.actions, s.open_vote) for s in snapshots]
+             s.case.step, s.case.level, s.actions, s.open_vote, s.case.step_due_on) for s in snapshots]
         digest_cases = tuple(digest_cases)
         if digest_cases:
             entries.extend((d.id, d.tenant_id, d.chair, d.reference, d.provider, d.pack_id, d.step, d.level, (),
-                            d.open_vote) for d in digest_cases)
+                            d.open_vote, d.step_due_on) for d in digest_cases)
             entries.sort(key=lambda entry: entry[0])  # in case order, as when every case was a snapshot
         by_chair: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
         people: dict[tuple[str, str], Person] = {}
@@ -759,10 +760,11 @@ class _Rules:
         for (tenant_id, user_id), mine in sorted(by_chair.items()):
             chair = people[(tenant_id, user_id)]
             cases, due, overdue, votes = [], [], [], []
-            for _, _, _, reference, provider, pack_id, step, level, actions, open_vote in mine:
+            for _, _, _, reference, provider, pack_id, step, level, actions, open_vote, step_due in mine:
                 if (pack_id, step, level) not in named:
                     named[(pack_id, step, level)] = _facts_of("", "", self.packs.get(pack_id, pack), step, level)
-                cases.append({**named[(pack_id, step, level)], "case": reference, "provider": provider})
+                cases.append({**named[(pack_id, step, level)], "case": reference, "provider": provider,
+                              "step_due_on": step_due.isoformat() if step_due else None})
                 for action in actions:
                     if action.status != "open" or action.due_on is None:
                         continue

@@ -113,16 +113,17 @@ async def _digest_cases(session: Any, chairs: frozenset[tuple[str, str]], skip: 
     for tenant_id, users in _by_tenant(chairs).items():
         for chunk in _chunks(sorted(users)):
             rows = await connection.execute(
-                select(c.id, c.reference, c.pack_id, c.step, c.level, p.name, holder.c.user_id, holder.c.name, v.id)
+                select(c.id, c.reference, c.pack_id, c.step, c.level, p.name, holder.c.user_id, holder.c.name, v.id,
+                       c.step_due_on)
                 .select_from(holder.join(_CASES, c.id == holder.c.case_id).join(_PROVIDERS, p.id == c.provider_id)
                              .outerjoin(_VOTES, (v.case_id == c.id) & (v.status == "open")))
                 .where(c.status == "open", c.tenant_id == tenant_id, holder.c.user_id.in_(chunk),
                        holder.c.role.in_(_HOLDS), holder.c.user_id == first))
-            for case_id, reference, pack_id, step, level, provider, user_id, name, vote_id in rows:
+            for case_id, reference, pack_id, step, level, provider, user_id, name, vote_id, step_due in rows:
                 if case_id not in skip:
                     found.append(DigestCase(
                         id=case_id, tenant_id=tenant_id, reference=reference, provider=provider, pack_id=pack_id,
-                        step=step, level=level, chair=Person(user_id, name),
+                        step=step, level=level, chair=Person(user_id, name), step_due_on=step_due,
                         open_vote=OpenVote(vote_id, frozenset()) if vote_id is not None else None))
                     if vote_id is not None:
                         votes[vote_id] = set()

@@ -437,7 +437,10 @@ async def test_the_chairs_digest_comes_at_half_past_eight_with_overdue_and_this_
     assert f"{CASE}: {overdue.title} · Tom Okafor · due Tue 24 Nov (1 working day late)" in said
     assert "Due in the next 5 working days (12)" in said
     assert f"Thu 26 Nov · {CASE}: {this_week.title} · Tom Okafor" in said
-    assert f"{CASE} · Oakwood Lodge Nursing Home · step: Decision for provider concerns · level: Not yet agreed" \
-        in said
+    assert f"{CASE} · Oakwood Lodge Nursing Home · step: Decision for provider concerns (target Mon 30 Nov) · " \
+           "level: Not yet agreed" in said
     assert digests(await sweep(bot, clock, "2026-11-25T08:31")) == []  # one a day
     assert digests(await sweep(bot, clock, "2026-11-28T08:30")) == []  # Saturday
+    # Once the step is past its target, the digest says so beside the case.
+    [later] = digests(await sweep(bot, clock, "2026-12-01T08:30"))
+    assert "step: Decision for provider concerns (PAST ITS TARGET Mon 30 Nov)" in shown(later.card)

@@ -10,7 +10,17 @@ from sqlalchemy import update
 from concerns.reminders import ReminderKind, reminder_window
 from storage.models import CaseRow
 from storage.reminders import SqlReminderSource
-from tests.storage.test_reminder_window import CROYDON, MONDAY, PACKS, QUIET_CASES, calendar_for, keys, london, seed
+from tests.storage.test_reminder_window import (
+    CROYDON,
+    MONDAY,
+    PACKS,
+    QUIET_CASES,
+    calendar_for,
+    keys,
+    london,
+    said,
+    seed,
+)
 
 
 async def set_targets(sessions: Any) -> None:
@@ -48,3 +58,16 @@ async def test_step_reminders_through_the_window_are_those_from_every_open_case(
         day += timedelta(days=1)
     assert len([k for k in said if k.startswith(str(ReminderKind.STEP_DUE))]) >= 2 * QUIET_CASES
     assert len([k for k in said if k.startswith(str(ReminderKind.STEP_OVERDUE))]) >= QUIET_CASES
+
+
+async def test_the_digests_give_each_cases_step_target_from_the_narrow_read_too(sessions: Any) -> None:
+    await seed(sessions)
+    await set_targets(sessions)
+    source = SqlReminderSource(sessions)
+    at = london(MONDAY, 10, 30)
+    narrow = await source.state(at, reminder_window(at, PACKS, CROYDON, calendar_for).owing_digests(
+        await source.chairs(), ()))
+    assert narrow.digest_cases  # the quiet cases come as DigestCases, with their targets
+    assert said(narrow, at) == said(await source.state(at), at)
+    [digest] = [r for r in said(narrow, at) if r[1] is ReminderKind.DIGEST and r[6].user_id == "aad-chair-1"]
+    assert {c["case"]: c["step_due_on"] for c in digest[5]["cases"]}["PC-2026-0001"] == "2026-11-30"
