@@ -284,7 +284,7 @@ async def tell_case_of_concern(turn: Turn, case: Case, concern: Concern, channel
     people: dict[str, Person] = {}
     for role in (CaseRole.CHAIR, CaseRole.COORDINATOR):
         member = case.holder(role)
-        if member is not None:
+        if member is not None and member.user_id != turn.actor.id:  # whoever raised it knows already
             people.setdefault(member.user_id, Person(member.user_id, member.name))
     where = f" Its card is in {channel.display_name}." if getattr(channel, "display_name", None) else ""
     risk = "Immediate risk: act on it now, not at the next meeting. " if concern.immediate_risk else ""
@@ -296,12 +296,18 @@ async def tell_case_of_concern(turn: Turn, case: Case, concern: Concern, channel
         tagged = [mention_activity(person, "") for person in people.values()]
         activity.text = " ".join(a.text.strip() for a in tagged) + " " + text
         activity.entities = [entity for a in tagged for entity in a.entities]
-    for target in dict.fromkeys(t for t in (case.card_conversation_id, case.channel_id) if t):
+    try:
+        if not case.card_conversation_id:
+            raise LookupError("the case has no thread")
+        await turn.post_in(case.card_conversation_id, activity)
+    except Exception:
+        # The thread was deleted in Teams: a new thread where the concern's card went, so those @mentioned still hear.
+        log.warning("could not post in %s's thread; starting one for %s", case.reference, concern.reference,
+                    exc_info=True)
         try:
-            await turn.post_in(target, activity)
-            break
+            await turn.post_new_thread(channel, activity)
         except Exception:
-            log.warning("could not tell %s of %s in %s", case.reference, concern.reference, target, exc_info=True)
+            log.warning("could not tell %s of %s", case.reference, concern.reference, exc_info=True)
     await refresh_case_cards(turn, case)
 
 

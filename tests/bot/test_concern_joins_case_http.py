@@ -74,3 +74,25 @@ async def test_a_concern_about_another_provider_is_not_posted_in_the_case(runnin
     (_, sent), _ = await raise_one(bot)
     [told] = in_thread(sent, case_post)
     assert "Immediate risk" not in told.text and "is part of PC-2026-0001: C-2026-0004" in told.text
+
+
+async def test_a_case_whose_thread_is_gone_hears_of_it_in_a_new_thread_where_the_concern_went(
+    running_bot: RunningBot,
+) -> None:
+    bot = running_bot
+    case_post, _ = await open_case_via_prompt(bot)
+    bot.connector.gone.add(case_post.conversation_id)  # the case's thread was deleted in Teams
+    (_, sent), _ = await raise_one(bot)
+    [told] = [s for s in sent if s.method == "CREATE" and "is part of PC-2026-0001: C-2026-0003" in s.text]
+    assert set(mentioned(told)) == {HELEN.aad, TOM.aad}
+
+
+async def test_the_chair_raising_it_is_not_mentioned_about_their_own_concern(running_bot: RunningBot) -> None:
+    bot = running_bot
+    case_post, _ = await open_case_via_prompt(bot)
+    before = len(bot.connector.sent)
+    # Helen, the chair, raises it herself: only the coordinator is @mentioned.
+    card, card_id, thread = await open_form_in_channel(bot, HELEN)
+    await bot.send(bot.teams.card_submit(HELEN, submit_data(card) | GOOD, reply_to=card_id, conversation=thread))
+    [told] = in_thread(bot.connector.sent[before:], case_post)
+    assert mentioned(told) == [TOM.aad] and "raised by Helen Ward" in told.text
