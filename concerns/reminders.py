@@ -406,12 +406,18 @@ async def no_longer_due(uow: UnitOfWork, message: OutboxMessage) -> str | None:
         return await _review_gone(uow, message)
     if message.kind in (ReminderKind.STEP_DUE, ReminderKind.STEP_OVERDUE):
         return await _step_moved(uow, message)
+    # The due date each action had when the message was made, where a new date makes the message wrong: a reminder
+    # of the old date, or the chair's nudge listing it as overdue.
+    dated: dict[Any, Any] = {}
     if message.kind is ReminderKind.ACTION_ASSIGNED:
         ids, personal = [a.get("action_id") for a in message.facts.get("actions") or []], True
-    elif message.kind is ReminderKind.CASE_OVERDUE:  # the chair's nudge: wanted while one of them is still open
-        ids, personal = [a.get("action_id") for a in message.facts.get("actions") or []], False
+    elif message.kind is ReminderKind.CASE_OVERDUE:  # the chair's nudge: wanted while one of them is still overdue
+        listed = message.facts.get("actions") or []
+        ids, personal = [a.get("action_id") for a in listed], False
+        dated = {a.get("action_id"): a.get("due_on") for a in listed}
     elif message.kind in _ABOUT_ONE_ACTION:
         ids, personal = [message.facts.get("action_id")], _ABOUT_ONE_ACTION[message.kind]
+        dated = {message.facts.get("action_id"): message.facts.get("due_on")}
     else:
         return None
     reasons = []
@@ -425,8 +431,7 @@ async def no_longer_due(uow: UnitOfWork, message: OutboxMessage) -> str | None:
             elif personal and (action.owner is None or message.recipient is None
                                or action.owner.user_id != message.recipient.user_id):
                 reasons.append(f"'{action.title}' is no longer theirs")
-            elif message.kind in _ABOUT_ONE_ACTION and (action.due_on.isoformat() if action.due_on else None) \
-                    != message.facts.get("due_on"):
+            elif action_id in dated and (action.due_on.isoformat() if action.due_on else None) != dated[action_id]:
                 reasons.append(f"'{action.title}' was re-dated")
             else:
                 return None  # one of the actions it is about still stands

@@ -104,9 +104,14 @@ async def test_a_queued_reminder_is_not_due_once_its_action_is_done_given_away_o
     # The case thread's escalation prompt is no one person's: it stands while the action is open and as dated.
     assert await no_longer_due(uow().reader(), message(ReminderKind.ACTION_ESCALATE, due_on="2026-12-04")) is None
 
-    # The chair's nudge lists the case's overdue actions: wanted while one of them is still open.
-    nudge = message(ReminderKind.CASE_OVERDUE, actions=[action_facts(action, date(2026, 11, 23), ENGLAND)])
+    # The chair's nudge lists the case's overdue actions: wanted while one of them is still open and as dated (one
+    # given more time is no longer overdue, and the nudge would list it as overdue once more).
+    async with uow() as tx:
+        now = await tx.cases.action(TENANT, action.id)
+    nudge = message(ReminderKind.CASE_OVERDUE, actions=[action_facts(now, date(2026, 11, 23), ENGLAND)])
     assert await no_longer_due(uow().reader(), nudge) is None
+    stale = message(ReminderKind.CASE_OVERDUE, actions=[action_facts(action, date(2026, 11, 23), ENGLAND)])
+    assert await no_longer_due(uow().reader(), stale) == f"'{action.title}' was re-dated"
 
     await services.close_action(uow(), clock, Actor(HELEN.user_id, HELEN.name, TENANT), action.id, "done", "",
                                 conversation_id="c")
