@@ -226,7 +226,9 @@ _LINES: dict[str, Callable[[_Event], str]] = {
     "refused": lambda e: f"{e.who} was refused ({e.get('attempted')}): {e.get('reason')}",
     "case.closed": lambda e: f"{e.who} closed the case. Outcome: {e.get('outcome')}"
                              + (f" Closed before quality assurance was complete: {e.get('override_reason')}"
-                                if e.get("override_reason") else ""),
+                                if e.get("override_reason") else "")
+                             + (f" {counted(len(e.get('closed_with_case')), 'action')} still open closed with it."
+                                if e.get("closed_with_case") else ""),
     "case.challenged": _challenged,
     "case.challenge_answered": lambda e: f"{e.who} answered {e.get('challenger')}'s challenge: "
                                          f"{ChallengeAnswer(str(e.get('answer'))).label.lower()}. {e.get('text')}",

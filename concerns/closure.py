@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from concerns.actions import CaseAction, plan_step, step_due, unresolved_required
+from concerns.actions import NOT_APPLICABLE, CaseAction, plan_step, step_due, unresolved_required
 from concerns.calendar import WorkingCalendar
 from concerns.cases import Case, CaseStatus, LessonsFeedback, StepEntry
 from concerns.casework import event, find_case, open_case, refuse, team_holders, tell_new_owners
-from concerns.challenges import ChallengeAbout, ChallengeAnswer
+from concerns.challenges import ChallengeAbout, ChallengeAnswer, is_challenge
 from concerns.clock import UK, Clock, uk_today
 from concerns.documents import CaseDocument, CommunicationAnswer
 from concerns.enquiries import EnquiryOutcome, EnquiryStatus
@@ -59,6 +59,10 @@ def closure_readiness(pack: ProcedurePack, entries: list[StepEntry], actions: li
     required = pack.closure.requires_step
     reached = any(entry.step == required for entry in entries)
     return Readiness(reached, tuple(a.title for a in unresolved_required(actions, required)) if reached else ())
+
+
+# The note on an action still open when its case closed: not applicable, because the case closed.
+CLOSED_WITH_CASE = "Still open when the case closed."
 
 
 def may_close(case: Case, user_id: str) -> None:
@@ -120,11 +124,20 @@ async def close_case(
                 await team_holders(uow, actor.tenant_id, case.channel_id)), now))
         if not await uow.cases.close(case.id, actor, now, outcome, override_reason or None):
             raise NotAllowed(f"Case {case.reference} was closed a moment ago by someone else.")
+        # What is still open of earlier steps (optional actions, required ones an override leaves) closes with the
+        # case, saying so: nobody will do or chase it, and it would sit on its owner's list for good. The closing
+        # step's follow-ups, and answers owed to challenges (one may be about the closure), stay open.
+        closed_with_case = [a for a in await uow.cases.actions(case.id) if a.status == "open"
+                            and a.source != pack.follow_up_source and not is_challenge(a)]
+        for action in closed_with_case:
+            await uow.cases.close_action(action.id, NOT_APPLICABLE, CLOSED_WITH_CASE, actor, now)
         await uow.audit.record(event(
             clock, actor, "case.closed", "case", case.reference, conversation_id,
             outcome=outcome, override_reason=override_reason or None, previous_step=case.step,
             open_required=list(readiness.open_required), reached_required_step=readiness.reached_required_step,
             level=case.level, names_are_staff=names_are_staff,
+            closed_with_case=[{"id": a.id, "title": a.title, "owner": a.owner.name if a.owner else None}
+                              for a in closed_with_case],
         ))
         await uow.commit()
         closed = await uow.cases.get(actor.tenant_id, case.id)
@@ -171,6 +184,7 @@ class Timeliness:
     not_applicable: int
     open_overdue: int
     open_in_time: int
+    closed_with_case: int = 0  # still open when the case closed (and so not applicable), apart from the above
 
     @property
     def resolved(self) -> int:
@@ -181,11 +195,15 @@ class Timeliness:
         return self.on_time / self.resolved if self.resolved else None
 
 
-def timeliness(actions: list[CaseAction], today: date) -> Timeliness:
-    """How the case's dated actions went: done by their due date (as re-dated), done late, and so on."""
+def timeliness(actions: list[CaseAction], today: date, closed_at: datetime | None = None) -> Timeliness:
+    """How the case's dated actions went: done by their due date (as re-dated), done late, and so on; those still
+    open when the case closed (at `closed_at`) are counted apart from those someone found not applicable."""
     counts: Counter[str] = Counter()
     for action in actions:
-        if action.status == "not_applicable":
+        if action.status == "not_applicable" and closed_at is not None and action.closed_at == closed_at \
+                and action.note == CLOSED_WITH_CASE:
+            counts["with_case"] += 1
+        elif action.status == "not_applicable":
             counts["na"] += 1
         elif action.status == "open":
             counts["overdue" if action.overdue(today) else "open"] += 1
@@ -195,7 +213,8 @@ def timeliness(actions: list[CaseAction], today: date) -> Timeliness:
             counts["on_time"] += 1
         else:
             counts["late"] += 1
-    return Timeliness(counts["on_time"], counts["late"], counts["na"], counts["overdue"], counts["open"])
+    return Timeliness(counts["on_time"], counts["late"], counts["na"], counts["overdue"], counts["open"],
+                      counts["with_case"])
 
 
 @dataclass(frozen=True)
@@ -224,7 +243,7 @@ class CaseFile:
 
     @property
     def timeliness(self) -> Timeliness:
-        return timeliness(list(self.actions), self.today)
+        return timeliness(list(self.actions), self.today, self.case.closed_at)
 
     def categories(self) -> Counter[str]:
         return Counter(c.value for concern in self.concerns for c in concern.categories)

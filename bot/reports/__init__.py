@@ -172,7 +172,7 @@ def case_file_data(file: CaseFile) -> dict[str, Any]:
         } for a in file.actions],
         "timeliness": {"on_time": timeliness.on_time, "late": timeliness.late,
                        "not_applicable": timeliness.not_applicable, "open_overdue": timeliness.open_overdue,
-                       "open_in_time": timeliness.open_in_time},
+                       "open_in_time": timeliness.open_in_time, "closed_with_case": timeliness.closed_with_case},
         "meetings": [_plain(m) for m in file.meetings],
         "documents": [_plain(d) for d in file.documents],
         "communication": [_plain(a) for a in file.communication],

@@ -245,8 +245,11 @@ async def test_a_closed_cases_follow_ups_are_reminded_and_nothing_else_on_it(run
         case = await uow.cases.get_by_reference(bot.teams.tenant, "PC-2026-0001")
         actions = await uow.cases.actions(case.id)
     notice = next(a for a in actions if a.source == "step:closure" and a.title.startswith("Notify the relevant"))
-    left_open = [a for a in actions if a.source != "step:closure" and a.status == "open" and a.due_on]
+    # What the override left open closed with the case, saying so; nobody is reminded of it.
+    left_open = [a for a in actions if a.source != "step:closure" and a.status == "not_applicable"
+                 and a.note == "Still open when the case closed." and a.due_on]
     assert case.status.value == "closed" and notice.owner.user_id == HELEN.aad and left_open
+    assert not [a for a in actions if a.source != "step:closure" and a.status == "open"]
 
     def about(sent: list[Any], title: str) -> list[Any]:
         return [s for s in sent if s.card and title in texts(s.card)]

@@ -144,10 +144,25 @@ async def test_the_board_report_has_the_levels_over_time_and_how_timely_the_acti
     assert [level for _, level in file.levels_over_time] == ["moderate"]
     t = file.timeliness
     assert (t.on_time, t.late) == (1, 1)
-    assert t.open_overdue == len([a for a in actions if a.due_on and a.due_on < file.today
-                                  and a.id not in (toms[0].id, toms[1].id)])
+    # What was still open of the decision step closed with the case, counted apart and saying so; the closing
+    # step's follow-ups are open (and in time).
+    left = [a for a in actions if a.status == "open" and a.id not in (toms[0].id, toms[1].id)]
+    assert (t.closed_with_case, t.not_applicable, t.open_overdue) == (len(left), 0, 0)
+    assert t.open_in_time == len(CROYDON.step("closure").actions)
+    async with uow() as tx:
+        after = {a.id: a for a in await tx.cases.actions(file.case.id)}
+        [closed] = [e for e in await tx.audit.for_subject("case", case.reference) if e.action == "case.closed"]
+    assert {(after[a.id].status, after[a.id].note) for a in left} == {("not_applicable", closure.CLOSED_WITH_CASE)}
+    assert [c["id"] for c in closed.details["closed_with_case"]] == [a.id for a in left]
+    # Off their owners' lists, but for the closing step's follow-ups; and said on the timeline.
+    mine = await services.my_actions(uow(), TENANT, TOM.user_id)
+    assert {a.source for a in mine if a.case_reference == case.reference} <= {"step:closure"}
+    from bot.timeline import describe
+
+    assert describe(closed, CROYDON).endswith(f" {len(left)} actions still open closed with it.")
     report = reports.board_report(file)
     assert "1 done on time, 1 done late" in report and "Done on time: 50%" in report
+    assert f"{len(left)} still open when the case closed" in report
     assert "Moderate" in report and "Provider deregistered; no residents remain." in report
     # The meeting, the documents register and the communication strategy are in the report and the export.
     assert "Initial meeting with the provider" in report and "Second part only" in report
