@@ -199,7 +199,7 @@ async def cases_command(turn: Turn, args: str = "") -> None:
         case, actions = open_case.case, open_case.actions
         pack = turn.services.packs.get(case.pack_id, turn.services.pack)
         level = pack.level(case.level).label if case.level is not None else "not yet agreed"
-        where = f"Level: {level} · Step: {pack.step(case.step).name}"
+        where = f"Level: {level} · Step: {_step(pack, case, today)}"
         if case.provider.commissioning_status is not CommissioningStatus.NORMAL:
             where += f" · {status_label(case.provider.commissioning_status)}"
         if actions.open:

@@ -464,6 +464,7 @@ async def test_cases_lists_the_open_cases_needing_attention_first_and_opens_one(
     assert "Amber" not in older["texts"] and "Green" in older["texts"]
     assert "next due Mon 4 Jan" in older["texts"] and "you: coordinator" in older["texts"]
     assert "Chair Helen Ward · Coordinator Tom Okafor" in older["texts"]
+    assert "Step: Decision for provider concerns · target Mon 30 Nov" in older["texts"]
     assert "you:" not in newer["texts"]  # Tom is not on Sunrise Court's case
 
     # Ten days on, the newer case is overdue (red) and still first; the older one is still green.
@@ -473,6 +474,8 @@ async def test_cases_lists_the_open_cases_needing_attention_first_and_opens_one(
     assert "PC-2026-0002" in newer["texts"] and "Red" in newer["texts"]
     assert f"{len(second_open)} overdue of {len(second_open)} open actions" in newer["texts"]
     assert "PC-2026-0001" in older["texts"] and "Green" in older["texts"]
+    # Both are still at the decision step, past its target (5 working days from Monday 23 November).
+    assert "Step: Decision for provider concerns · PAST ITS TARGET: Mon 30 Nov" in older["texts"]
 
     # The button shows the case's card and timeline; `case` alone lists the cases too.
     chat = bot.teams.personal_conversation(TOM)
