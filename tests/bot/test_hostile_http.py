@@ -979,3 +979,25 @@ async def test_a_forged_field_far_over_its_limit_is_refused_and_the_form_kept_fo
         kept = max((await session.execute(select(func.length(BotStateRow.document)))).scalars())
     assert status == "open" and kept < 3 * MAX_CARD_FIELD
     assert await turn_errors(bot) == 0
+
+
+@SQLITE_ONLY
+@pytest.mark.parametrize("channel_data", [None, {"team": 5}, {"team": {"id": ["x"]}}],
+                         ids=["missing", "team-not-object", "team-id-not-text"])
+async def test_a_submit_needing_the_roster_without_teams_channel_data_is_refused_not_failed(
+    running_bot: RunningBot, channel_data: Any,
+) -> None:
+    """Found by the fuzzer: Reassign (action.assign) reads the team's roster, and botbuilder's TeamsInfo unpacked a
+    missing or malformed channelData into keyword arguments, failing the turn with a TypeError (a 500's worth)."""
+    bot = running_bot
+    await open_case_via_prompt(bot)
+    activity = bot.teams.card_submit(HELEN, {"verb": "action.assign", "action": "1", "owner_1": TOM.aad},
+                                     reply_to=None, conversation=bot.teams.personal_conversation(HELEN), channel=False)
+    if channel_data is None:
+        activity.pop("channelData", None)
+    else:
+        activity["channelData"] = channel_data
+    errors = await turn_errors(bot)
+    assert await bot.send(activity) in (200, 201)
+    assert await turn_errors(bot) == errors
+    assert "Choose a person from the team" in bot.connector.created[-1]["activity"]["text"]
