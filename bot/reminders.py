@@ -53,7 +53,7 @@ def _snooze(calendar: WorkingCalendar, today: date) -> list[dict[str, str]]:
 def _values(**values: Any) -> dict[str, Any]:
     base: dict[str, Any] = {"colour": "Default", "notice": None, "error": None, "facts": [], "lines": [],
                             "action_id": None, "snooze": [], "escalation": None, "buttons": [], "link": None,
-                            "done": True, "review": None}
+                            "done": True, "review": None, "extend_step": None}
     base.update(values)
     return base
 
@@ -135,6 +135,7 @@ def step_values(facts: dict[str, Any], kind: ReminderKind, today: date) -> dict[
     title, colour, target = _step_target(facts, today)
     case = facts["case"]
     move = {"title": "Move the step on", "data": {"verb": "step.offer", "case": case}}
+    extend = {"case": case, "after": today.isoformat()}
     if kind is ReminderKind.STEP_OVERDUE:
         chair = facts["chair"]["name"] if facts.get("chair") else "Chair"
         return _values(
@@ -142,13 +143,15 @@ def step_values(facts: dict[str, Any], kind: ReminderKind, today: date) -> dict[
             subtitle=f"{facts['provider']} · level: {facts['level']}",
             facts=[{"title": "Step", "value": facts["step"]}, {"title": "Target", "value": target}],
             lines=[f"It is past the procedure's limit of {facts['limit']} working days. {chair}: move the case on, "
-                   "raise the level, or say here why this step needs longer."],
+                   "raise the level, or extend the target, saying why the step needs longer."],
+            extend_step=extend,
             buttons=[move, {"title": "Raise the level", "data": {"verb": "vote.start", "case": case}}])
     return _values(
         title=title, colour=colour, subtitle=f"{case} · {facts['provider']} · level: {facts['level']}",
         facts=[{"title": "Step", "value": facts["step"]}, {"title": "Target", "value": target}],
         lines=["Move the case on once the step's required actions are resolved (or record why it moves on anyway). "
-               "If it needs longer, say why in the case thread."],
+               "If it needs longer, extend the target and say why."],
+        extend_step=extend,
         buttons=[move, {"title": "Open the case", "data": {"verb": "case.show", "reference": case}}])
 
 
@@ -504,3 +507,29 @@ async def document_reviewed_verb(turn: Turn, data: dict[str, Any]) -> None:
         notice=f"Recorded on the register by {turn.actor.name}: reviewed {document.last_reviewed_on:%-d %B %Y}, "
                f"{following_text}.",
         buttons=[{"title": "Open the register", "data": {"verb": "documents.show", "case": case.reference}}]))
+
+
+async def extend_step_verb(turn: Turn, data: dict[str, Any]) -> None:
+    """Extend the target: the chair gives the current step a later date, saying why (on the case's timeline). The
+    card pressed (the chair's reminder, or the prompt in the case thread) says what was agreed."""
+    reference = data.get("case") if isinstance(data.get("case"), str) else ""
+    try:
+        before = await services.get_case(turn.reader(), turn.actor.tenant_id, reference)
+        case = await services.extend_step_target(
+            turn.uow(), turn.services.clock, turn.services.calendar, turn.actor, before.reference,
+            _text(data, "step_due"), _text(data, "step_why"), conversation_id=turn.conversation.id)
+    except (NotFound, NotAllowed) as refusal:
+        await _refused(turn, refusal)
+        return
+    except FormErrors as invalid:
+        await _refused(turn, " ".join(invalid.errors.values()))
+        return
+    pack = turn.services.packs.get(case.pack_id, turn.services.pack)
+    assert case.step_due_on is not None
+    was = f" (it was {before.step_due_on:%a %-d %b})" if before.step_due_on else ""
+    await turn.replace_card("reminder", **_values(
+        title=f"{case.reference}: the {pack.step(case.step).name} step's target is now {case.step_due_on:%a %-d %b}",
+        subtitle=f"{case.provider.name}",
+        notice=f"Extended by {turn.actor.name}{was}: {_text(data, 'step_why').strip()}",
+        buttons=[{"title": "Open the case", "data": {"verb": "case.show", "reference": case.reference}}]))
+    await refresh_case_cards(turn, case)

@@ -157,6 +157,7 @@ VERBS: dict[str, VerbHandler] = {
     "action.escalate": reminders.escalate_verb,
     "key_contacts.reviewed": reminders.key_contacts_reviewed_verb,
     "document.reviewed": reminders.document_reviewed_verb,
+    "step.extend": reminders.extend_step_verb,
 }
 
 

@@ -206,6 +206,9 @@ _LINES: dict[str, Callable[[_Event], str]] = {
                                  + (f". Justification: {e.get('justification')}" if e.get("justification") else "")
                                  + ".",
     "step.changed": _step_changed,
+    "step.target_moved": lambda e: f"{e.who} gave the {e.step()} step until {e.day('due_on')}"
+                                   + (f" (its target was {e.day('previous')})" if e.get("previous") else "")
+                                   + f": {e.get('reason')}",
     "action.added": lambda e: f"{e.who} added the action '{e.get('title')}'"
                               + e.then("owner", "for") + (f", due {e.day('due_on')}" if e.get("due_on") else "") + ".",
     "action.done": _action_closed("done"),

@@ -178,6 +178,10 @@ class CaseRepository(Protocol):
         `add`)."""
         ...
 
+    async def set_step_due(self, case_id: int, due_on: date) -> None:
+        """Give the case's current step a new target."""
+        ...
+
     async def step_entries(self, case_id: int) -> list[StepEntry]:
         """Every step the case has entered, oldest first."""
         ...

@@ -369,9 +369,10 @@ async def _step_moved(uow: UnitOfWork, message: OutboxMessage) -> str | None:
         return "the case is no longer on the record"
     if case.status is not CaseStatus.OPEN:
         return f"{case.reference} was closed"
-    if case.step != message.facts.get("step_id") or \
-            (case.step_due_on.isoformat() if case.step_due_on else None) != message.facts.get("step_due_on"):
+    if case.step != message.facts.get("step_id"):
         return f"{case.reference} moved on to another step"
+    if (case.step_due_on.isoformat() if case.step_due_on else None) != message.facts.get("step_due_on"):
+        return f"the target of {case.reference}'s step was moved"
     return None
 
 

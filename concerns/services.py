@@ -1089,6 +1089,51 @@ async def move_step(
         return updated
 
 
+async def extend_step_target(
+    uow: UnitOfWork, clock: Clock, calendar: WorkingCalendar, actor: Actor, case_reference: str, due_text: str,
+    reason: str, *, conversation_id: str,
+) -> Case:
+    """Give the current step a later target (chair only), with why: the agreed timeframe changes on the record, and
+    its reminders follow the new date."""
+    errors: dict[str, str] = {}
+    reason = reason.strip()
+    try:
+        due_on = date.fromisoformat(due_text.strip())
+    except ValueError:
+        errors["step_due"] = "Give the new target as a date."
+    else:
+        if due_on <= uk_today(clock):
+            errors["step_due"] = "The new target must be after today."
+        elif not calendar.is_working_day(due_on):
+            errors["step_due"] = f"{due_on:%A %-d %B %Y} is not a working day."
+    if not reason:
+        errors["step_why"] = "Say why the step needs longer: it is the record of the change."
+    elif len(reason) > MAX_NOTE:
+        errors["step_why"] = f"Keep it under {MAX_NOTE} characters."
+    elif named := named_on_a_shared_card(reason):  # shown on the case's timeline in the channel
+        errors["step_why"] = named
+    if errors:
+        raise FormErrors(errors)
+    async with uow:
+        case = await _open_case(uow, actor.tenant_id, case_reference)
+        try:
+            require(case, actor.id, Operation.MOVE_STEP)
+            if case.step_due_on is None:
+                raise NotAllowed(f"The current step of {case.reference} has no target to move.")
+        except NotAllowed as refusal:
+            await _refuse(uow, clock, actor, case.reference, "step.target_moved", refusal, conversation_id)
+        await uow.cases.set_step_due(case.id, due_on)
+        await uow.audit.record(_event(
+            clock, actor, "step.target_moved", "case", case.reference, conversation_id, step=case.step,
+            previous=case.step_due_on.isoformat() if case.step_due_on else None, due_on=due_on.isoformat(),
+            reason=reason,
+        ))
+        updated = await uow.cases.get(actor.tenant_id, case.id)
+        assert updated is not None
+        await uow.commit()
+        return updated
+
+
 # -- commissioning status --------------------------------------------------------------------------
 
 

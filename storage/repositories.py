@@ -792,6 +792,9 @@ class SqlCaseRepository(_Repository):
         await self.session.flush()
         return _step_entry(row)
 
+    async def set_step_due(self, case_id: int, due_on: date) -> None:
+        await self.session.execute(update(CaseRow).where(CaseRow.id == case_id).values(step_due_on=due_on))
+
     async def step_entries(self, case_id: int) -> list[StepEntry]:
         rows = await self.session.scalars(
             select(CaseStepRow).where(CaseStepRow.case_id == case_id).order_by(CaseStepRow.id))

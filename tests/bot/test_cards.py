@@ -104,7 +104,8 @@ def samples(text: str) -> dict[str, dict[str, Any]]:
                                     "members": [{"user_id": short or "u", "name": short or "n"}]},
                      "buttons": [{"title": short or "t", "data": {"verb": "vote.start", "case": short}}],
                      "link": {"title": short or "t", "url": "https://teams.example/meet/1"}, "done": True,
-                     "review": {"document_id": 5, "today": "2026-11-24"}},
+                     "review": {"document_id": 5, "today": "2026-11-24"},
+                     "extend_step": {"case": short, "after": "2026-11-24"}},
         "digest": {"title": text, "subtitle": short, "sections": [
             {"heading": short or "h", "colour": "Attention", "lines": [text, text], "more": short}]},
         "close_case": {"form_key": short, "reference": short, "provider": short, "ready": False, "readiness": text,

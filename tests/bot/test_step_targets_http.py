@@ -15,11 +15,14 @@ from sqlalchemy import select
 
 from bot.app import SERVICES
 from bot.cases import case_card_values
+from bot.timeline import describe
 from concerns.cases import CaseStatus
+from concerns.packs import default_packs_dir, load_packs
 from concerns.reminders import no_longer_due
 from storage.models import OutboxRow
 from storage.outbox import _message
 from tests.bot.conftest import RunningBot
+from tests.bot.test_cases_http import thread_of
 from tests.bot.test_http import submit_data, texts
 from tests.bot.test_reminders_http import case_with_chats, mentioned, press, shown, sweep, verbs
 from tests.support.activities import HELEN, TOM
@@ -27,6 +30,7 @@ from tests.support.clock import FixedClock
 from tests.support.connector import Sent
 
 CASE = "PC-2026-0001"
+CROYDON = load_packs(default_packs_dir())["croydon-provider-concerns"]
 DECISION = "Decision for provider concerns"
 
 
@@ -63,9 +67,9 @@ async def test_the_chair_is_reminded_of_the_steps_target_and_the_thread_prompted
     assert prompt.conversation_id == case_post.conversation_id and mentioned(prompt) == [HELEN.aad]
     assert f"PC-2026-0001: the {DECISION} step is past its target of Mon 30 Nov (3 working days late)" \
         in shown(prompt.card)
-    assert "Helen Ward: move the case on, raise the level, or say here why this step needs longer." \
+    assert "Helen Ward: move the case on, raise the level, or extend the target, saying why the step needs longer." \
         in shown(prompt.card)
-    assert set(verbs(prompt.card)) == {"step.offer", "vote.start"}
+    assert set(verbs(prompt.card)) == {"step.offer", "vote.start", "step.extend"}
     assert step_cards(await sweep(bot, clock, "2026-12-04T09:00")) == []  # once
     await bot.send(bot.teams.channel_message(HELEN, f"case {CASE}"))
     assert f"{DECISION} · PAST ITS TARGET: Mon 30 Nov" in texts(bot.connector.sent[-2].card) + texts(
@@ -97,3 +101,54 @@ async def test_a_closed_case_shows_no_target(running_bot: RunningBot) -> None:
     turn = SimpleNamespace(services=bot.app[SERVICES])  # all case_card_values reads of a turn
     assert case_card_values(turn, case)["step"] == f"{DECISION} · target Mon 30 Nov"
     assert case_card_values(turn, replace(case, status=CaseStatus.CLOSED))["step"] == DECISION
+
+
+async def test_the_chair_extends_the_steps_target_saying_why_and_its_reminders_follow(
+    running_bot: RunningBot, clock: FixedClock,
+) -> None:
+    bot = running_bot
+    case_post = await case_with_chats(bot, HELEN, TOM)
+    [prompt] = [s for s in step_cards(await sweep(bot, clock, "2026-12-03T09:00"))  # 3 days past: the thread's
+                if s.conversation_id == case_post.conversation_id]
+    extend = verbs(prompt.card)["step.extend"]
+    assert extend == {"verb": "step.extend", "case": CASE}
+
+    async def press_in_thread(user: Any, values: dict[str, str]) -> list[Sent]:
+        before = len(bot.connector.sent)
+        await bot.send(bot.teams.card_submit(user, extend | values, reply_to=prompt.activity_id,
+                                             conversation=thread_of(case_post, bot.teams.tenant)))
+        return bot.connector.sent[before:]
+
+    async def target() -> date | None:
+        async with bot.uow() as uow:
+            return (await uow.cases.get_by_reference(bot.teams.tenant, CASE)).step_due_on
+
+    # Only the chair; a date after today, on a working day; a reason, naming nobody by title.
+    await press_in_thread(TOM, {"step_due": "2026-12-11", "step_why": "Waiting for the police."})
+    assert "Only the chair" in bot.connector.created[-1]["activity"]["text"]
+    for due, why, said in (("2026-12-03", "Waiting for the police.", "must be after today"),
+                           ("2026-12-12", "Waiting for the police.", "is not a working day"),
+                           ("2026-12-11", "", "Say why the step needs longer"),
+                           ("2026-12-11", "Mrs Patel asked for more time.", "name")):
+        await press_in_thread(HELEN, {"step_due": due, "step_why": why})
+        assert said in bot.connector.created[-1]["activity"]["text"], due
+    assert await target() == date(2026, 11, 30)
+
+    answer = await press_in_thread(HELEN, {"step_due": "2026-12-11", "step_why": "Police advice due next week."})
+    [done] = [s for s in answer if s.method == "PUT" and s.activity_id == prompt.activity_id]
+    assert f"{CASE}: the {DECISION} step's target is now Fri 11 Dec" in shown(done.card)
+    assert "Extended by Helen Ward (it was Mon 30 Nov): Police advice due next week." in shown(done.card)
+    assert "step.extend" not in verbs(done.card)
+    assert await target() == date(2026, 12, 11)
+    assert f"{DECISION} · target Fri 11 Dec" in texts(case_card_now(bot, case_post))
+    async with bot.uow() as uow:
+        [moved] = [e for e in await uow.audit.for_subject("case", CASE) if e.action == "step.target_moved"]
+        queued = _message(await uow._session.scalar(select(OutboxRow).where(OutboxRow.kind == "step.overdue")))
+    assert (moved.details["previous"], moved.details["due_on"]) == ("2026-11-30", "2026-12-11")
+    assert describe(moved, CROYDON) == (f"Helen Ward gave the {DECISION} step until Fri 11 Dec 2026 (its target was "
+                                        "Mon 30 Nov 2026): Police advice due next week.")
+    assert await no_longer_due(bot.uow().reader(), queued) == f"the target of {CASE}'s step was moved"
+    # Its reminders follow the new date: the chair hears of it again on the day, and nothing before.
+    assert step_cards(await sweep(bot, clock, "2026-12-08T09:00")) == []
+    [again] = step_cards(await sweep(bot, clock, "2026-12-11T09:00"))
+    assert f"The {DECISION} step's target is today" in shown(again.card)
