@@ -17,11 +17,12 @@ from concerns.actions import DONE, CaseAction, rag_status
 from concerns.cases import REMOVE, Case, CaseRole, LeadAgency, RoleChangeRefused, parse_open_case_form
 from concerns.challenges import is_challenge
 from concerns.clock import UK, uk_today
+from concerns.documents import RegisterSummary, register_summary
 from concerns.errors import NotFound
 from concerns.model import ConversationKind
 from concerns.packs import ProcedurePack
 from concerns.validation import FormErrors, parse_id
-from concerns.vocabulary import CommissioningStatus
+from concerns.vocabulary import CommissioningStatus, counted
 from concerns.votes import NotAllowed
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,22 @@ async def case_card(turn: Turn, case: Case) -> dict[str, Any]:
         by = f", by {first.due_on:%a %-d %b}" if first.due_on else ""
         challenges = (f"{len(owed)} challenge{'s' if len(owed) > 1 else ''} awaiting an answer "
                       f"({first.owner.name if first.owner else 'the chair'}{by}): see the case thread")
-    return case_card_values(turn, case, min(open_dates) if open_dates else None, status) | {"challenges": challenges}
+    pack = turn.services.packs.get(case.pack_id, turn.services.pack)
+    register = await register_summary(turn.reader(), turn.services.clock, pack, turn.actor.tenant_id, case.reference)
+    return case_card_values(turn, case, min(open_dates) if open_dates else None, status) | {
+        "challenges": challenges, "register": _register(register, case.status.value == "open")}
+
+
+def _register(summary: RegisterSummary, open_: bool) -> dict[str, str]:
+    """The documents register and communication strategy as the case card sums them up: what wants doing."""
+    parts = [counted(summary.documents, "entry", "entries")]
+    if summary.overdue_reviews:
+        parts.append(f"{counted(summary.overdue_reviews, 'review')} overdue")
+    if summary.awaiting_from_provider and open_:
+        parts.append(f"{summary.awaiting_from_provider} awaited from the provider")
+    return {"documents": " · ".join(parts),
+            "communication": f"{summary.communication_considered} of {summary.communication_items} considered at "
+                             "this step"}
 
 
 def _step(pack: ProcedurePack, case: Case, today: date) -> str:
@@ -79,6 +95,7 @@ def case_card_values(turn: Turn, case: Case, next_due: date | None = None, rag: 
         "members": ", ".join(f"{m.name} ({m.role.label.lower()})" for m in case.members),
         "closed": f"{case.closed_at.astimezone(UK):%A %-d %B %Y} by {case.closed_by}" if case.closed_at else None,
         "challenges": None,
+        "register": None,
     }
 
 
@@ -203,20 +220,20 @@ async def cases_command(turn: Turn, args: str = "") -> None:
         if case.provider.commissioning_status is not CommissioningStatus.NORMAL:
             where += f" · {status_label(case.provider.commissioning_status)}"
         if actions.open:
-            counted = f"{actions.overdue} overdue of {actions.open} open actions" if actions.overdue \
+            said = f"{actions.overdue} overdue of {actions.open} open actions" if actions.overdue \
                 else f"{actions.open} open action" + ("s" if actions.open > 1 else "")
-            counted += f" · next due {actions.next_due:%a %-d %b}" if actions.next_due else ""
+            said += f" · next due {actions.next_due:%a %-d %b}" if actions.next_due else ""
         else:
-            counted = "No open actions"
+            said = "No open actions"
         if actions.challenges:
-            counted += f" · {actions.challenges} challenge{'s' if actions.challenges > 1 else ''} awaiting an answer"
+            said += f" · {actions.challenges} challenge{'s' if actions.challenges > 1 else ''} awaiting an answer"
         people = [f"{role.label} {member.name}" for role in (CaseRole.CHAIR, CaseRole.COORDINATOR)
                   if (member := case.holder(role)) is not None]
         mine = case.role_of(turn.actor.id)
         if mine is not None:
             people.append(f"you: {mine.label.lower()}")
         return {"reference": case.reference, "provider": case.provider.name, "rag": open_case.rag, "where": where,
-                "actions": counted, "people": " · ".join(people) or "No chair yet"}
+                "actions": said, "people": " · ".join(people) or "No chair yet"}
 
     shown = len(listed.cases)
     await turn.reply_card("case_list", rows=[row(c) for c in listed.cases], mine=mine_only,

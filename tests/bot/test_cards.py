@@ -96,7 +96,8 @@ def samples(text: str) -> dict[str, dict[str, Any]]:
                                                              ("form", "chair", "coordinator", "lead_agency")}},
         "case": {k: short for k in ("reference", "provider", "level", "step", "chair", "coordinator",
                                     "lead_agency", "commissioning", "next_deadline", "concerns", "members")}
-        | {"status": "Open · " + short, "rag": "Amber", "closed": short, "challenges": text},
+        | {"status": "Open · " + short, "rag": "Amber", "closed": short, "challenges": text,
+           "register": {"documents": text, "communication": short}},
         "reminder": {"title": text, "subtitle": short, "colour": "Attention", "notice": None, "error": text,
                      "facts": [{"title": short or "t", "value": text}], "lines": [text], "action_id": 12,
                      "snooze": [{"title": short or "t", "value": "2026-11-25"}],

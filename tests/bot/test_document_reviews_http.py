@@ -144,3 +144,23 @@ async def test_a_button_that_is_not_valid_or_a_missing_date_records_nothing(
     await press(bot, TOM, verbs(reminder.card)["document.reviewed"] | {"reviewed_on": ""}, reminder)
     assert "Give the day it was reviewed." in shown(bot.connector.sent[-1].card)
     assert await review_events(bot) == recorded and await entry(bot, "risk_management_plan") == before
+
+
+async def test_the_case_card_sums_up_the_register_and_the_communication_strategy(
+    running_bot: RunningBot, clock: FixedClock,
+) -> None:
+    from concerns.packs import default_packs_dir, load_packs
+
+    entries = len(load_packs(default_packs_dir())["croydon-provider-concerns"].documents)
+    bot = running_bot
+    await case_with_chats(bot, TOM)
+    await set_next_review(bot, "Risk management plan", "2026-11-26")
+    await bot.send(bot.teams.channel_message(HELEN, f"case {CASE}"))
+    card = next(s.card for s in reversed(bot.connector.sent) if s.card and "Provider concerns case" in shown(s.card))
+    # The business continuity plan and the service user register were asked of the provider when it opened.
+    assert f"Documents: {entries} entries · 2 awaited from the provider" in shown(card)
+    assert "Communication: 0 of 8 considered at this step" in shown(card)
+    clock.advance(days=7)  # Monday 30 November: the plan's review was due on Thursday
+    await bot.send(bot.teams.channel_message(HELEN, f"case {CASE}"))
+    card = next(s.card for s in reversed(bot.connector.sent) if s.card and "Provider concerns case" in shown(s.card))
+    assert f"Documents: {entries} entries · 1 review overdue · 2 awaited from the provider" in shown(card)
