@@ -41,10 +41,11 @@ async def checklist_values(turn: Turn, case: Case, actions: list[CaseAction],
         })
     if people is None:
         people = await team_roster(turn.context)
-    step = pack.step(case.step).name
+    from bot.cases import step_line
+
     values = {
         "title": f"{case.reference} actions",
-        "subtitle": f"{case.provider.name} · step: {step} · required actions in bold",
+        "subtitle": f"{case.provider.name} · step: {step_line(pack, case, today)} · required actions in bold",
         "notice": notice, "rows": rows, "people": [{"user_id": p.user_id, "name": p.name} for p in people],
     }
     try:

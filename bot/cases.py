@@ -60,7 +60,7 @@ def _register(summary: RegisterSummary, open_: bool) -> dict[str, str]:
                              "this step"}
 
 
-def _step(pack: ProcedurePack, case: Case, today: date) -> str:
+def step_line(pack: ProcedurePack, case: Case, today: date) -> str:
     """The current step, with its target while the case is open (a step past it says so)."""
     name = pack.step(case.step).name
     due = case.step_due_on
@@ -85,7 +85,7 @@ def case_card_values(turn: Turn, case: Case, next_due: date | None = None, rag: 
         "rag": rag,
         "provider": case.provider.name,
         "level": level,
-        "step": _step(pack, case, uk_today(turn.services.clock)),
+        "step": step_line(pack, case, uk_today(turn.services.clock)),
         "chair": holder(CaseRole.CHAIR),
         "coordinator": holder(CaseRole.COORDINATOR),
         "lead_agency": case.lead_agency.label,
@@ -216,7 +216,7 @@ async def cases_command(turn: Turn, args: str = "") -> None:
         case, actions = open_case.case, open_case.actions
         pack = turn.services.packs.get(case.pack_id, turn.services.pack)
         level = pack.level(case.level).label if case.level is not None else "not yet agreed"
-        where = f"Level: {level} · Step: {_step(pack, case, today)}"
+        where = f"Level: {level} · Step: {step_line(pack, case, today)}"
         if case.provider.commissioning_status is not CommissioningStatus.NORMAL:
             where += f" · {status_label(case.provider.commissioning_status)}"
         if actions.open:

@@ -162,7 +162,9 @@ async def test_the_chair_moves_the_case_to_the_next_step(running_bot: RunningBot
         reply_to=move.activity_id, conversation=case_thread))
     case_update = [s for s in bot.connector.sent if s.method == "PUT" and s.activity_id == case_post.activity_id][-1]
     assert "Initial" in json.dumps(case_update.card["body"][2])  # the Step fact
-    assert any(s.card and "PC-2026-0001 actions" in texts(s.card) and "step: Initial" in texts(s.card)
+    # The new step's checklist says its target: 10 working days from Monday 23 November.
+    assert any(s.card and "PC-2026-0001 actions" in texts(s.card)
+               and "step: Initial provider concerns meeting · target Mon 7 Dec" in texts(s.card)
                for s in bot.connector.sent)
 
 
