@@ -84,18 +84,21 @@ def action_reminder_values(facts: dict[str, Any], kind: ReminderKind, calendar: 
     )
 
 
+def _by_day(due: date, today: date, coming: str, on_the_day: str, late: str) -> tuple[str, str]:
+    """A reminder's title and colour by where today falls against its date."""
+    if due > today:
+        return coming, "Default"
+    return (on_the_day, "Warning") if due == today else (late, "Attention")
+
+
 def review_reminder_values(facts: dict[str, Any], kind: ReminderKind, today: date, notice: str | None = None,
                            error: str | None = None) -> dict[str, Any]:
     """A register entry's review: to its keeper before and when due, to the chair once it is well overdue. Both
     can record the review on the card (the chair and coordinator keep the register; an owner keeps their own)."""
     due = _day(facts["next_review_on"])
     what = f"Review of {facts['title']}"
-    if due > today:
-        title, colour = f"Coming up: {what} due {_short(due)}", "Default"
-    elif due == today:
-        title, colour = f"{what} is due today", "Warning"
-    else:
-        title, colour = f"{what} overdue since {_short(due)}{_late(facts)}", "Attention"
+    title, colour = _by_day(due, today, f"Coming up: {what} due {_short(due)}", f"{what} is due today",
+                            f"{what} overdue since {_short(due)}{_late(facts)}")
     last = f"{_day(facts['last_reviewed_on']):%A %-d %B %Y}" if facts.get("last_reviewed_on") else "Not yet"
     cycle = f"; the next one is set {facts['cycle']} working days on unless you give a date" \
         if facts.get("cycle") else ""
@@ -120,12 +123,9 @@ def review_reminder_values(facts: dict[str, Any], kind: ReminderKind, today: dat
 def _step_target(facts: dict[str, Any], today: date) -> tuple[str, str, str]:
     """How a step's target reads: a title, its colour, and the target in full."""
     due, step = _day(facts["step_due_on"]), facts["step"]
-    if due > today:
-        title, colour = f"Coming up: the {step} step's target is {_short(due)}", "Default"
-    elif due == today:
-        title, colour = f"The {step} step's target is today", "Warning"
-    else:
-        title, colour = f"The {step} step is past its target of {_short(due)}{_late(facts)}", "Attention"
+    title, colour = _by_day(due, today, f"Coming up: the {step} step's target is {_short(due)}",
+                            f"The {step} step's target is today",
+                            f"The {step} step is past its target of {_short(due)}{_late(facts)}")
     timescale = f" ({facts['timescale']} working days from its start)" if facts.get("timescale") else ""
     return title, colour, f"{due:%A %-d %B %Y}{timescale}"
 

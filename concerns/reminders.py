@@ -647,20 +647,15 @@ class _Rules:
         facts = {**_case_facts(case, pack), "step_id": step.id, "step_due_on": due.isoformat(),
                  "timescale": step.timescale_working_days, "working_days_overdue": late,
                  "chair": _person(chair) if chair else None}
-        before = pack.timescales.reminder_before_working_days
-        occurrences: list[tuple[str, date]] = []
-        if before and calendar.add_working_days(due, -before) <= today < due:
-            occurrences.append(("before", calendar.add_working_days(due, -before)))
-        if today >= due:
-            occurrences.append(("due", due))
-        if chair is not None:
-            for stage, day in occurrences[-1:]:
-                self.add(Reminder(
-                    key=f"{ReminderKind.STEP_DUE}:{case.id}:{step.id}:{day.isoformat()}:{due.isoformat()}",
-                    kind=ReminderKind.STEP_DUE, tenant_id=case.tenant_id, target=Target.PERSONAL, recipient=chair,
-                    case_reference=case.reference, facts={**facts, "stage": stage},
-                    summary=f"{chair.name}: {case.reference} step '{step.name}' target {due:%a %-d %b}",
-                ))
+        occurrence = _before_or_on_the_day(pack, due, today, calendar)
+        if chair is not None and occurrence is not None:
+            stage, day = occurrence
+            self.add(Reminder(
+                key=f"{ReminderKind.STEP_DUE}:{case.id}:{step.id}:{day.isoformat()}:{due.isoformat()}",
+                kind=ReminderKind.STEP_DUE, tenant_id=case.tenant_id, target=Target.PERSONAL, recipient=chair,
+                case_reference=case.reference, facts={**facts, "stage": stage},
+                summary=f"{chair.name}: {case.reference} step '{step.name}' target {due:%a %-d %b}",
+            ))
         conversation = case.card_conversation_id or case.channel_id
         if due < today and late >= pack.timescales.overdue_escalation_working_days and conversation is not None:
             self.add(Reminder(
@@ -682,21 +677,16 @@ class _Rules:
             return
         keeper = review_keeper(case, document)
         facts = document_facts(case, pack, document, today, calendar)
-        occurrences: list[tuple[str, date]] = []
-        before = pack.timescales.reminder_before_working_days
-        if before and calendar.add_working_days(due, -before) <= today < due:
-            occurrences.append(("before", calendar.add_working_days(due, -before)))
-        if today >= due:
-            occurrences.append(("due", due))
-        if keeper is not None:
-            for stage, day in occurrences[-1:]:
-                self.add(Reminder(
-                    key=f"{ReminderKind.DOCUMENT_REVIEW}:{document.id}:{day.isoformat()}:{due.isoformat()}",
-                    kind=ReminderKind.DOCUMENT_REVIEW, tenant_id=case.tenant_id, target=Target.PERSONAL,
-                    recipient=keeper, case_reference=case.reference, facts={**facts, "stage": stage},
-                    summary=f"{keeper.name}: {case.reference} review of '{document.title}' "
-                            f"{'due soon' if stage == 'before' else 'due'} {due:%a %-d %b}",
-                ))
+        occurrence = _before_or_on_the_day(pack, due, today, calendar)
+        if keeper is not None and occurrence is not None:
+            stage, day = occurrence
+            self.add(Reminder(
+                key=f"{ReminderKind.DOCUMENT_REVIEW}:{document.id}:{day.isoformat()}:{due.isoformat()}",
+                kind=ReminderKind.DOCUMENT_REVIEW, tenant_id=case.tenant_id, target=Target.PERSONAL,
+                recipient=keeper, case_reference=case.reference, facts={**facts, "stage": stage},
+                summary=f"{keeper.name}: {case.reference} review of '{document.title}' "
+                        f"{'due soon' if stage == 'before' else 'due'} {due:%a %-d %b}",
+            ))
         chair = _chair(case)
         limit = pack.timescales.overdue_escalation_working_days
         if due < today and facts["working_days_overdue"] >= limit and chair is not None and \
@@ -829,6 +819,18 @@ class _Rules:
             summary=f"team {contacts.team_id}: key contacts last reviewed {contacts.last_reviewed:%-d %b %Y}; "
                     "review prompt",
         ))
+
+
+def _before_or_on_the_day(pack: ProcedurePack, due: date, today: date,
+                          calendar: WorkingCalendar) -> tuple[str, date] | None:
+    """Which reminder of a date is due today, as ("before", the day it falls) the pack's working days ahead, or
+    ("due", the date) on the day and after; each keyed by its day, so each is sent once."""
+    if today >= due:
+        return "due", due
+    before = pack.timescales.reminder_before_working_days
+    if before and calendar.add_working_days(due, -before) <= today:
+        return "before", calendar.add_working_days(due, -before)
+    return None
 
 
 def _role_label(pack: ProcedurePack, role_id: str) -> str:
