@@ -16,7 +16,7 @@ from botbuilder.schema import Activity, ActivityTypes
 from bot.state import FormRecord
 from bot.turn import Turn
 from concerns import services
-from concerns.cases import Case, CaseRole, Person
+from concerns.cases import Case, CaseRole
 from concerns.clock import UK, uk_today
 from concerns.model import Concern, ConversationKind, Provider
 from concerns.packs import ProcedurePack
@@ -279,23 +279,21 @@ async def tell_case_of_concern(turn: Turn, case: Case, concern: Concern, channel
     coordinator are @mentioned in the case's thread, so it is weighed now (an immediate risk at once, not at the
     next meeting), and the case card counts it. Only facts about the provider and the concern: no description."""
     from bot.actions import refresh_case_cards
-    from bot.team_roles import mention_activity
+    from bot.reminders import mention
 
-    people: dict[str, Person] = {}
-    for role in (CaseRole.CHAIR, CaseRole.COORDINATOR):
-        member = case.holder(role)
-        if member is not None and member.user_id != turn.actor.id:  # whoever raised it knows already
-            people.setdefault(member.user_id, Person(member.user_id, member.name))
+    tags, entities = [], []
+    for user_id, name in dict((m.user_id, m.name) for role in (CaseRole.CHAIR, CaseRole.COORDINATOR)
+                              if (m := case.holder(role)) is not None).items():
+        if user_id != turn.actor.id:  # whoever raised it knows already
+            tag, found = mention({"user_id": user_id, "name": name})
+            tags.append(tag)
+            entities += found
     where = f" Its card is in {channel.display_name}." if getattr(channel, "display_name", None) else ""
     risk = "Immediate risk: act on it now, not at the next meeting. " if concern.immediate_risk else ""
     text = (f"{risk}A new concern about {concern.provider.name} is part of {case.reference}: {concern.reference} "
             f"({', '.join(c.label for c in concern.categories)}; from {concern.source_agency.label}; raised by "
             f"{concern.raised_by.name}). It is not screened yet: 'screen {concern.reference}'.{where}")
-    activity = Activity(type=ActivityTypes.message, text=text)
-    if people:
-        tagged = [mention_activity(person, "") for person in people.values()]
-        activity.text = " ".join(a.text.strip() for a in tagged) + " " + text
-        activity.entities = [entity for a in tagged for entity in a.entities]
+    activity = Activity(type=ActivityTypes.message, text=" ".join([*tags, text]), entities=entities or None)
     try:
         if not case.card_conversation_id:
             raise LookupError("the case has no thread")
@@ -361,7 +359,7 @@ async def _post_concern_card(turn: Turn, concern: Concern, channel: Any) -> str 
 def raised_where(turn: Turn, channel: Any, case: Case | None = None) -> str:
     """Where a raised concern's card went, for the person who raised it."""
     if case is not None:
-        joined = f" It is part of {case.reference}, the open case about this provider: its chair is told."
+        joined = f" It is part of {case.reference}, the open case about this provider, and its thread is told."
         return raised_where(turn, channel) + joined
     if channel is None:
         return "It is saved with the team's concerns."

@@ -50,7 +50,7 @@ async def test_the_chair_and_coordinator_hear_of_a_new_concern_in_the_case_threa
     # The case card counts it, and whoever raised it knows where it went.
     [card] = [s for s in sent if s.method == "PUT" and s.activity_id == case_post.activity_id]
     assert "C-2026-0001, C-2026-0002, C-2026-0003" in texts(card.card)
-    assert "It is part of PC-2026-0001, the open case about this provider: its chair is told." in texts(
+    assert "It is part of PC-2026-0001, the open case about this provider, and its thread is told." in texts(
         confirmation.card)
 
     # The case's timeline has it.

@@ -50,7 +50,7 @@ def test_a_new_concern_about_a_provider_in_the_process_reaches_its_case(stack: S
         card.get_by_role("checkbox", name="Immediate risk People are at immediate risk").check()
         card_button(card, "Submit concern").click()
         confirmed = wait_for_bot_reply_containing(priya, "It is part of PC-", timeout=20_000)
-        assert "the open case about this provider: its chair is told" in confirmed.inner_text()
+        assert "the open case about this provider, and its thread is told" in confirmed.inner_text()
 
         told = wait_for_bot_reply_containing(tom, f"A new concern about {PROVIDER} is part of PC-", timeout=20_000)
         text = told.inner_text()
