@@ -333,7 +333,7 @@ async def _show_again(turn: Turn, action: CaseAction, notice: str | None, error:
     await turn.replace_card("reminder", **values)
 
 
-async def _refused(turn: Turn, refusal: Exception) -> None:
+async def _refused(turn: Turn, refusal: Exception | str) -> None:
     from bot.votes import tell_privately
 
     await tell_privately(turn, str(refusal))
