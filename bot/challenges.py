@@ -107,17 +107,13 @@ async def submit_challenge(turn: Turn, data: dict[str, Any]) -> None:
     action = challenge.action
     owner = action.owner
     assert owner is not None and action.due_on is not None
-    where = challenge.case.card_conversation_id or turn.conversation.id
     activity = renderer.card_activity("challenge", **card_values(challenge))
     tag, entities = mention({"user_id": owner.user_id, "name": owner.name})
     activity.text = f"{tag} please answer by {action.due_on:%A %-d %B}."
     activity.entities = entities
-    try:
-        await turn.post_in(where, activity)
-    except Exception:  # recorded and owed either way: here instead, so whoever owes the answer is still told
-        log.warning("could not post the challenge on %s in its thread; posting here", challenge.case.reference,
-                    exc_info=True)
-        await turn.context.send_activity(activity)
+    # Recorded and owed either way: where the thread is gone, a new thread in the case's channel (a challenge
+    # made in a personal chat would otherwise land there, where the chair who owes the answer never looks).
+    await turn.post_in_thread(challenge.case.card_conversation_id, challenge.case.channel_id, activity)
     await turn.replace_card("notice", title=f"Your challenge is on {challenge.case.reference}'s record",
                             text=f"{owner.name} is asked to answer by {action.due_on:%A %-d %B} (in the case "
                                  "thread). If nobody answers, it is escalated like any overdue action.",

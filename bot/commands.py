@@ -294,18 +294,8 @@ async def tell_case_of_concern(turn: Turn, case: Case, concern: Concern, channel
             f"({', '.join(c.label for c in concern.categories)}; from {concern.source_agency.label}; raised by "
             f"{concern.raised_by.name}). It is not screened yet: 'screen {concern.reference}'.{where}")
     activity = Activity(type=ActivityTypes.message, text=" ".join([*tags, text]), entities=entities or None)
-    try:
-        if not case.card_conversation_id:
-            raise LookupError("the case has no thread")
-        await turn.post_in(case.card_conversation_id, activity)
-    except Exception:
-        # The thread was deleted in Teams: a new thread where the concern's card went, so those @mentioned still hear.
-        log.warning("could not post in %s's thread; starting one for %s", case.reference, concern.reference,
-                    exc_info=True)
-        try:
-            await turn.post_new_thread(channel, activity)
-        except Exception:
-            log.warning("could not tell %s of %s", case.reference, concern.reference, exc_info=True)
+    # Where the case's thread is gone (deleted in Teams): a new thread where the concern's card went.
+    await turn.post_in_thread(case.card_conversation_id, getattr(channel, "id", None) or case.channel_id, activity)
     await refresh_case_cards(turn, case)
 
 

@@ -165,6 +165,27 @@ class Turn:
 
         await self.in_conversation(conversation_id, update)
 
+    async def post_in_thread(self, thread_id: str | None, channel_id: str | None, activity: Activity) -> None:
+        """Post in a thread (a case's); where it is gone (deleted in Teams), start a new thread with it in
+        `channel_id`'s channel; failing both, here. Whoever it @mentions hears it wherever it lands, and a personal
+        chat, where a fallback to "here" would put it, is not where a team hears anything."""
+        try:
+            if not thread_id:
+                raise LookupError("no thread")
+            await self.post_in(thread_id, activity)
+            return
+        except Exception:
+            log.warning("could not post in thread %s; starting one in its channel", thread_id, exc_info=True)
+        try:
+            async with self.reader() as uow:
+                channel = await uow.conversations.get(channel_id.split(";", 1)[0]) if channel_id else None
+            if channel is None:
+                raise LookupError(f"no stored channel {channel_id}")
+            await self.post_new_thread(channel, activity)
+        except Exception:
+            log.warning("could not start a thread in %s; posting here", channel_id, exc_info=True)
+            await self.context.send_activity(activity)
+
     async def post_in(self, conversation_id: str, activity: Activity) -> str | None:
         """Post into a thread elsewhere (for example a concern's own thread); returns the posted message's id."""
         posted: list[str | None] = []

@@ -14,7 +14,7 @@ from tests.bot.conftest import RunningBot
 from tests.bot.test_cases_http import open_case_via_prompt, thread_of
 from tests.bot.test_closure_http import fetch, links, private_card
 from tests.bot.test_http import submit_data, texts
-from tests.support.activities import HELEN, PRIYA, TOM, User
+from tests.support.activities import CHANNEL_ID, HELEN, PRIYA, TOM, User
 from tests.support.cards import schema_errors
 from tests.support.connector import Sent
 
@@ -187,16 +187,17 @@ async def test_when_the_chair_has_answered_the_head_of_service_is_asked(running_
     assert [e.details["answer"] for e in await events(bot, "case.challenge_answered")] == ["reviewed"]
 
 
-async def test_a_challenge_whose_thread_is_gone_is_posted_where_it_was_made(running_bot: RunningBot) -> None:
-    """Recorded either way; whoever owes the answer must still be @mentioned somewhere they can answer it."""
+async def test_a_challenge_whose_thread_is_gone_starts_a_thread_in_the_cases_channel(running_bot: RunningBot) -> None:
+    """Recorded either way; whoever owes the answer must still be @mentioned where the team works. It was posted
+    where the challenge was made, which from a personal chat is where the chair never looks."""
     bot = running_bot
     case_post, _ = await open_case_via_prompt(bot)
     bot.connector.gone.add(case_post.conversation_id)  # the case's thread was deleted in Teams
-    elsewhere = {"id": "19:general-safeguarding@thread.tacv2;messageid=99", "conversationType": "channel",
-                 "isGroup": True, "tenantId": bot.teams.tenant}
-    before = len(bot.connector.sent)
-    await challenge(bot, TOM, elsewhere, about="step", reason="The initial meeting should be sooner.")
-    [posted] = [s for s in bot.connector.sent[before:] if s.card and "challenges the step" in texts(s.card)]
-    assert posted.conversation_id == elsewhere["id"]
-    assert [e["mentioned"]["id"] for e in posted.body["entities"]] == [HELEN.aad]
-    assert len(await events(bot, "case.challenged")) == 1
+    for where in ({"id": "19:general-safeguarding@thread.tacv2;messageid=99", "conversationType": "channel",
+                   "isGroup": True, "tenantId": bot.teams.tenant}, bot.teams.personal_conversation(TOM)):
+        before = len(bot.connector.sent)
+        await challenge(bot, TOM, where, about="step", reason="The initial meeting should be sooner.")
+        [posted] = [s for s in bot.connector.sent[before:] if s.card and "challenges the step" in texts(s.card)]
+        assert posted.method == "CREATE" and posted.conversation_id.startswith(CHANNEL_ID + ";messageid="), where
+        assert [e["mentioned"]["id"] for e in posted.body["entities"]] == [HELEN.aad]
+    assert len(await events(bot, "case.challenged")) == 2
