@@ -498,6 +498,7 @@ class _Rules:
     calendar_for: Callable[[str], WorkingCalendar]
     found: list[Reminder] = field(default_factory=list)
     calendars: dict[str, WorkingCalendar] = field(default_factory=dict)
+    chairs: dict[int, Person | None] = field(default_factory=dict)
 
     def working_day(self, pack: ProcedurePack) -> tuple[date, WorkingCalendar] | None:
         """Today's date for this pack, or None when it is quiet time and nothing is due."""
@@ -510,6 +511,12 @@ class _Rules:
 
     def add(self, reminder: Reminder) -> None:
         self.found.append(reminder)
+
+    def chair(self, case: Case) -> Person | None:
+        """The case's chair (or coordinator), found once a run: several rules ask it of each of thousands of cases."""
+        if case.id not in self.chairs:
+            self.chairs[case.id] = _chair(case)
+        return self.chairs[case.id]
 
     # -- per case -------------------------------------------------------------------------------
 
@@ -576,7 +583,7 @@ class _Rules:
         late = calendar.working_days_between(due, today)
         limit = pack.timescales.overdue_escalation_working_days
         if escalate and due < today and late >= limit:
-            chair = _chair(case)
+            chair = self.chair(case)
             conversation = case.card_conversation_id or case.channel_id
             if conversation is None:
                 return
@@ -597,7 +604,7 @@ class _Rules:
     def overdue(self, case: Case, pack: ProcedurePack, actions: Iterable[CaseAction], today: date,
                 calendar: WorkingCalendar) -> None:
         late = [a for a in actions if a.overdue(today)]
-        chair = _chair(case)
+        chair = self.chair(case)
         if not late or chair is None:
             return
         self.add(Reminder(
@@ -636,7 +643,7 @@ class _Rules:
         """The current step's target (seed 002: the decision within 5 working days, the initial meeting within 10):
         the chair before it and on the day, and the case thread once the step is the pack's limit past it, as for
         an action; seed 000 found strategy meetings with no agreed timeframe."""
-        due, chair = case.step_due_on, _chair(case)
+        due, chair = case.step_due_on, self.chair(case)
         if due is None:
             return
         try:
@@ -687,7 +694,7 @@ class _Rules:
                 summary=f"{keeper.name}: {case.reference} review of '{document.title}' "
                         f"{'due soon' if stage == 'before' else 'due'} {due:%a %-d %b}",
             ))
-        chair = _chair(case)
+        chair = self.chair(case)
         limit = pack.timescales.overdue_escalation_working_days
         if due < today and facts["working_days_overdue"] >= limit and chair is not None and \
                 (keeper is None or chair.user_id != keeper.user_id):
@@ -708,7 +715,7 @@ class _Rules:
         conversation = case.card_conversation_id or case.channel_id
         if quiet_days < period or conversation is None:
             return
-        chair = _chair(case)
+        chair = self.chair(case)
         self.add(Reminder(
             # One prompt per stale period: if nothing happens, the next comes a period later.
             key=f"{ReminderKind.CASE_STALE}:{case.id}:{last.isoformat()}:{quiet_days // period}",
@@ -735,7 +742,7 @@ class _Rules:
         # Each case as the digest sees it: (id, tenant, chair, reference, provider, pack, step, level, actions,
         # open vote, step target), from a whole case or from a DigestCase.
         entries: list[tuple[Any, ...]] = [
-            (s.case.id, s.case.tenant_id, _chair(s.case), s.case.reference, s.case.provider.name, s.case.pack_id,
+            (s.case.id, s.case.tenant_id, self.chair(s.case), s.case.reference, s.case.provider.name, s.case.pack_id,
              s.case.step, s.case.level, s.actions, s.open_vote, s.case.step_due_on) for s in snapshots]
         digest_cases = tuple(digest_cases)
         if digest_cases:

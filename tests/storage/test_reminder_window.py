@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import delete
 
 from concerns.calendar import WorkingCalendar
@@ -206,3 +207,27 @@ async def test_the_digests_say_the_same_from_the_narrow_read_as_from_whole_cases
                                                                if user != "aad-tom"]))
     assert [d.reference for d in one.digest_cases] == ["PC-2026-0006"]
     assert said(one, at) == [r for r in said(full, at) if r[1] is not ReminderKind.DIGEST or r[6].user_id == "aad-tom"]
+
+
+async def test_the_sweep_turns_the_cycle_collector_back_on_even_when_its_read_fails(sessions: Any) -> None:
+    """The sweep pauses the cycle collector while it builds its state (scheduler/sweep.py); it must never leave it
+    off for the rest of the process, whatever happens."""
+    import gc
+
+    await seed(sessions)
+    at = london(MONDAY, 10, 30)
+    sweeper = Sweeper(SqlReminderSource(sessions), SqlOutbox(sessions), FixedClock(at.isoformat()), PACKS, CROYDON,
+                      calendar_for)
+    assert gc.isenabled()
+    assert (await sweeper.sweep(at)).due
+    assert gc.isenabled()
+
+    class Failing(SqlReminderSource):
+        async def state(self, at: datetime, window: ReminderWindow | None = None) -> ReminderState:
+            assert not gc.isenabled()  # paused while it reads
+            raise RuntimeError("the database went away")
+
+    sweeper.source = Failing(sessions)
+    with pytest.raises(RuntimeError):
+        await sweeper.sweep(at + timedelta(minutes=1))
+    assert gc.isenabled()
