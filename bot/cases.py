@@ -34,7 +34,7 @@ async def case_card(turn: Turn, case: Case) -> dict[str, Any]:
     """The case card's values, with the next deadline and the red/amber/green status from its actions."""
     _, actions = await services.case_actions(turn.reader(), turn.actor.tenant_id, case.reference)
     open_dates = [a.due_on for a in actions if a.status == "open" and a.due_on is not None]
-    status = rag_status(actions, uk_today(turn.services.clock), turn.services.calendar)
+    status = rag_status(actions, uk_today(turn.services.clock), turn.services.calendar, case.step_due_on)
     owed = [a for a in actions if is_challenge(a) and a.status == "open"]
     challenges = None
     if owed:

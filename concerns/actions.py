@@ -157,10 +157,18 @@ class OpenActionCounts:
     challenges: int = 0  # challenges to a decision awaiting an answer
 
 
-def rag_status(actions: list[CaseAction], today: date, calendar: WorkingCalendar) -> str:
-    """Red if anything is overdue, amber if something falls due within two working days, else green."""
+def rag_status(actions: list[CaseAction], today: date, calendar: WorkingCalendar,
+               step_due: date | None = None) -> str:
+    """Red if anything is overdue, amber if something falls due within two working days, else green: an open
+    action's due date or the current step's target (`step_due`), whichever comes first."""
     open_dated = [a.due_on for a in actions if a.status == "open" and a.due_on is not None]
-    return rag_for(min(open_dated) if open_dated else None, today, calendar)
+    return rag_for(earliest(min(open_dated) if open_dated else None, step_due), today, calendar)
+
+
+def earliest(*days: date | None) -> date | None:
+    """The first of the deadlines given, or None if there is none."""
+    known = [day for day in days if day is not None]
+    return min(known) if known else None
 
 
 def rag_for(next_due: date | None, today: date, calendar: WorkingCalendar) -> str:

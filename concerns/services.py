@@ -17,6 +17,7 @@ from concerns.actions import (
     CaseAction,
     OpenActionCounts,
     PlannedAction,
+    earliest,
     may_add,
     may_complete,
     may_mark_not_applicable,
@@ -849,7 +850,8 @@ async def open_cases(uow: UnitOfWork, tenant_id: str, today: date, calendar: Wor
     listed = []
     for case in cases:
         actions = counts.get(case.id, OpenActionCounts())
-        listed.append(OpenCase(case, actions, rag_for(actions.next_due, today, calendar)))
+        # The step's target is a deadline too: a case past it is red however its actions stand.
+        listed.append(OpenCase(case, actions, rag_for(earliest(actions.next_due, case.step_due_on), today, calendar)))
     listed.sort(key=lambda o: (RAG_ORDER[o.rag], o.actions.next_due is None, o.actions.next_due or today,
                                o.case.opened_at, o.case.id))
     return OpenCases(listed[:limit], len(listed))

@@ -469,13 +469,14 @@ async def test_cases_lists_the_open_cases_needing_attention_first_and_opens_one(
     assert "Step: Decision for provider concerns · target Mon 30 Nov" in older["texts"]
     assert "you:" not in newer["texts"]  # Tom is not on Sunrise Court's case
 
-    # Ten days on, the newer case is overdue (red) and still first; the older one is still green.
+    # Ten days on, the newer case is overdue (red) and still first; the older one's actions are a month off, but its
+    # step is past its target (a deadline too), so it is red as well.
     bot.app[SERVICES].clock.advance(days=10)
     await bot.send(bot.teams.channel_message(TOM, "cases"))
     newer, older = case_rows(bot.connector.sent[-1].card)
     assert "PC-2026-0002" in newer["texts"] and "Red" in newer["texts"]
     assert f"{len(second_open)} overdue of {len(second_open)} open actions" in newer["texts"]
-    assert "PC-2026-0001" in older["texts"] and "Green" in older["texts"]
+    assert "PC-2026-0001" in older["texts"] and "Red" in older["texts"] and "next due Mon 4 Jan" in older["texts"]
     # Both are still at the decision step, past its target (5 working days from Monday 23 November).
     assert "Step: Decision for provider concerns · PAST ITS TARGET: Mon 30 Nov" in older["texts"]
 

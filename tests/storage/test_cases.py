@@ -294,6 +294,10 @@ def test_red_amber_green() -> None:
     assert rag_status([action(date(2026, 12, 22), "done")], today, england) == "Green"
     assert rag_status([action(date(2026, 12, 29))], today, england) == "Amber"  # two working days over Christmas
     assert rag_status([action(date(2026, 12, 30))], today, england) == "Green"
+    # The step's target is a deadline too: the earlier of it and the actions decides.
+    assert rag_status([action(date(2026, 12, 30))], today, england, step_due=date(2026, 12, 22)) == "Red"
+    assert rag_status([], today, england, step_due=date(2026, 12, 24)) == "Amber"
+    assert rag_status([action(date(2026, 12, 22))], today, england, step_due=date(2027, 1, 8)) == "Red"
 
 
 async def test_re_dating_an_action_keeps_the_original_date_and_needs_a_reason(uow: Any, clock: FixedClock) -> None:
