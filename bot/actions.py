@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from bot.cards import renderer
@@ -14,6 +15,7 @@ from concerns.cases import Case, CaseRole, Person
 from concerns.challenges import is_challenge
 from concerns.clock import uk_today
 from concerns.errors import NotFound
+from concerns.packs import ProcedurePack
 from concerns.validation import NAMES_ARE_STAFF, FormErrors, parse_id, says_names_are_staff
 from concerns.votes import NotAllowed
 
@@ -36,7 +38,7 @@ async def checklist_values(turn: Turn, case: Case, actions: list[CaseAction],
         note = f" · {action.note}" if action.note else ""
         rows.append({
             "id": action.id, "title": action.title, "required": action.required, "open": action.status == "open",
-            "detail": f"{owner} · {state}{note}", "challenge": is_challenge(action),
+            "detail": f"{owner} · {state}{note}", "challenge": is_challenge(action), "controls": True,
             "colour": "Attention" if action.overdue(today) else ("Good" if action.status != "open" else "Default"),
         })
     if people is None:
@@ -48,17 +50,106 @@ async def checklist_values(turn: Turn, case: Case, actions: list[CaseAction],
         "subtitle": f"{case.provider.name} · step: {step_line(pack, case, today)} · required actions in bold",
         "notice": notice, "rows": rows, "people": [{"user_id": p.user_id, "name": p.name} for p in people],
     }
-    try:
-        # Measured only when the names alone (about 100 bytes each in each open row's list) could come near it.
-        if len(people) * sum(r["open"] for r in rows) * 100 > renderer.MAX_CARD_BYTES // 2:
-            renderer.render("checklist", **values)
-    except renderer.CardTooLarge:
-        # Every open row's Assign lists the whole team: a large team's channel is too many names for one card.
-        # The case's own members are who actions are usually given to; the Roles button adds anyone else first.
-        values["people"] = [{"user_id": m.user_id, "name": m.name} for m in case.members
-                            if m.role is not CaseRole.OBSERVER]
-        values["subtitle"] += " · Assign lists the case's members (the team is too large for one card)"
+    # Measured only when it could come near the limit: each open row's buttons are about 2 KB, and its Assign
+    # list about 100 bytes a name.
+    open_rows = sum(r["open"] for r in rows)
+    if open_rows * (2_000 + 100 * len(people)) + len(rows) * 500 > renderer.MAX_CARD_BYTES // 2:
+        _fit_checklist(values, case, pack, actions, today)
     return values
+
+
+def _fits(values: dict[str, Any]) -> bool:
+    try:
+        renderer.render("checklist", **values)
+    except renderer.CardTooLarge:
+        return False
+    return True
+
+
+def _most(count: int, fits: Any) -> int:
+    """The largest n in 0..count for which fits(n) holds (fits is monotone: fewer always fits if more does)."""
+    low, high = 0, count
+    while low < high:
+        middle = (low + high + 1) // 2
+        if fits(middle):
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def _fit_checklist(values: dict[str, Any], case: Case, pack: ProcedurePack, actions: list[CaseAction],
+                   today: Any) -> None:
+    """Bring a checklist over Teams' size limit within it, giving up least first. A case that has moved on with
+    earlier steps' actions still open (or a large team) would otherwise have no checklist at all."""
+    if _fits(values):
+        return
+    # Every open row's Assign lists the whole team: a large team's channel is too many names for one card. The
+    # case's own members are who actions are usually given to; the Roles button adds anyone else first.
+    members = [{"user_id": m.user_id, "name": m.name} for m in case.members if m.role is not CaseRole.OBSERVER]
+    if len(members) < len(values["people"]):
+        values["people"] = members
+        values["subtitle"] += " · Assign lists the case's members (the team is too large for one card)"
+        if _fits(values):
+            return
+    # What is closed is history: each step's closed actions become one line (the case file lists them all).
+    by_id = {a.id: a for a in actions}
+    folded: dict[str, list[CaseAction]] = {}
+    for row in values["rows"]:
+        if not row["open"]:
+            folded.setdefault(by_id[row["id"]].source, []).append(by_id[row["id"]])
+    if folded:
+        values["rows"] = [r for r in values["rows"] if r["open"]] + [
+            {"id": 0, "title": f"{_source_name(pack, source)}: {_closed_counts(closed)}", "required": False,
+             "open": False, "detail": f"Closed: the case file lists each ('case {case.reference} export').",
+             "challenge": False, "controls": False, "colour": "Good"}
+            for source, closed in folded.items()]
+        values["subtitle"] += " · closed actions summed up by step"
+        if _fits(values):
+            return
+    # Buttons for the actions that matter most now (overdue, then this step's, then required ones); the rest are
+    # confirmed from `actions` and their reminders.
+    current = f"step:{case.step}"
+    open_rows = sorted((r for r in values["rows"] if r["open"]), key=lambda r: (
+        not by_id[r["id"]].overdue(today), by_id[r["id"]].source != current, not r["required"]))
+    order = {r["id"]: i for i, r in enumerate(open_rows)}
+
+    subtitle = values["subtitle"]
+
+    def with_controls(n: int) -> bool:
+        for row in open_rows:
+            row["controls"] = order[row["id"]] < n
+        values["subtitle"] = subtitle + (f" · buttons on the {n} most pressing; confirm the others from 'actions' "
+                                         "or their reminders" if n < len(open_rows) else "")
+        return _fits(values)
+
+    if with_controls(_most(len(open_rows), with_controls)):
+        return
+    # A very long case: as many rows as fit, most pressing first, and how many more there are.
+    rows = sorted(values["rows"], key=lambda r: order.get(r["id"], len(order)))
+    shown = _most(len(rows), lambda n: _fits(values | {"rows": rows[:n]}))
+    values["rows"] = rows[:shown]
+    values["subtitle"] += f" · {len(rows) - shown} more not shown: see 'actions'"
+
+
+def _source_name(pack: ProcedurePack, source: str) -> str:
+    kind, _, key = source.partition(":")
+    try:
+        if kind == "step":
+            return pack.step(key).name
+        if kind == "level":
+            return pack.level(key).label
+    except (KeyError, ValueError):
+        pass
+    return "Other actions"
+
+
+def _closed_counts(closed: list[CaseAction]) -> str:
+    done = sum(a.status == DONE for a in closed)
+    parts = [f"{done} done"] if done else []
+    if len(closed) - done:
+        parts.append(f"{len(closed) - done} not applicable")
+    return ", ".join(parts)
 
 
 async def post_checklist(turn: Turn, case: Case, conversation_id: str) -> None:
@@ -214,7 +305,22 @@ async def _step_values(turn: Turn, case: Case, record: Any, errors: dict[str, st
         "pending": [a.title for a in unresolved_required(actions, case.step)],
         "targets": [{"id": t, "title": ("Another " if t == case.step else "") + pack.step(t).name} for t in targets],
         "values": {k: v for k, v in record.values.items() if isinstance(v, str)}, "errors": errors,
+        "tomorrow": (uk_today(turn.services.clock) + timedelta(days=1)).isoformat(),
+        "timescales": _timescales(pack, targets),
     }
+
+
+def _timescales(pack: ProcedurePack, targets: list[str]) -> str:
+    """What an empty target means for each step on offer: the pack's timescale, or none until one is agreed."""
+    set_ = [f"{pack.step(t).name}: {pack.step(t).timescale_working_days} working days" for t in targets
+            if pack.step(t).timescale_working_days]
+    unset = [pack.step(t).name for t in targets if not pack.step(t).timescale_working_days]
+    said = []
+    if set_:
+        said.append("Left empty, the procedure's timescale from today applies (" + "; ".join(set_) + ").")
+    if unset:
+        said.append("The procedure sets none for " + ", ".join(unset) + ": agree one here or later on the case card.")
+    return " ".join(said)
 
 
 async def offer_step_verb(turn: Turn, data: dict[str, Any]) -> None:
@@ -242,14 +348,16 @@ async def move_step_verb(turn: Turn, data: dict[str, Any]) -> None:
     if record is None or record.subject is None:
         await form_refused(turn, problem)
         return
-    values = {k: data[k] for k in ("step", "override_reason", NAMES_ARE_STAFF) if isinstance(data.get(k), str)}
+    values = {k: data[k] for k in ("step", "step_due", "override_reason", NAMES_ARE_STAFF)
+              if isinstance(data.get(k), str)}
     case = await services.get_case(turn.reader(), turn.actor.tenant_id, record.subject)
     pack = turn.services.packs.get(case.pack_id, turn.services.pack)
     try:
         moved = await services.move_step(turn.uow(), turn.services.clock, turn.services.calendar, pack, turn.actor,
                                          case.reference, values.get("step", ""), values.get("override_reason", ""),
                                          conversation_id=turn.conversation.id,
-                                         names_are_staff=says_names_are_staff(values))
+                                         names_are_staff=says_names_are_staff(values),
+                                         due_text=values.get("step_due", ""))
     except FormErrors as invalid:
         record.values = values
         await turn.services.forms.save(record)

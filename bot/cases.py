@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from bot.cards import renderer
@@ -64,8 +64,10 @@ def step_line(pack: ProcedurePack, case: Case, today: date) -> str:
     """The current step, with its target while the case is open (a step past it says so)."""
     name = pack.step(case.step).name
     due = case.step_due_on
-    if due is None or case.status.value != "open":
+    if case.status.value != "open":
         return name
+    if due is None:
+        return f"{name} · no target agreed"
     return f"{name} · {'PAST ITS TARGET: ' if due < today else 'target '}{due:%a %-d %b}"
 
 
@@ -96,6 +98,8 @@ def case_card_values(turn: Turn, case: Case, next_due: date | None = None, rag: 
         "closed": f"{case.closed_at.astimezone(UK):%A %-d %B %Y} by {case.closed_by}" if case.closed_at else None,
         "challenges": None,
         "register": None,
+        "step_target": {"first": case.step_due_on is None,
+                        "min": (uk_today(turn.services.clock) + timedelta(days=1)).isoformat()},
     }
 
 

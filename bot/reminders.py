@@ -192,9 +192,11 @@ def _digest(facts: dict[str, Any]) -> dict[str, Any]:
     day = _day(facts["date"])
 
     def target(case: dict[str, Any]) -> str:
-        due = case.get("step_due_on")  # digests queued before steps had targets have none
-        if not due:
+        if "step_due_on" not in case:  # digests queued before steps had targets
             return ""
+        due = case["step_due_on"]
+        if not due:
+            return " (no target agreed)"
         return f" (PAST ITS TARGET {_short(_day(due))})" if _day(due) < day else f" (target {_short(_day(due))})"
 
     cases = [f"{c['case']} · {c['provider']} · step: {c['step']}{target(c)} · level: {c['level']}"
@@ -510,26 +512,35 @@ async def document_reviewed_verb(turn: Turn, data: dict[str, Any]) -> None:
 
 
 async def extend_step_verb(turn: Turn, data: dict[str, Any]) -> None:
-    """Extend the target: the chair gives the current step a later date, saying why (on the case's timeline). The
-    card pressed (the chair's reminder, or the prompt in the case thread) says what was agreed."""
+    """The chair sets the current step's target, or gives it a later one saying why (on the case's timeline).
+
+    From a reminder (or the prompt in the case thread) the card pressed says what was agreed; from the case card,
+    which stays the case card, the thread is told."""
     reference = data.get("case") if isinstance(data.get("case"), str) else ""
+    from_case_card = data.get("card") == "case"
     try:
         before = await services.get_case(turn.reader(), turn.actor.tenant_id, reference)
-        case = await services.extend_step_target(
+        case = await services.set_step_target(
             turn.uow(), turn.services.clock, turn.services.calendar, turn.actor, before.reference,
             _text(data, "step_due"), _text(data, "step_why"), conversation_id=turn.conversation.id)
     except (NotFound, NotAllowed) as refusal:
         await _refused(turn, refusal)
         return
     except FormErrors as invalid:
-        await _refused(turn, " ".join(invalid.errors.values()))
+        await _refused(turn, "Nothing was changed: " + " ".join(invalid.errors.values()))
         return
     pack = turn.services.packs.get(case.pack_id, turn.services.pack)
     assert case.step_due_on is not None
-    was = f" (it was {before.step_due_on:%a %-d %b})" if before.step_due_on else ""
-    await turn.replace_card("reminder", **_values(
-        title=f"{case.reference}: the {pack.step(case.step).name} step's target is now {case.step_due_on:%a %-d %b}",
-        subtitle=f"{case.provider.name}",
-        notice=f"Extended by {turn.actor.name}{was}: {_text(data, 'step_why').strip()}",
-        buttons=[{"title": "Open the case", "data": {"verb": "case.show", "reference": case.reference}}]))
+    why = _text(data, "step_why").strip()
+    if before.step_due_on:
+        said = f"Extended by {turn.actor.name} (it was {before.step_due_on:%a %-d %b}): {why}"
+    else:
+        said = f"Set by {turn.actor.name}" + (f": {why}" if why else ".")
+    title = f"{case.reference}: the {pack.step(case.step).name} step's target is now {case.step_due_on:%a %-d %b}"
+    if from_case_card:
+        await turn.reply_card("notice", title=title, text=said, color="Good")
+    else:
+        await turn.replace_card("reminder", **_values(
+            title=title, subtitle=f"{case.provider.name}", notice=said,
+            buttons=[{"title": "Open the case", "data": {"verb": "case.show", "reference": case.reference}}]))
     await refresh_case_cards(turn, case)

@@ -103,6 +103,8 @@ def _action_closed(said: str) -> Callable[[_Event], str]:
 
 def _step_changed(e: _Event) -> str:
     moved = f"{e.who} moved the case from {e.step('previous')} to {e.step()}"
+    if e.get("target_agreed"):
+        moved += f", its target {e.day('step_due_on')} as agreed"
     open_required = e.get("open_required") or []
     if not open_required:
         return moved + "."
@@ -209,6 +211,8 @@ _LINES: dict[str, Callable[[_Event], str]] = {
     "step.target_moved": lambda e: f"{e.who} gave the {e.step()} step until {e.day('due_on')}"
                                    + (f" (its target was {e.day('previous')})" if e.get("previous") else "")
                                    + f": {e.get('reason')}",
+    "step.target_set": lambda e: f"{e.who} set the {e.step()} step's target: {e.day('due_on')}"
+                                 + (f" ({e.get('reason')})." if e.get("reason") else "."),
     "action.added": lambda e: f"{e.who} added the action '{e.get('title')}'"
                               + e.then("owner", "for") + (f", due {e.day('due_on')}" if e.get("due_on") else "") + ".",
     "action.done": _action_closed("done"),

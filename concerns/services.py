@@ -1046,15 +1046,19 @@ async def case_actions(uow: UnitOfWork, tenant_id: str, reference: str) -> tuple
 async def move_step(
     uow: UnitOfWork, clock: Clock, calendar: WorkingCalendar, pack: ProcedurePack, actor: Actor,
     case_reference: str, target: str, override_reason: str, *, conversation_id: str, names_are_staff: bool = False,
+    due_text: str = "",
 ) -> Case:
     """Move the case to its next step (chair only), creating that step's actions from today.
 
     The step's required actions must be resolved first, unless the chair records why not. The reason is on the
-    case's timeline in the channel: `names_are_staff` is the form's box for the names it gives by title.
+    case's timeline in the channel: `names_are_staff` is the form's box for the names it gives by title. The new
+    step's target is the pack's timescale from today unless the chair gives the one agreed (`due_text`), which a
+    step the pack sets no timescale for needs.
     """
     override_reason = override_reason.strip()
     named: dict[str, str] = {}
     names_are_staff = check_names(override_reason, names_are_staff, named)
+    agreed = _agreed_target(clock, calendar, due_text, named) if due_text.strip() else None
     if named:
         raise FormErrors(named)
     async with uow:
@@ -1074,7 +1078,7 @@ async def move_step(
         if len(override_reason) > 2000:
             raise FormErrors({"override_reason": "Keep it under 2000 characters."})
         now = clock.now()
-        due_on = step_due(pack, target, uk_today(clock), calendar)
+        due_on = agreed or step_due(pack, target, uk_today(clock), calendar)
         await uow.cases.enter_step(case.id, target, now, actor, override_reason or None, due_on)
         updated = await uow.cases.get(actor.tenant_id, case.id)
         assert updated is not None
@@ -1084,52 +1088,66 @@ async def move_step(
         await uow.audit.record(_event(
             clock, actor, "step.changed", "case", case.reference, conversation_id,
             previous=case.step, step=target, step_due_on=due_on.isoformat() if due_on else None,
-            override_reason=override_reason or None, names_are_staff=names_are_staff,
+            target_agreed=agreed is not None, override_reason=override_reason or None, names_are_staff=names_are_staff,
             open_required=[a.title for a in pending],
         ))
         await uow.commit()
         return updated
 
 
-async def extend_step_target(
-    uow: UnitOfWork, clock: Clock, calendar: WorkingCalendar, actor: Actor, case_reference: str, due_text: str,
-    reason: str, *, conversation_id: str,
-) -> Case:
-    """Give the current step a later target (chair only), with why: the agreed timeframe changes on the record, and
-    its reminders follow the new date."""
-    errors: dict[str, str] = {}
-    reason = reason.strip()
+def _agreed_target(clock: Clock, calendar: WorkingCalendar, due_text: str, errors: dict[str, str],
+                   field: str = "step_due") -> date | None:
+    """A step's target as the chair gives it: a working day after today (an agreed timeframe, not a note of the
+    past)."""
     try:
         due_on = date.fromisoformat(due_text.strip())
     except ValueError:
-        errors["step_due"] = "Give the new target as a date."
-    else:
-        if due_on <= uk_today(clock):
-            errors["step_due"] = "The new target must be after today."
-        elif not calendar.is_working_day(due_on):
-            errors["step_due"] = f"{due_on:%A %-d %B %Y} is not a working day."
-    if not reason:
-        errors["step_why"] = "Say why the step needs longer: it is the record of the change."
-    elif len(reason) > MAX_NOTE:
+        errors[field] = "Give the target as a date."
+        return None
+    if due_on <= uk_today(clock):
+        errors[field] = "The target must be after today."
+    elif not calendar.is_working_day(due_on):
+        errors[field] = f"{due_on:%A %-d %B %Y} is not a working day."
+    return due_on
+
+
+async def set_step_target(
+    uow: UnitOfWork, clock: Clock, calendar: WorkingCalendar, actor: Actor, case_reference: str, due_text: str,
+    reason: str, *, conversation_id: str,
+) -> Case:
+    """Give the current step a target (chair only): a first one where the pack sets no timescale (seed 001:
+    strategy meetings with no agreed timeframe), or a later one, saying why. Either is on the record, and the
+    step's reminders follow it."""
+    errors: dict[str, str] = {}
+    reason = reason.strip()
+    due_on = _agreed_target(clock, calendar, due_text, errors)
+    if len(reason) > MAX_NOTE:
         errors["step_why"] = f"Keep it under {MAX_NOTE} characters."
     elif named := named_on_a_shared_card(reason):  # shown on the case's timeline in the channel
         errors["step_why"] = named
-    if errors:
-        raise FormErrors(errors)
     async with uow:
         case = await _open_case(uow, actor.tenant_id, case_reference)
         try:
             require(case, actor.id, Operation.MOVE_STEP)
-            if case.step_due_on is None:
-                raise NotAllowed(f"The current step of {case.reference} has no target to move.")
         except NotAllowed as refusal:
-            await _refuse(uow, clock, actor, case.reference, "step.target_moved", refusal, conversation_id)
+            kind = "step.target_moved" if case.step_due_on else "step.target_set"
+            await _refuse(uow, clock, actor, case.reference, kind, refusal, conversation_id)
+        if case.step_due_on is not None and not reason and "step_why" not in errors:
+            errors["step_why"] = "Say why the step needs longer: it is the record of the change."
+        if errors:
+            raise FormErrors(errors)
+        assert due_on is not None
         await uow.cases.set_step_due(case.id, due_on)
-        await uow.audit.record(_event(
-            clock, actor, "step.target_moved", "case", case.reference, conversation_id, step=case.step,
-            previous=case.step_due_on.isoformat() if case.step_due_on else None, due_on=due_on.isoformat(),
-            reason=reason,
-        ))
+        if case.step_due_on is None:
+            await uow.audit.record(_event(
+                clock, actor, "step.target_set", "case", case.reference, conversation_id, step=case.step,
+                due_on=due_on.isoformat(), reason=reason or None,
+            ))
+        else:
+            await uow.audit.record(_event(
+                clock, actor, "step.target_moved", "case", case.reference, conversation_id, step=case.step,
+                previous=case.step_due_on.isoformat(), due_on=due_on.isoformat(), reason=reason,
+            ))
         updated = await uow.cases.get(actor.tenant_id, case.id)
         assert updated is not None
         await uow.commit()

@@ -535,3 +535,65 @@ async def test_a_card_deleted_in_teams_does_not_fail_the_turn_that_would_refresh
     assert bot.app[METRICS]["turn_errors_total"] == 0
     assert {"could not update the checklist of PC-2026-0001", "could not update the card of PC-2026-0001"} <= {
         r.getMessage() for r in caplog.records}
+
+
+async def test_a_case_moved_on_with_earlier_steps_open_still_gets_a_checklist_within_the_card_limit(
+    running_bot: RunningBot,
+) -> None:
+    """Moved on twice with the earlier steps' actions left open (the chair's override), a case had some forty open
+    rows of buttons: over the limit Teams takes, so the move failed to post its checklist. The closed actions are
+    summed up by step, the buttons go to the most pressing open ones, and the card says so."""
+    bot = running_bot
+    case_post, _ = await open_case_via_prompt(bot)
+    thread = thread_of(case_post, bot.teams.tenant)
+    async with bot.uow() as uow:
+        case = await uow.cases.get_by_reference(bot.teams.tenant, "PC-2026-0001")
+        decision = await uow.cases.actions(case.id)
+        await uow._session.execute(update(CaseActionRow).where(CaseActionRow.id.in_([a.id for a in decision[:5]]))
+                                   .values(status="done"))
+        await uow.commit()
+
+    async def move(step: str) -> Any:
+        await bot.send(bot.teams.card_submit(HELEN, {"verb": "step.offer", "case": "PC-2026-0001"},
+                                             reply_to=case_post.activity_id, conversation=thread))
+        form = bot.connector.sent[-1]
+        before = len(bot.connector.sent)
+        await bot.send(bot.teams.card_submit(HELEN, submit_data(form.card) | {
+            "step": step, "override_reason": "Moving on while the police look into it."},
+            reply_to=form.activity_id, conversation=thread))
+        return next(s for s in bot.connector.sent[before:] if s.card and "PC-2026-0001 actions" in texts(s.card))
+
+    await move("initial_meeting")
+    await move("findings_meeting")
+    await move("update_meeting")
+    checklist = await move("update_meeting")  # a second update meeting: Croydon's repeat
+    async with bot.uow() as uow:
+        actions = await uow.cases.actions(case.id)
+    open_ = [a for a in actions if a.status == "open"]
+    assert len(open_) > 35
+    assert schema_errors(checklist.card) == [] and len(json.dumps(checklist.card).encode()) <= 80_000
+    shown = texts(checklist.card)
+    assert "Decision for provider concerns: 5 done" in shown and "closed actions summed up by step" in shown
+    done_buttons = {int(a["card"]["actions"][0]["data"]["action"]) for a in buttons(checklist.card)
+                    if a.get("title") == "Done"}
+    now = [a for a in open_ if a.source == "step:update_meeting"]
+    assert now and {a.id for a in now} <= done_buttons  # this step's, with their buttons
+    assert len(done_buttons) < len(open_) and "buttons on the" in shown  # and fewer than all, said
+    assert all(a.title in shown for a in open_)  # every open action still listed
+
+
+def buttons(card: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every action in the card's body's action sets."""
+    found: list[dict[str, Any]] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "ActionSet":
+                found.extend(node["actions"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+    walk(card["body"])
+    return found

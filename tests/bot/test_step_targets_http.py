@@ -152,3 +152,81 @@ async def test_the_chair_extends_the_steps_target_saying_why_and_its_reminders_f
     assert step_cards(await sweep(bot, clock, "2026-12-08T09:00")) == []
     [again] = step_cards(await sweep(bot, clock, "2026-12-11T09:00"))
     assert f"The {DECISION} step's target is today" in shown(again.card)
+
+
+def actions_titled(card: dict[str, Any]) -> list[str]:
+    return [a["title"] for a in card.get("actions", [])]
+
+
+async def test_the_chair_agrees_a_target_where_the_pack_sets_none_moving_on_or_from_the_case_card(
+    running_bot: RunningBot, clock: FixedClock,
+) -> None:
+    """Seed 001: strategy meetings with no agreed timeframe. Croydon's findings meeting has no timescale: a case
+    there says so everywhere it shows its step until the chair agrees one."""
+    bot = running_bot
+    case_post = await case_with_chats(bot, HELEN, TOM)
+    thread = thread_of(case_post, bot.teams.tenant)
+    assert "Extend the step's target" in actions_titled(case_post.card)  # the pack gave the decision step one
+
+    async def press_on_case(user: Any, data: dict[str, Any]) -> list[Sent]:
+        before = len(bot.connector.sent)
+        await bot.send(bot.teams.card_submit(user, data, reply_to=case_post.activity_id, conversation=thread))
+        return bot.connector.sent[before:]
+
+    async def now() -> Any:
+        async with bot.uow() as uow:
+            return await uow.cases.get_by_reference(bot.teams.tenant, CASE)
+
+    async def move(step: str, **values: str) -> Sent:
+        [form] = [s for s in await press_on_case(HELEN, {"verb": "step.offer", "case": CASE}) if s.card]
+        before = len(bot.connector.sent)
+        await bot.send(bot.teams.card_submit(HELEN, submit_data(form.card) | {"step": step} | values,
+                                             reply_to=form.activity_id, conversation=thread))
+        return next(s for s in bot.connector.sent[before:] if s.card)
+
+    # Moving on, the chair may give the target agreed instead of the pack's 10 working days: a working day after
+    # today, or the form comes back with the error and nothing moves.
+    clock.at = clock.at.replace(year=2026, month=11, day=24)
+    refused = await move("initial_meeting", step_due="2026-12-05", override_reason="Police advice awaited.")
+    assert "Saturday 5 December 2026 is not a working day." in shown(refused.card)
+    assert (await now()).step == "decision"
+    assert "Initial provider concerns meeting: 10 working days" in shown(refused.card)
+    await move("initial_meeting", step_due="2026-12-04", override_reason="Police advice awaited.")
+    case = await now()
+    assert (case.step, case.step_due_on) == ("initial_meeting", date(2026, 12, 4))
+    async with bot.uow() as uow:
+        moved = [e for e in await uow.audit.for_subject("case", CASE) if e.action == "step.changed"][-1]
+    assert moved.details["target_agreed"] is True
+    assert "its target Fri 4 Dec 2026 as agreed" in describe(moved, CROYDON)
+
+    # Into the findings meeting with no target given: the procedure sets none, so none is agreed yet, and the
+    # case card, the checklist and `cases` say so.
+    await move("findings_meeting", override_reason="Reports are in.")
+    case = await now()
+    assert (case.step, case.step_due_on) == ("findings_meeting", None)
+    card = case_card_now(bot, case_post)
+    assert "Findings meeting · no target agreed" in texts(card)
+    assert "Set the step's target" in actions_titled(card)
+    await bot.send(bot.teams.channel_message(HELEN, "cases"))
+    assert "no target agreed" in shown(bot.connector.sent[-1].card)
+
+    # Only the chair sets it; a first target needs no reason, and the thread is told (the case card stays).
+    assert await press_on_case(TOM, verbs(card)["step.extend"] | {"step_due": "2026-12-18"})
+    assert "Only the chair" in bot.connector.created[-1]["activity"]["text"]
+    assert (await now()).step_due_on is None
+    said = await press_on_case(HELEN, verbs(card)["step.extend"] | {"step_due": "2026-12-18", "step_why": ""})
+    assert (await now()).step_due_on == date(2026, 12, 18)
+    [told] = [s for s in said if s.method == "POST" and s.card]
+    assert told.conversation_id == case_post.conversation_id
+    assert f"{CASE}: the Findings meeting step's target is now Fri 18 Dec" in shown(told.card)
+    assert "Set by Helen Ward." in shown(told.card)
+    card = case_card_now(bot, case_post)
+    assert "Findings meeting · target Fri 18 Dec" in texts(card)
+    assert "Extend the step's target" in actions_titled(card)
+    async with bot.uow() as uow:
+        [set_] = [e for e in await uow.audit.for_subject("case", CASE) if e.action == "step.target_set"]
+    assert set_.details["due_on"] == "2026-12-18" and set_.actor_id == HELEN.aad
+    assert describe(set_, CROYDON) == "Helen Ward set the Findings meeting step's target: Fri 18 Dec 2026."
+    # Its reminders follow as for any target.
+    [coming] = step_cards(await sweep(bot, clock, "2026-12-16T09:00"))
+    assert "Coming up: the Findings meeting step's target is Fri 18 Dec" in shown(coming.card)
