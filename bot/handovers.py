@@ -235,14 +235,9 @@ async def _tell_cases(turn: Turn, plan: HandoverPlan) -> None:
 
 
 async def _tell(turn: Turn, case: Any, activity: Activity) -> None:
-    """Post in the case's thread or, where it is gone (deleted in Teams), here: whoever is @mentioned still hears."""
-    try:
-        if not case.card_conversation_id:
-            raise LookupError("the case has no thread")
-        await turn.post_in(case.card_conversation_id, activity)
-    except Exception:
-        log.warning("could not post in %s's thread; posting here", case.reference, exc_info=True)
-        await turn.context.send_activity(activity)
+    """Post in the case's thread or, where it is gone (deleted in Teams), in a new thread in the case's channel:
+    whoever is @mentioned hears it where the case's team works."""
+    await turn.post_in_thread(case.card_conversation_id, case.channel_id, activity)
 
 
 def hand_back_values(back: HandBack, done_by: str) -> dict[str, Any]:

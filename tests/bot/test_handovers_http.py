@@ -16,7 +16,7 @@ from tests.bot.conftest import RunningBot
 from tests.bot.test_assignment_notices_http import notices, to
 from tests.bot.test_cases_http import open_case_via_prompt, thread_of
 from tests.bot.test_http import submit_data, texts
-from tests.support.activities import HELEN, PRIYA, TEAM_ID, TOM, User, roster_entry
+from tests.support.activities import CHANNEL_ID, HELEN, PRIYA, TEAM_ID, TOM, User, roster_entry
 from tests.support.cards import schema_errors
 from tests.support.connector import Sent
 
@@ -247,7 +247,10 @@ async def test_the_head_of_service_replaces_a_chair_who_has_left(running_bot: Ru
         "; a handover leaves that as it is (a team admin changes them with 'team roles').")
 
 
-async def test_a_case_whose_thread_is_gone_hears_of_the_handover_where_it_was_made(running_bot: RunningBot) -> None:
+async def test_a_case_whose_thread_is_gone_hears_of_the_handover_in_a_new_thread_in_its_channel(
+    running_bot: RunningBot,
+) -> None:
+    """It used to go where the handover was made: a thread of whichever channel that was, not the case's."""
     bot = running_bot
     case_post, _ = await open_case_via_prompt(bot)  # chair Helen, coordinator Tom
     bot.connector.roster = [roster_entry(u) for u in (PRIYA, TOM, HELEN, SAM)]
@@ -257,7 +260,8 @@ async def test_a_case_whose_thread_is_gone_hears_of_the_handover_where_it_was_ma
     before = len(bot.connector.sent)
     await press(bot, HELEN, card, "Hand over")
     [told] = [s for s in bot.connector.sent[before:] if "takes over from Helen Ward" in (s.text or "")]
-    assert told.conversation_id == card.conversation_id
+    assert told.method == "CREATE" and told.conversation_id.startswith(CHANNEL_ID + ";messageid=")
+    assert told.conversation_id != card.conversation_id
     assert [e["mentioned"]["id"] for e in told.body["entities"]] == [SAM.aad]
     assert (await case_state(bot))[0].role_of(SAM.aad) is CaseRole.CHAIR
 
