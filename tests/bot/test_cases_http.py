@@ -15,7 +15,7 @@ from tests.bot.conftest import RunningBot
 from tests.bot.test_http import inputs, submit_data, texts
 from tests.bot.test_screening_http import raise_concern
 from tests.support.activities import CHANNEL_ID, HELEN, PRIYA, TOM, Teams, roster_entry
-from tests.support.cards import schema_errors
+from tests.support.cards import body_actions, schema_errors
 
 
 def thread_of(sent: Any, tenant: str) -> dict[str, Any]:
@@ -574,26 +574,10 @@ async def test_a_case_moved_on_with_earlier_steps_open_still_gets_a_checklist_wi
     assert schema_errors(checklist.card) == [] and len(json.dumps(checklist.card).encode()) <= 80_000
     shown = texts(checklist.card)
     assert "Decision for provider concerns: 5 done" in shown and "closed actions summed up by step" in shown
-    done_buttons = {int(a["card"]["actions"][0]["data"]["action"]) for a in buttons(checklist.card)
+    done_buttons = {int(a["card"]["actions"][0]["data"]["action"]) for a in body_actions(checklist.card)
                     if a.get("title") == "Done"}
     now = [a for a in open_ if a.source == "step:update_meeting"]
     assert now and {a.id for a in now} <= done_buttons  # this step's, with their buttons
     assert len(done_buttons) < len(open_) and "buttons on the" in shown  # and fewer than all, said
     assert all(a.title in shown for a in open_)  # every open action still listed
 
-
-def buttons(card: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every action in the card's body's action sets."""
-    found: list[dict[str, Any]] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("type") == "ActionSet":
-                found.extend(node["actions"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-    walk(card["body"])
-    return found

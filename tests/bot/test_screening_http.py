@@ -10,7 +10,7 @@ from storage.models import ScreeningRow
 from tests.bot.conftest import RunningBot
 from tests.bot.test_http import GOOD, _flatten, inputs, open_form_in_channel, submit_data, texts
 from tests.support.activities import HELEN, PRIYA, TOM
-from tests.support.cards import schema_errors
+from tests.support.cards import body_actions, schema_errors
 
 
 async def raise_concern(bot: RunningBot, **change: str) -> dict[str, Any]:
@@ -203,20 +203,7 @@ async def test_business_failure_with_immediate_risk_posts_the_packs_prompt_promi
 
 def list_buttons(card: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The Screen buttons on a list's rows (ActionSets in the body), by title."""
-    found: dict[str, dict[str, Any]] = {}
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("type") == "ActionSet":
-                found.update({a["title"]: a for a in node["actions"]})
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(card["body"])
-    return found
+    return {a["title"]: a for a in body_actions(card)}
 
 
 async def test_the_unscreened_list_opens_each_concerns_screening(running_bot: RunningBot) -> None:

@@ -31,3 +31,21 @@ def schema_errors(card: dict[str, Any]) -> list[str]:
     """Every way `card` breaks the Adaptive Card 1.5 schema (empty when it is valid)."""
     errors = sorted(_validator().iter_errors(card), key=lambda e: list(e.absolute_path))
     return [f"{'/'.join(map(str, e.absolute_path))}: {e.message[:200]}" for e in errors]
+
+
+def body_actions(card: dict[str, Any]) -> list[dict[str, Any]]:
+    """The actions of every ActionSet in a card's body (a list's or checklist's per-row buttons), in order."""
+    found: list[dict[str, Any]] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "ActionSet":
+                found.extend(node["actions"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(card["body"])
+    return found
