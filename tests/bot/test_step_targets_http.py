@@ -209,6 +209,8 @@ async def test_the_chair_agrees_a_target_where_the_pack_sets_none_moving_on_or_f
     assert "Set the step's target" in actions_titled(card)
     await bot.send(bot.teams.channel_message(HELEN, "cases"))
     assert "no target agreed" in shown(bot.connector.sent[-1].card)
+    [digest] = [s for s in await sweep(bot, clock, "2026-11-25T08:30") if "The chair's daily digest" in shown(s.card)]
+    assert f"{CASE} · Oakwood Lodge Nursing Home · step: Findings meeting (no target agreed)" in shown(digest.card)
 
     # Only the chair sets it; a first target needs no reason, and the thread is told (the case card stays).
     assert await press_on_case(TOM, verbs(card)["step.extend"] | {"step_due": "2026-12-18"})
