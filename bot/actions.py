@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from bot.cards import renderer
+from bot.cards.fitting import fit_rows, fits
 from bot.roster import team_roster
 from bot.turn import Turn
 from concerns import services
@@ -58,31 +59,11 @@ async def checklist_values(turn: Turn, case: Case, actions: list[CaseAction],
     return values
 
 
-def _fits(values: dict[str, Any]) -> bool:
-    try:
-        renderer.render("checklist", **values)
-    except renderer.CardTooLarge:
-        return False
-    return True
-
-
-def _most(count: int, fits: Any) -> int:
-    """The largest n in 0..count for which fits(n) holds (fits is monotone: fewer always fits if more does)."""
-    low, high = 0, count
-    while low < high:
-        middle = (low + high + 1) // 2
-        if fits(middle):
-            low = middle
-        else:
-            high = middle - 1
-    return low
-
-
 def _fit_checklist(values: dict[str, Any], case: Case, pack: ProcedurePack, actions: list[CaseAction],
                    today: Any) -> None:
     """Bring a checklist over Teams' size limit within it, giving up least first. A case that has moved on with
     earlier steps' actions still open (or a large team) would otherwise have no checklist at all."""
-    if _fits(values):
+    if fits("checklist", values):
         return
     # Every open row's Assign lists the whole team: a large team's channel is too many names for one card. The
     # case's own members are who actions are usually given to; the Roles button adds anyone else first.
@@ -90,46 +71,38 @@ def _fit_checklist(values: dict[str, Any], case: Case, pack: ProcedurePack, acti
     if len(members) < len(values["people"]):
         values["people"] = members
         values["subtitle"] += " · Assign lists the case's members (the team is too large for one card)"
-        if _fits(values):
+        if fits("checklist", values):
             return
     # What is closed is history: each step's closed actions become one line (the case file lists them all).
     by_id = {a.id: a for a in actions}
-    folded: dict[str, list[CaseAction]] = {}
+    folded: dict[str, list[CaseAction]] = {}  # by what the reader sees: ad hoc actions and challenges are one
     for row in values["rows"]:
         if not row["open"]:
-            folded.setdefault(by_id[row["id"]].source, []).append(by_id[row["id"]])
+            folded.setdefault(_source_name(pack, by_id[row["id"]].source), []).append(by_id[row["id"]])
     if folded:
         values["rows"] = [r for r in values["rows"] if r["open"]] + [
-            {"id": 0, "title": f"{_source_name(pack, source)}: {_closed_counts(closed)}", "required": False,
+            {"id": 0, "title": f"{name}: {_closed_counts(closed)}", "required": False,
              "open": False, "detail": f"Closed: the case file lists each ('case {case.reference} export').",
              "challenge": False, "controls": False, "colour": "Good"}
-            for source, closed in folded.items()]
+            for name, closed in folded.items()]
         values["subtitle"] += " · closed actions summed up by step"
-        if _fits(values):
+        if fits("checklist", values):
             return
     # Buttons for the actions that matter most now (overdue, then this step's, then required ones); the rest are
     # confirmed from `actions` and their reminders.
     current = f"step:{case.step}"
-    open_rows = sorted((r for r in values["rows"] if r["open"]), key=lambda r: (
-        not by_id[r["id"]].overdue(today), by_id[r["id"]].source != current, not r["required"]))
-    order = {r["id"]: i for i, r in enumerate(open_rows)}
 
-    subtitle = values["subtitle"]
+    def rank(row: dict[str, Any]) -> tuple[bool, ...]:
+        if not row["open"]:
+            return (True,)  # a step's summed-up line has no buttons to lose
+        action = by_id[row["id"]]
+        return (False, not action.overdue(today), action.source != current, not row["required"])
 
-    def with_controls(n: int) -> bool:
-        for row in open_rows:
-            row["controls"] = order[row["id"]] < n
-        values["subtitle"] = subtitle + (f" · buttons on the {n} most pressing; confirm the others from 'actions' "
-                                         "or their reminders" if n < len(open_rows) else "")
-        return _fits(values)
-
-    if with_controls(_most(len(open_rows), with_controls)):
-        return
-    # A very long case: as many rows as fit, most pressing first, and how many more there are.
-    rows = sorted(values["rows"], key=lambda r: order.get(r["id"], len(order)))
-    shown = _most(len(rows), lambda n: _fits(values | {"rows": rows[:n]}))
-    values["rows"] = rows[:shown]
-    values["subtitle"] += f" · {len(rows) - shown} more not shown: see 'actions'"
+    open_rows = sum(row["open"] for row in values["rows"])
+    fit_rows("checklist", values, rank,
+             said=lambda kept, _: f" · buttons on the {kept} most pressing; confirm the others from 'actions' or "
+                                  "their reminders" if kept < open_rows else "",
+             left_out=lambda n: f" · {n} more not shown: see 'actions'")
 
 
 def _source_name(pack: ProcedurePack, source: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+from bot.cards.fitting import fit_rows
 from bot.turn import Turn
 from concerns import services
 from concerns.calendar import WorkingCalendar
@@ -36,6 +37,7 @@ from concerns.vocabulary import counted
 from concerns.votes import NotAllowed
 
 DOCUMENTS_FORM = "documents"
+ROWS_WITHOUT_MEASURING = 20  # a register this long is well within a card with every entry's form (1.6-2.2 KB each)
 COMMS_FORM = "communication"
 ADD_FIELDS = ("kind", "title", *DOCUMENT_FIELDS)
 
@@ -83,22 +85,22 @@ def _row(document: CaseDocument, pack: ProcedurePack, today: Any, values: dict[s
     return {
         "id": document.id, "title": document.title, "detail": detail, "link": document.link,
         "link_text": f"Linked file on {link_host}" if link_host else "", "review": _review_line(document, pack, today),
-        "overdue": document.overdue(today), "values": shown, "errors": errors,
+        "overdue": document.overdue(today), "values": shown, "errors": errors, "controls": True,
     }
 
 
 async def register_values(turn: Turn, case: Case, documents: list[CaseDocument], record: Any, *,
                           notice: str | None = None, notice_colour: str = "Good", row_id: int | None = None,
                           row_values: dict[str, str] | None = None, row_errors: dict[str, str] | None = None,
-                          add_values: dict[str, str] | None = None,
-                          add_errors: dict[str, str] | None = None) -> dict[str, Any]:
+                          add_values: dict[str, str] | None = None, add_errors: dict[str, str] | None = None,
+                          focus: int | None = None) -> dict[str, Any]:
     pack = _pack(turn, case)
     today = uk_today(turn.services.clock)
     rows = [_row(d, pack, today, row_values if d.id == row_id else None,
                  (row_errors or {}) if d.id == row_id else {}) for d in documents]
     overdue = sum(1 for d in documents if d.overdue(today))
     summary = f"{len(documents)} entries" + (f", {overdue} overdue for review" if overdue else "")
-    return {
+    values = {
         "form_key": record.key, "title": f"Documents register: {case.reference}",
         "subtitle": f"{case.provider.name} · {summary}", "notice": notice, "notice_colour": notice_colour,
         "rows": rows, "open": case.status.value == "open",
@@ -107,6 +109,16 @@ async def register_values(turn: Turn, case: Case, documents: list[CaseDocument],
         "limits": {"title": MAX_TITLE, "version": MAX_VERSION, "link": MAX_LINK},
         "today": today.isoformat(),
     }
+    if len(rows) > ROWS_WITHOUT_MEASURING:
+        # A long-running case's register: the entry being worked on, then those overdue for review, then the
+        # reader's own keep their forms; any other shows its form from its Update button.
+        wanted = {row_id, focus} - {None}
+        mine = {d.id for d in documents if d.owner and d.owner.user_id == turn.actor.id}
+        fit_rows("documents", values, lambda row: (row["id"] not in wanted, not row["overdue"], row["id"] not in mine),
+                 said=lambda kept, total: f" · the {kept} most pressing of {total} open to update here; Update "
+                                          "opens any other",
+                 left_out=lambda n: f" · {n} more not shown: see the case file ('case {case.reference} export')")
+    return values
 
 
 async def _show_register(turn: Turn, reference: str) -> None:
@@ -129,6 +141,19 @@ async def documents_command(turn: Turn, args: str) -> None:
 async def documents_verb(turn: Turn, data: dict[str, Any]) -> None:
     reference = data.get("case")
     await _show_register(turn, reference if isinstance(reference, str) else "")
+
+
+async def focus_verb(turn: Turn, data: dict[str, Any]) -> None:
+    """Update on an entry whose form did not fit on the card: the register again, with that entry's form."""
+    record, case = await _submitted(turn, data, DOCUMENTS_FORM)
+    if case is None:
+        return
+    _, documents = await document_register(turn.reader(), turn.actor.tenant_id, case.reference)
+    focus = _number(data.get("document"))
+    chosen = next((d for d in documents if d.id == focus), None)
+    notice = f"{chosen.title}: its Update now opens its form." if chosen else "That entry is no longer on the register."
+    await turn.replace_card("documents", **await register_values(turn, case, documents, record, focus=focus,
+                                                                 notice=notice))
 
 
 async def _submitted(turn: Turn, data: dict[str, Any], kind: str) -> tuple[Any, Case | None]:

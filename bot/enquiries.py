@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.cards.fitting import fit_rows
 from bot.turn import Turn
 from bot.votes import tell_privately
 from concerns import enquiries
@@ -18,6 +19,7 @@ from concerns.validation import FormErrors
 from concerns.votes import NotAllowed
 
 FIELDS = ("categories", "caused_by", "status", "substantiated", "risk")
+ROWS_WITHOUT_MEASURING = 15  # a matrix this long is well within a card with every enquiry's form
 
 
 async def enquiries_command(turn: Turn, args: str) -> None:
@@ -66,14 +68,34 @@ async def record_verb(turn: Turn, data: dict[str, Any]) -> None:
         await turn.reply_text(str(refusal))
         return
     await turn.replace_card("enquiry_matrix", **matrix_values(matrix, f"{concern} recorded." if form else None,
-                                                              error))
+                                                              error, focus=concern))
+
+
+async def focus_verb(turn: Turn, data: dict[str, Any]) -> None:
+    """Record on an enquiry whose form did not fit on the matrix: the matrix again, with that enquiry's form."""
+    case, concern = data.get("case"), data.get("concern")
+    if turn.conversation.kind is not ConversationKind.PERSONAL:
+        await tell_privately(turn, "A case's s42 enquiries are recorded only in our personal chat.")
+        return
+    if not isinstance(case, str) or not isinstance(concern, str):
+        await turn.reply_text("That button is not valid any more. Send me 'enquiries' and the case's reference.")
+        return
+    try:
+        matrix = await enquiries.enquiry_matrix(turn.uow(), turn.services.clock, turn.actor, case,
+                                                conversation_id=turn.conversation.id)
+    except (NotFound, NotAllowed) as refusal:
+        await turn.reply_text(str(refusal))
+        return
+    await turn.replace_card("enquiry_matrix", **matrix_values(
+        matrix, f"{concern}: its Record now opens its form.", None, focus=concern))
 
 
 def _choices(kind: Any) -> list[dict[str, str]]:
     return [{"value": item.value, "title": item.label} for item in kind]
 
 
-def matrix_values(matrix: EnquiryMatrix, notice: str | None, error: str | None) -> dict[str, Any]:
+def matrix_values(matrix: EnquiryMatrix, notice: str | None, error: str | None,
+                  focus: str | None = None) -> dict[str, Any]:
     case = matrix.case
     rows = []
     for row in matrix.rows:
@@ -89,6 +111,7 @@ def matrix_values(matrix: EnquiryMatrix, notice: str | None, error: str | None) 
             "result": " · ".join(x.label for x in (form.substantiated, form.risk) if x) if form else "",
             "recorded": f"{outcome.recorded_by}, {outcome.recorded_at.astimezone(UK):%-d %b %Y %H:%M}"
             if outcome else "",
+            "controls": True, "concluded": form is not None and form.status is not EnquiryStatus.OPEN,
             "values": {
                 "categories": ",".join(c.value for c in form.categories) if form else "",
                 "caused_by": form.caused_by.value if form else "",
@@ -97,7 +120,7 @@ def matrix_values(matrix: EnquiryMatrix, notice: str | None, error: str | None) 
                 "risk": form.risk.value if form and form.risk else "",
             },
         })
-    return {
+    values = {
         "title": f"s42 enquiries of {case.reference}",
         "subtitle": f"{case.provider.name}: {len(rows)} enquir{'y' if len(rows) == 1 else 'ies'} started from its "
                     f"concerns, {matrix.still_open} still open.",
@@ -114,3 +137,10 @@ def matrix_values(matrix: EnquiryMatrix, notice: str | None, error: str | None) 
         "substantiated_choices": _choices(Substantiated),
         "risk_choices": _choices(RiskOutcome),
     }
+    if len(rows) > ROWS_WITHOUT_MEASURING:
+        # A case with many enquiries (3 KB a form): the one being recorded, then those still open, keep their forms.
+        fit_rows("enquiry_matrix", values, lambda row: (row["concern"] != focus, row["concluded"]),
+                 said=lambda kept, total: f" Forms open on {kept} of the {total}, those still open first; Record "
+                                          "opens any other.",
+                 left_out=lambda n: f" {n} more not shown: see the case file.")
+    return values

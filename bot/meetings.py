@@ -287,6 +287,9 @@ async def _refresh_case(turn: Turn, case: Case) -> None:
 # -- the list ------------------------------------------------------------------------------------------
 
 
+LISTED = 20  # meetings on the list: those to come, then the latest held; a year-old case has more
+
+
 async def meetings_command(turn: Turn, args: str) -> None:
     """`meetings PC-2026-0001`: the case's meetings, those to come first."""
     try:
@@ -316,7 +319,9 @@ async def meetings_command(turn: Turn, args: str) -> None:
                                                     detail) if x)})
     await turn.reply_card(
         "meeting_list", title=f"Meetings of {case.reference}", reference=case.reference,
-        subtitle=f"{case.provider.name}: {counted(len(found), 'meeting')}, those to come first.", rows=rows[:20],
+        subtitle=f"{case.provider.name}: {counted(len(found), 'meeting')}, those to come first."
+                 + (f" The {len(rows) - LISTED} oldest are in the case file ('case {case.reference} export')."
+                    if len(rows) > LISTED else ""), rows=rows[:LISTED],
         can_schedule=case.status.value == "open" and allowed(case, turn.actor.id, Operation.SCHEDULE_MEETING),
     )
 

@@ -61,11 +61,12 @@ def render(name: str, **values: Any) -> dict[str, Any]:
         card = json.loads(text)
     except json.JSONDecodeError as error:  # a template bug, never user input
         raise ValueError(f"card template {name} produced invalid JSON: {error}") from error
-    # What is sent (json.dumps of the card) is never twice the template's text: strings come out no longer than
-    # tojson's escapes wrote them, and the separators add at most a space to each "key":value. So only a card
-    # whose text is over half the limit is measured exactly.
-    if len(text.encode()) * 2 > MAX_CARD_BYTES:
-        size = len(json.dumps(card, ensure_ascii=False).encode())
+    # What is sent is json.dumps of the card as msrest writes it (ASCII: "·" goes out as \u00b7, six bytes for
+    # its two in UTF-8). That is never three times the template's text in UTF-8: a character outside ASCII at
+    # most triples, and the separators add at most a space to each "key":value. So only a card whose text is over
+    # a third of the limit is measured exactly.
+    if len(text.encode()) * 3 > MAX_CARD_BYTES:
+        size = len(json.dumps(card))
         if size > MAX_CARD_BYTES:
             raise CardTooLarge(f"card {name} is {size} bytes; Teams refuses messages near 100 KB")
     return card
