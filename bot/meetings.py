@@ -81,6 +81,10 @@ def _pack(turn: Turn, case: Case) -> Any:
 async def _schedule_values(turn: Turn, case: Case, record: Any, errors: dict[str, str]) -> dict[str, Any]:
     pack = _pack(turn, case)
     deadline = provider_meeting_deadline(pack, case)
+    _, meetings = await use_cases.case_meetings(turn.reader(), turn.services.clock, turn.actor.tenant_id,
+                                                case.reference)
+    # Once the initial meeting is arranged its deadline is history: a case a year in was still told it.
+    initial_due = not any(m.kind is MeetingKind.INITIAL and m.status is not MeetingStatus.CANCELLED for m in meetings)
     online = graph.online_meetings()
     return {
         "form_key": record.key, "reference": case.reference, "provider": case.provider.name,
@@ -88,8 +92,9 @@ async def _schedule_values(turn: Turn, case: Case, record: Any, errors: dict[str
         "attends": [{"value": a.value, "title": a.label} for a in ProviderAttends],
         "people": _people(await team_roster(turn.context)),
         "today": uk_today(turn.services.clock).isoformat(),
-        "rule_note": f"The initial meeting with the provider should be by {deadline:%A %-d %B %Y} "
-                     f"({pack.timescales.provider_meeting_within_days} days from the decision). When the provider "
+        "rule_note": (f"The initial meeting with the provider should be by {deadline:%A %-d %B %Y} "
+                      f"({pack.timescales.provider_meeting_within_days} days from the decision). "
+                      if initial_due else "") + "When the provider "
                      f"attends, they are told the concerns {pack.meetings.provider_told_concerns_working_days_before} "
                      "working days before; the reports reach them "
                      f"{pack.meetings.papers_to_provider_working_days_before_findings} working days before a "

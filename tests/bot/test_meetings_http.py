@@ -124,6 +124,9 @@ async def test_the_coordinator_schedules_a_meeting_and_its_card_goes_in_the_case
 
     await submit(bot, TOM, form, GOOD | {"date": "2026-12-04", "late_reason": "again"})  # a second press
     assert await count(bot, MeetingRow) == 1
+    # The next meeting's form no longer holds the team to the initial meeting's deadline: it is arranged.
+    later = texts((await schedule_form(bot, TOM)).card)
+    assert "should be by" not in later and "When the provider attends, they are told the concerns" in later
 
 
 async def test_a_meeting_that_gives_the_provider_too_little_notice_asks_why(running_bot: RunningBot) -> None:
