@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from bot.cards import renderer
+from bot.cards.fitting import fits, most
 from bot.commands import form_refused, issue_form, submitted_form
 from bot.providers import status_label
 from bot.roster import team_roster
@@ -284,13 +285,30 @@ async def show_case(turn: Turn, args: str) -> None:
         return
     await turn.reply_card("case", **await case_card(turn, case))
     pack = turn.services.packs.get(case.pack_id, turn.services.pack)
-    await turn.reply_card(
-        "timeline",
-        title=f"Timeline of {case.reference}",
-        subtitle=f"{case.provider.name}: the case and its linked concerns, latest {len(events)} events.",
-        entries=[{"when": f"{e.occurred_at.astimezone(UK):%-d %b %Y %H:%M}", "what": describe(e, pack)}
-                 for e in events],
-    )
+    await turn.reply_card("timeline", **timeline_values(case, events, pack))
+
+
+TIMELINE_LINE = 400  # characters of an event on the timeline: a rationale may be 4,000, and the case file has it
+
+
+def timeline_values(case: Case, events: list[Any], pack: ProcedurePack) -> dict[str, Any]:
+    """The latest events as lines, each cut short, and as many as fit on one card (oldest left out first)."""
+    def line(text: str) -> str:
+        return text if len(text) <= TIMELINE_LINE else text[:TIMELINE_LINE].rstrip() + "… (in full in the case file)"
+
+    entries = [{"when": f"{e.occurred_at.astimezone(UK):%-d %b %Y %H:%M}", "what": line(describe(e, pack))}
+               for e in events]
+
+    def latest(n: int) -> dict[str, Any]:
+        return {"title": f"Timeline of {case.reference}",
+                "subtitle": f"{case.provider.name}: the case and its linked concerns, latest {n} events.",
+                "entries": entries[len(entries) - n:]}
+
+    whole = latest(len(entries))
+    # Lines this short fit however they are escaped (six bytes a character at most): no need to measure.
+    if sum(len(e["what"]) for e in entries) < renderer.MAX_CARD_BYTES // 8:
+        return whole
+    return whole if fits("timeline", whole) else latest(most(len(entries), lambda n: fits("timeline", latest(n))))
 
 
 ROLES_FORM = "case_roles"

@@ -749,3 +749,29 @@ async def test_a_long_enquiry_matrix_opens_any_enquirys_form_and_saves_it(
     async with bot.uow() as uow:
         outcome = await uow.enquiries.outcome((await uow.concerns.get_by_reference(bot.teams.tenant, chosen)).id)
     assert outcome.form.risk is RiskOutcome.REMOVED
+
+
+@pytest.mark.parametrize("words", ["The adult has care and support needs and is at risk of neglect by omission: ",
+                                   "Mae gan yr oedolyn anghenion gofal a chymorth ŵ ŷ â ê î ô û: "])
+async def test_a_timeline_of_long_rationales_is_shown_within_the_card_limit(
+    running_bot: RunningBot, caplog: pytest.LogCaptureFixture, words: str,
+) -> None:
+    """A screening's rationale may be 4,000 characters and the timeline told each in full: forty of them in a row
+    (a busy month of screenings) are 160 KB, and `case` failed. Each line is cut short (the case file has it all)
+    and as many of the latest as fit are shown, said so: fewer where Welsh letters go out as six bytes each."""
+    bot = running_bot
+    case_post, _ = await open_case_via_prompt(bot)
+    long = (words * 80)[:4000]
+    async with bot.uow() as uow:
+        for n in range(45):
+            await uow.audit.record(AuditEvent(NOW - timedelta(minutes=45 - n), bot.teams.tenant, TOM.aad, TOM.name,
+                                              "concern.screened", "concern", "C-2026-0001",
+                                              case_post.conversation_id,
+                                              {"outcome": "s42_enquiry", "threshold": "major", "rationale": long}))
+        await uow.commit()
+    sent = await view(bot, caplog, in_thread(bot, Big(case_post, None), HELEN, f"case {CASE}"), f"Timeline of {CASE}")
+    timeline = card_of(sent, f"Timeline of {CASE}").card
+    assert size(timeline) <= MAX_CARD_BYTES
+    assert "(in full in the case file)" in texts(timeline)
+    lines = [b for b in timeline["body"] if b.get("type") == "ColumnSet"]
+    assert 10 <= len(lines) <= 40 and f"latest {len(lines)} events" in texts(timeline)
