@@ -72,6 +72,18 @@ def step_line(pack: ProcedurePack, case: Case, today: date) -> str:
     return f"{name} · {'PAST ITS TARGET: ' if due < today else 'target '}{due:%a %-d %b}"
 
 
+CARD_LIST = 8  # concerns or members named on the case card: a year-old case has 60 and 40, a wall on a phone
+
+
+def _some(names: list[str], where: str, *, latest: bool = False) -> str:
+    """All the names, or how many with the first few (the latest few, newest first) and where to see the rest."""
+    if len(names) <= CARD_LIST:
+        return ", ".join(names)
+    shown = names[:-CARD_LIST - 1:-1] if latest else names[:CARD_LIST]
+    return (f"{len(names)}: {'the latest ' if latest else ''}{', '.join(shown)} and {len(names) - CARD_LIST} more "
+            f"({where})")
+
+
 def case_card_values(turn: Turn, case: Case, next_due: date | None = None, rag: str = "Green") -> dict[str, Any]:
     pack = turn.services.packs.get(case.pack_id, turn.services.pack)
 
@@ -94,8 +106,10 @@ def case_card_values(turn: Turn, case: Case, next_due: date | None = None, rag: 
         "lead_agency": case.lead_agency.label,
         "commissioning": status_label(case.provider.commissioning_status),
         "next_deadline": f"{next_due:%A %-d %B %Y}" if next_due else "None open",
-        "concerns": ", ".join(case.concerns) or "None linked",
-        "members": ", ".join(f"{m.name} ({m.role.label.lower()})" for m in case.members),
+        "concerns": _some(list(case.concerns), f"'provider {case.provider.name}' lists them", latest=True)
+        or "None linked",
+        "members": _some([f"{m.name} ({m.role.label.lower()})" for m in case.members],
+                         f"'roles {case.reference}' lists them"),
         "closed": f"{case.closed_at.astimezone(UK):%A %-d %B %Y} by {case.closed_by}" if case.closed_at else None,
         "challenges": None,
         "register": None,

@@ -775,3 +775,17 @@ async def test_a_timeline_of_long_rationales_is_shown_within_the_card_limit(
     assert "(in full in the case file)" in texts(timeline)
     lines = [b for b in timeline["body"] if b.get("type") == "ColumnSet"]
     assert 10 <= len(lines) <= 40 and f"latest {len(lines)} events" in texts(timeline)
+
+
+async def test_the_case_card_names_a_few_concerns_and_members_and_says_how_many(
+    running_bot: RunningBot, big: Big, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Sixty concern references and forty names were one wall of text on a phone."""
+    bot = running_bot
+    sent = await view(bot, caplog, in_thread(bot, big, TOM, f"case {CASE}"), f"Provider concerns case {CASE}")
+    card = card_of(sent, f"Provider concerns case {CASE}").card
+    facts = {f["title"]: f["value"] for b in card["body"] if b.get("type") == "FactSet" for f in b["facts"]}
+    # The two that prompted the case were raised today; the seed's 58 over the year before.
+    assert facts["Concerns"].startswith("60: the latest C-2026-0002, C-2026-0001, C-2026-0060, ")
+    assert facts["Concerns"].endswith(f" and 52 more ('provider {PROVIDER}' lists them)")
+    assert facts["Members"].startswith("40: ") and facts["Members"].endswith(f" and 32 more ('roles {CASE}' lists them)")
