@@ -788,4 +788,5 @@ async def test_the_case_card_names_a_few_concerns_and_members_and_says_how_many(
     # The two that prompted the case were raised today; the seed's 58 over the year before.
     assert facts["Concerns"].startswith("60: the latest C-2026-0002, C-2026-0001, C-2026-0060, ")
     assert facts["Concerns"].endswith(f" and 52 more ('provider {PROVIDER}' lists them)")
-    assert facts["Members"].startswith("40: ") and facts["Members"].endswith(f" and 32 more ('roles {CASE}' lists them)")
+    assert facts["Members"].startswith("40: ")
+    assert facts["Members"].endswith(f" and 32 more ('roles {CASE}' lists them)")

@@ -48,7 +48,9 @@ async def test_open_a_case_from_a_prompt(running_bot: RunningBot) -> None:
     for fact in ("Oakwood Lodge Nursing Home", "Helen Ward", "Tom Okafor", "Decision", "Not yet agreed",
                  "C-2026-0001, C-2026-0002"):
         assert fact in shown
-    assert "Case PC-2026-0001 opened" in texts(bot.connector.sent[-1].card)
+    # The form becomes the confirmation; the new owners' word is sent beside it, in either order.
+    assert any(s.card and "Case PC-2026-0001 opened" in texts(s.card) and s.method == "PUT"
+               and s.activity_id == form.activity_id for s in bot.connector.sent)
     async with bot.uow() as uow:
         case = await uow.cases.get_by_reference(bot.teams.tenant, "PC-2026-0001")
         prompt_row = await uow.patterns.get(bot.teams.tenant, int(open_button["data"]["prompt"]))
