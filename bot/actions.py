@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.cards import renderer
 from bot.cards.fitting import fit_rows, fits
-from bot.roster import team_roster
+from bot.roster import find_values, form_people, team_roster
 from bot.turn import Turn
 from concerns import services
 from concerns.actions import DONE, NOT_APPLICABLE, CaseAction, step_targets, unresolved_required
@@ -360,9 +360,11 @@ ADD_FORM = "add_action"
 
 
 async def _add_values(turn: Turn, reference: str, record: Any, errors: dict[str, str]) -> dict[str, Any]:
+    case = await services.get_case(turn.reader(), turn.actor.tenant_id, reference)
+    found = await form_people(turn, record.values, f"add action {reference}", case.members, ("owner",))
     return {"form_key": record.key, "reference": reference, "errors": errors,
             "values": {k: v for k, v in record.values.items() if isinstance(v, str)},
-            "people": [{"user_id": p.user_id, "name": p.name} for p in await team_roster(turn.context)]}
+            "people": [{"user_id": p.user_id, "name": p.name} for p in found.people], "people_note": found.note}
 
 
 async def add_action_command(turn: Turn, args: str) -> None:
@@ -374,7 +376,7 @@ async def add_action_command(turn: Turn, args: str) -> None:
     except NotFound as missing:
         await turn.reply_text(f"{missing} For example: add action PC-2026-0001.")
         return
-    record = await issue_form(turn, ADD_FORM, subject=case.reference)
+    record = await issue_form(turn, ADD_FORM, values=find_values(args), subject=case.reference)
     await turn.reply_card("add_action", **await _add_values(turn, case.reference, record, {}))
 
 

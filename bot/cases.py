@@ -10,7 +10,7 @@ from bot.cards import renderer
 from bot.cards.fitting import fits, most
 from bot.commands import form_refused, issue_form, submitted_form
 from bot.providers import status_label
-from bot.roster import team_roster
+from bot.roster import find_values, form_people, team_roster
 from bot.timeline import describe
 from bot.turn import Turn
 from concerns import services
@@ -120,13 +120,13 @@ def case_card_values(turn: Turn, case: Case, next_due: date | None = None, rag: 
 
 async def _open_case_card(turn: Turn, record: Any, provider_name: str, errors: dict[str, str]) -> dict[str, Any]:
     pack = turn.services.pack
-    people = await team_roster(turn.context)
+    found = await form_people(turn, record.values, "", picked=("chair", "coordinator"))
     return {
         "form_key": record.key,
         "provider": provider_name,
         "pack_name": pack.name,
         "first_step": pack.first_step.name.lower(),
-        "people": [{"user_id": p.user_id, "name": p.name} for p in people],
+        "people": [{"user_id": p.user_id, "name": p.name} for p in found.people], "people_note": found.note,
         "agencies": [{"value": a.value, "title": a.label} for a in LeadAgency],
         "values": {k: v for k, v in record.values.items() if isinstance(v, str)},
         "errors": errors,
@@ -329,16 +329,17 @@ ROLES_FORM = "case_roles"
 
 
 async def _roles_card(turn: Turn, case: Case, record: Any, notice: str | None) -> dict[str, Any]:
+    found = await form_people(turn, record.values, f"roles {case.reference}", case.members, ("person",))
     return {
-        "form_key": record.key, "reference": case.reference, "notice": notice,
+        "form_key": record.key, "reference": case.reference, "notice": notice, "people_note": found.note,
         "members": [{"name": m.name, "role": m.role.label} for m in case.members],
-        "people": [{"user_id": p.user_id, "name": p.name} for p in await team_roster(turn.context)],
+        "people": [{"user_id": p.user_id, "name": p.name} for p in found.people],
         "roles": [*({"value": r.value, "title": r.label} for r in CaseRole),
                   {"value": REMOVE, "title": "Remove from the case"}],
     }
 
 
-async def show_roles(turn: Turn, reference: str) -> None:
+async def show_roles(turn: Turn, reference: str, find: dict[str, str] | None = None) -> None:
     """The case's members and a form for the chair to change them."""
     try:
         case = await services.get_case(turn.reader(), turn.actor.tenant_id, reference)
@@ -348,7 +349,7 @@ async def show_roles(turn: Turn, reference: str) -> None:
     if turn.conversation.kind is not ConversationKind.CHANNEL:
         await turn.reply_text("Roles are changed in the team channel, where the team's members are.")
         return
-    record = await issue_form(turn, ROLES_FORM, subject=case.reference)
+    record = await issue_form(turn, ROLES_FORM, values=find or {}, subject=case.reference)
     await turn.reply_card("case_roles", **await _roles_card(turn, case, record, None))
 
 
@@ -356,7 +357,7 @@ async def roles_command(turn: Turn, args: str) -> None:
     if not args:
         await turn.reply_text("Tell me which case: for example, roles PC-2026-0001.")
         return
-    await show_roles(turn, args.split()[0])
+    await show_roles(turn, args.split()[0], find_values(args))
 
 
 async def roles_verb(turn: Turn, data: dict[str, Any]) -> None:

@@ -11,7 +11,7 @@ from botbuilder.schema import Activity, ActivityTypes
 from bot.cards import renderer
 from bot.commands import form_refused, issue_form, submitted_form
 from bot.reminders import mention
-from bot.roster import team_roster
+from bot.roster import form_people, team_roster
 from bot.turn import Turn
 from concerns.cases import Person
 from concerns.clock import UK
@@ -51,11 +51,13 @@ def _pack_for(turn: Turn) -> Any:
 async def _form_values(turn: Turn, record: Any, errors: dict[str, str], notice: str | None = None) -> dict[str, Any]:
     assert turn.conversation.team_id is not None
     people = await people_with_work(turn.reader(), turn.actor, turn.conversation.team_id, _pack_for(turn))
+    # Who takes the work over is usually someone already on the team's cases or holding one of its roles.
+    found = await form_people(turn, record.values, "handover", people, ("incoming",))
     return {
-        "form_key": record.key, "errors": errors, "notice": notice,
+        "form_key": record.key, "errors": errors, "notice": notice, "people_note": found.note,
         "values": {k: v for k, v in record.values.items() if k in _FIELDS and isinstance(v, str)},
         "people": [{"user_id": p.user_id, "name": p.name} for p in people],
-        "roster": [{"user_id": p.user_id, "name": p.name} for p in await team_roster(turn.context)],
+        "roster": [{"user_id": p.user_id, "name": p.name} for p in found.people],
         "reasons": [{"value": r.value, "title": r.label} for r in HandoverReason],
     }
 
@@ -66,7 +68,7 @@ async def handover_command(turn: Turn, args: str = "") -> None:
         await turn.reply_text("Work is handed over in the team's channel, where the team's members are: mention me "
                               "there with 'handover'.")
         return
-    record = await issue_form(turn, FORM)
+    record = await issue_form(turn, FORM, values={"find": args.strip()[:100]} if args.strip() else {})
     await turn.reply_card("handover_form", **await _form_values(turn, record, {}))
 
 

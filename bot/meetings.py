@@ -10,7 +10,7 @@ from botbuilder.schema import Activity, ActivityTypes
 from bot import graph
 from bot.cards import renderer
 from bot.reminders import mention
-from bot.roster import team_roster
+from bot.roster import find_values, form_people, team_roster
 from bot.turn import Turn
 from concerns import meetings as use_cases
 from concerns import services
@@ -54,6 +54,11 @@ def _people(people: list[Any]) -> list[dict[str, str]]:
     return [{"user_id": p.user_id, "name": p.name} for p in people]
 
 
+async def _people_on_form(turn: Turn, case: Case, record: Any, ask: str, picked: tuple[str, ...]) -> dict[str, Any]:
+    found = await form_people(turn, record.values, ask, case.members, picked)
+    return {"people": _people(found.people), "people_note": found.note}
+
+
 def _when(meeting: Meeting, *, short: bool = False) -> str:
     starts = meeting.starts_at.astimezone(UK)
     ends = f" to {meeting.ends_at.astimezone(UK):%H:%M}" if meeting.ends_at else ""
@@ -90,7 +95,8 @@ async def _schedule_values(turn: Turn, case: Case, record: Any, errors: dict[str
         "form_key": record.key, "reference": case.reference, "provider": case.provider.name,
         "kinds": [{"value": k.value, "title": k.label} for k in MeetingKind],
         "attends": [{"value": a.value, "title": a.label} for a in ProviderAttends],
-        "people": _people(await team_roster(turn.context)),
+        **await _people_on_form(turn, case, record, f"meeting {case.reference}", ("chair", "minute_taker",
+                                                                                     "attendees")),
         "today": uk_today(turn.services.clock).isoformat(),
         "rule_note": (f"The initial meeting with the provider should be by {deadline:%A %-d %B %Y} "
                       f"({pack.timescales.provider_meeting_within_days} days from the decision). "
@@ -105,7 +111,7 @@ async def _schedule_values(turn: Turn, case: Case, record: Any, errors: dict[str
     }
 
 
-async def offer_schedule(turn: Turn, reference: str) -> None:
+async def offer_schedule(turn: Turn, reference: str, find: dict[str, str] | None = None) -> None:
     """The schedule card, for the chair or coordinator of an open case (others are told privately)."""
     from bot.commands import issue_form
     from bot.votes import tell_privately
@@ -129,7 +135,7 @@ async def offer_schedule(turn: Turn, reference: str) -> None:
     suggested = KIND_FOR_STEP.get(case.step)
     defaults = {"chair": chair.user_id if chair else "", "minute_taker": minute_taker.user_id if minute_taker else "",
                 "kind": suggested.value if suggested else "", "provider_attends": ProviderAttends.NO.value}
-    record = await issue_form(turn, MEETING_FORM, values=defaults, subject=case.reference)
+    record = await issue_form(turn, MEETING_FORM, values=defaults | (find or {}), subject=case.reference)
     await turn.reply_card("meeting_form", **await _schedule_values(turn, case, record, {}))
 
 
@@ -138,7 +144,7 @@ async def meeting_command(turn: Turn, args: str) -> None:
     if not args:
         await turn.reply_text("Tell me which case: for example, meeting PC-2026-0001.")
         return
-    await offer_schedule(turn, args.split()[0])
+    await offer_schedule(turn, args.split()[0], find_values(args))
 
 
 async def offer_schedule_verb(turn: Turn, data: dict[str, Any]) -> None:
@@ -343,7 +349,8 @@ async def _minutes_values(turn: Turn, case: Case, meeting: Meeting, record: Any,
     return {
         "form_key": record.key, "meeting_title": f"{meeting.kind.label.lower()} of {case.reference}",
         "subtitle": f"{case.provider.name} · {_when(meeting)}",
-        "slots": list(range(1, DECISION_ACTIONS + 1)), "people": _people(await team_roster(turn.context)),
+        "slots": list(range(1, DECISION_ACTIONS + 1)),
+        **await _people_on_form(turn, case, record, "", tuple(f"owner_{n}" for n in range(1, DECISION_ACTIONS + 1))),
         "today": uk_today(turn.services.clock).isoformat(),
         "values": {k: v for k, v in record.values.items() if isinstance(v, str)}, "errors": errors,
     }

@@ -7,7 +7,7 @@ from typing import Any
 from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, Mention
 
 from bot.commands import form_refused, issue_form, submitted_form
-from bot.roster import team_roster
+from bot.roster import form_people, team_roster
 from bot.turn import Turn
 from bot.votes import tell_privately
 from concerns import services, team_admins
@@ -25,13 +25,14 @@ async def _card(turn: Turn, record: Any, notice: str | None, colour: str = "Good
     team_id = record.subject or ""
     holders = await services.role_holders(turn.reader(), turn.actor.tenant_id, team_id)
     admins = await team_admins.team_admins(turn.reader(), turn.actor.tenant_id, team_id)
+    found = await form_people(turn, record.values, "team roles", [a.person for a in admins])
     return {
         "form_key": record.key, "notice": notice, "notice_colour": colour,
         "rows": [{"id": r.id, "role": r.label, "holder": holders[r.id].name if r.id in holders else "Not recorded"}
                  for r in pack.roles if r.id not in CASE_ROLES],
         "admins": ", ".join(a.person.name for a in admins)
         or f"None yet. {grant_by_operator(turn.actor.tenant_id, team_id)}",
-        "people": [{"user_id": p.user_id, "name": p.name} for p in await team_roster(turn.context)],
+        "people": [{"user_id": p.user_id, "name": p.name} for p in found.people], "people_note": found.note,
     }
 
 
@@ -40,7 +41,8 @@ async def team_roles_command(turn: Turn, args: str = "") -> None:
     if turn.conversation.kind is not ConversationKind.CHANNEL or not turn.conversation.team_id:
         await turn.reply_text("Team roles are kept per team: ask me in the team's channel.")
         return
-    record = await issue_form(turn, TEAM_ROLES_FORM, subject=turn.conversation.team_id)
+    record = await issue_form(turn, TEAM_ROLES_FORM, values={"find": args.strip()[:100]} if args.strip() else {},
+                              subject=turn.conversation.team_id)
     await turn.reply_card("team_roles", **await _card(turn, record, None))
 
 

@@ -64,7 +64,8 @@ def samples(text: str) -> dict[str, dict[str, Any]]:
         "challenge": {"title": text, "subtitle": short, "reason": text, "wanted": text, "action_id": 12,
                       "facts": [{"title": short or "t", "value": text}], "answers": choice,
                       "answer": {"title": short, "text": text}, "error": short},
-        "handover_form": {"form_key": short, "notice": text, "people": [{"user_id": short, "name": short}],
+        "handover_form": {"form_key": short, "people_note": text, "notice": text,
+                          "people": [{"user_id": short, "name": short}],
                           "roster": [{"user_id": short, "name": short}], "reasons": choice,
                           "values": {"outgoing": short, "incoming": short, "reason": short},
                           "errors": {f: short or "x" for f in ("outgoing", "incoming", "reason")}},
@@ -90,7 +91,8 @@ def samples(text: str) -> dict[str, dict[str, Any]]:
         },
         "screened": {"title": short, "outcome": short, "threshold": short, "screened_by": short,
                      "feedback": short, "rationale": text, "alert": short, "offer_case_for": 9},
-        "open_case": {"form_key": short, "provider": short, "pack_name": short, "first_step": short,
+        "open_case": {"form_key": short, "people_note": text, "provider": short, "pack_name": short,
+                      "first_step": short,
                       "people": [{"user_id": short or "u", "name": short}], "agencies": choice,
                       "values": {"chair": short}, "errors": {f: short or "x" for f in
                                                              ("form", "chair", "coordinator", "lead_agency")}},
@@ -135,11 +137,11 @@ def samples(text: str) -> dict[str, dict[str, Any]]:
                           "levels": [{"id": short or "x", "label": short}], "values": {"rationale": text},
                           "errors": {f: short or "x" for f in ("level", "rationale", "justification",
                                                                "names_are_staff")}},
-        "case_roles": {"form_key": short, "reference": short, "notice": text,
+        "case_roles": {"form_key": short, "people_note": text, "reference": short, "notice": text,
                        "members": [{"name": short, "role": short}],
                        "people": [{"user_id": short or "u", "name": short}],
                        "roles": choice},
-        "team_roles": {"form_key": short, "notice": text, "notice_colour": "Attention",
+        "team_roles": {"form_key": short, "people_note": text, "notice": text, "notice_colour": "Attention",
                        "rows": [{"id": short or "x", "role": short, "holder": short}], "admins": text,
                        "people": [{"user_id": short or "u", "name": short}]},
         "individual_details": {
@@ -179,13 +181,15 @@ def samples(text: str) -> dict[str, dict[str, Any]]:
                             "values": {"reason": text},
                             "errors": {f: short or "x" for f in ("status", "reason", "names_are_staff")}},
         "business_failure": {"provider": short, "prompt": text, "instructions": [text, short], "why": text},
-        "add_action": {"form_key": short, "reference": short, "values": {"title": short}, "errors": {
+        "add_action": {"form_key": short, "people_note": text, "reference": short, "values": {"title": short},
+                       "errors": {
             "title": short or "x", "due_on": short or "x", "names_are_staff": short or "x"},
             "people": [{"user_id": short or "u", "name": short}]},
         "timeline": {"title": short, "subtitle": text, "entries": [{"when": "23 Nov 2026 10:30", "what": text}]},
         "meeting_form": {
             "form_key": short, "reference": short, "provider": short, "kinds": choice, "attends": choice,
-            "people": [{"user_id": short or "u", "name": short}], "today": "2026-11-23", "rule_note": text,
+            "people": [{"user_id": short or "u", "name": short}], "people_note": text, "today": "2026-11-23",
+            "rule_note": text,
             "link_note": text, "values": {"venue": short, "late_reason": text, "attendees": short},
             "errors": {f: short or "x" for f in ("form", "kind", "date", "starts", "ends", "venue", "online_link",
                                                  "chair", "minute_taker", "attendees", "provider_attends",
@@ -203,8 +207,8 @@ def samples(text: str) -> dict[str, dict[str, Any]]:
                                    "meeting_id": 7}, {"kind": short, "state": short, "colour": "Good", "when": short,
                                                       "detail": text, "meeting_id": None}]},
         "minutes_form": {"form_key": short, "meeting_title": short, "subtitle": text, "slots": [1, 2],
-                         "people": [{"user_id": short or "u", "name": short}], "today": "2026-11-23",
-                         "values": {"decisions": text, "minutes_link": short, "act_1": "true"},
+                         "people": [{"user_id": short or "u", "name": short}], "people_note": text,
+                         "today": "2026-11-23", "values": {"decisions": text, "minutes_link": short, "act_1": "true"},
                          "errors": {f: short or "x" for f in ("form", "minutes_link", "decisions", "act_1", "owner_1",
                                                               "due_2", "names_are_staff")}},
         "indicators": {"headline": short, "colour": "Good", "explanation": text, "screened": short,
@@ -290,23 +294,23 @@ def test_empty_states_render_valid_cards() -> None:
     values["concern_list"] |= {"rows": [], "candidates": [], "subtitle": None}
     values["case_list"] |= {"rows": [], "mine": False}
     values["challenge_form"] |= {"errors": {}, "values": {}}
-    values["handover_form"] |= {"errors": {}, "values": {}, "notice": None, "people": []}
+    values["handover_form"] |= {"errors": {}, "values": {}, "notice": None, "people": [], "people_note": None}
     values["handover"] |= {"cases": [], "refused": [], "notes": [], "notice": None, "form_key": None, "buttons": []}
     values["challenge"] |= {"answer": None, "wanted": "", "error": None}
     values["help"] |= {"notice": None}
     values["concern_raised"] |= {"warning": None}
     values["pattern_prompt"] |= {"decision": None, "errors": {}, "open_case": "PC-2026-0001"}
     values["screened"] |= {"offer_case_for": None, "alert": None}
-    values["open_case"] |= {"errors": {}, "people": []}
+    values["open_case"] |= {"errors": {}, "people": [], "people_note": None}
     values["vote"] |= {"outcome": "Closed: Major", "ballots": []}
     values["confirm_level"] |= {"errors": {}}
     values["action_list"] |= {"rows": [], "to_assign": [], "notice": None}
     values["enquiry_matrix"] |= {"rows": [], "notice": None, "error": None}
-    values["meeting_form"] |= {"errors": {}, "values": {}, "people": []}
+    values["meeting_form"] |= {"errors": {}, "values": {}, "people": [], "people_note": None}
     values["meeting"] |= {"venue": None, "online_link": None, "online_note": None, "decisions": [], "checks": [],
                           "minutes_link": None, "can_minute": False, "can_change": False}
     values["meeting_list"] |= {"rows": [], "can_schedule": False}
-    values["minutes_form"] |= {"errors": {}, "values": {}, "people": []}
+    values["minutes_form"] |= {"errors": {}, "values": {}, "people": [], "people_note": None}
     values["close_case"] |= {"ready": True, "readiness": "", "open_required": [], "errors": {}}
     values["case_closed"] |= {"override": ""}
     values["case"] |= {"closed": None, "challenges": None}

@@ -790,3 +790,81 @@ async def test_the_case_card_names_a_few_concerns_and_members_and_says_how_many(
     assert facts["Concerns"].endswith(f" and 52 more ('provider {PROVIDER}' lists them)")
     assert facts["Members"].startswith("40: ")
     assert facts["Members"].endswith(f" and 32 more ('roles {CASE}' lists them)")
+
+
+LARGE_TEAM = [HELEN, TOM, PRIYA, *(User(f"Colleague {n:04d} Longer-Surname", f"c3d4e5f6-{n:04d}-4d6e-8f90-{n:012d}")
+                                   for n in range(997))]
+ROSTER_VIEWS = [
+    ("meeting-form", HELEN, "thread", f"meeting {CASE}", (CASE,)),
+    ("roles", HELEN, "thread", f"roles {CASE}", (CASE,)),
+    ("add-action-form", HELEN, "thread", f"add action {CASE}", (CASE,)),
+    ("handover-form", HELEN, "channel", "handover", ("Hand over someone's work",)),
+    ("team-roles", PRIYA, "channel", "team roles", ("Who holds the procedure's roles",)),
+]
+
+
+@pytest.mark.parametrize(("who", "where", "command", "expected"), [v[1:] for v in ROSTER_VIEWS],
+                         ids=[v[0] for v in ROSTER_VIEWS])
+async def test_a_form_listing_the_team_answers_for_a_team_of_a_thousand(
+    running_bot: RunningBot, caplog: pytest.LogCaptureFixture, who: User, where: str, command: str,
+    expected: tuple[str, ...],
+) -> None:
+    bot = running_bot
+    case_post, _ = await open_case_via_prompt(bot)
+    await bot.send(bot.teams.bot_added_to_team(PRIYA))
+    bot.connector.roster = [roster_entry(u) for u in LARGE_TEAM]
+    bot.connector.roster_page_size = 500
+    big = Big(case_post, None)
+    activity = in_thread(bot, big, who, command) if where == "thread" else bot.teams.channel_message(who, command)
+    await view(bot, caplog, activity, *expected)
+
+
+async def test_in_a_team_of_a_thousand_the_chair_finds_someone_by_name_and_gives_them_a_role(
+    running_bot: RunningBot, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A thousand names do not fit on a card (the Roles form was 90 KB and failed): it lists the case's members
+    and the team's role holders, says how to find anyone else, and finds them by part of their name."""
+    bot = running_bot
+    case_post, _ = await open_case_via_prompt(bot)
+    bot.connector.roster = [roster_entry(u) for u in LARGE_TEAM]
+    bot.connector.roster_page_size = 500
+    big = Big(case_post, None)
+
+    sent = await view(bot, caplog, in_thread(bot, big, HELEN, f"roles {CASE}"), f"Roles on {CASE}")
+    form = card_of(sent, f"Roles on {CASE}")
+    [person] = [i for i in _inputs(form.card) if i["id"] == "person"]
+    assert {c["title"] for c in person["choices"]} == {HELEN.name, TOM.name, PRIYA.name}
+    assert "The team has 1000 members, too many to list" in texts(form.card)
+    assert f"ask with part of their name: 'roles {CASE} patel'" in texts(form.card)
+
+    wanted = LARGE_TEAM[503]
+    sent = await view(bot, caplog, in_thread(bot, big, HELEN, f"roles {CASE} 0500 longer"), f"Roles on {CASE}")
+    form = card_of(sent, f"Roles on {CASE}")
+    [person] = [i for i in _inputs(form.card) if i["id"] == "person"]
+    assert wanted.name in {c["title"] for c in person["choices"]} and len(person["choices"]) == 4
+    assert "and 1 whose name has '0500 longer'" in texts(form.card)
+    await view(bot, caplog, bot.teams.card_submit(HELEN, submit_data(form.card) | {"person": wanted.aad,
+                                                                                   "role": "member"},
+                                                  reply_to=form.activity_id,
+                                                  conversation=thread_of(form, bot.teams.tenant)))
+    async with bot.uow() as uow:
+        case = await uow.cases.get_by_reference(bot.teams.tenant, CASE)
+    assert case.role_of(wanted.aad) is CaseRole.MEMBER
+    # On the case now, they are listed without being searched for.
+    sent = await view(bot, caplog, in_thread(bot, big, HELEN, f"add action {CASE}"), CASE)
+    [owner] = [i for i in _inputs(card_of(sent, CASE).card) if i["id"] == "owner"]
+    assert wanted.name in {c["title"] for c in owner["choices"]}
+
+
+def _inputs(node: Any) -> list[dict[str, Any]]:
+    """Every input on a card, however deep."""
+    found: list[dict[str, Any]] = []
+    if isinstance(node, dict):
+        if str(node.get("type", "")).startswith("Input."):
+            found.append(node)
+        for value in node.values():
+            found.extend(_inputs(value))
+    elif isinstance(node, list):
+        for value in node:
+            found.extend(_inputs(value))
+    return found
