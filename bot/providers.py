@@ -85,11 +85,20 @@ async def submit_status(turn: Turn, data: dict[str, Any]) -> None:
             log.warning("could not update the card of %s", case.reference, exc_info=True)
 
 
+EMBARGO_LISTED = 60  # rows on one card (about 400 bytes each)
+
+
 async def embargo_list_command(turn: Turn, args: str = "") -> None:
     """`embargo list`: providers whose commissioning status is not normal."""
     providers = await services.providers_not_normal(turn.reader(), turn.actor.tenant_id)
+    # The most restricted first: an embargo is what a broker placing someone today must not miss.
+    severity = list(CommissioningStatus)
+    providers.sort(key=lambda p: (-severity.index(p.commissioning_status), p.name.casefold()))
+    shown = providers[:EMBARGO_LISTED]
     await turn.reply_card(
         "concern_list", title="Providers not at normal commissioning status", subtitle=None,
         rows=[{"reference": status_label(p.commissioning_status), "provider": p.name, "raised_on": "",
-               "details": p.service_type.label, "immediate_risk": False, "screen": False} for p in providers],
-        summary=counted(len(providers), "provider"), empty_text="Every provider is at normal status.", candidates=[])
+               "details": p.service_type.label, "immediate_risk": False, "screen": False} for p in shown],
+        summary=counted(len(providers), "provider") + (f", the {len(shown)} most restricted shown"
+                                                       if len(shown) < len(providers) else ""),
+        empty_text="Every provider is at normal status.", candidates=[])

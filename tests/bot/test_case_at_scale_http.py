@@ -868,3 +868,26 @@ def _inputs(node: Any) -> list[dict[str, Any]]:
         for value in node:
             found.extend(_inputs(value))
     return found
+
+
+async def test_a_long_embargo_list_shows_the_most_restricted_first_and_says_how_many(
+    running_bot: RunningBot, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A council with 250 providers under some restriction: the list was every one (100 KB); brokers need the
+    embargoes first."""
+    from concerns.vocabulary import CommissioningStatus, ServiceType
+
+    bot = running_bot
+    statuses = [CommissioningStatus.PLACE_WITH_CAUTION] * 3 + [CommissioningStatus.NEW_PLACEMENTS_SUSPENDED,
+                                                               CommissioningStatus.EMBARGOED]
+    async with bot.uow() as uow:
+        for n in range(250):
+            provider, _ = await uow.providers.add(bot.teams.tenant, f"Care Provider {n:03d} Residential and Nursing",
+                                                  ServiceType.NURSING, NOW)
+            await uow.providers.set_status(provider.id, statuses[n % len(statuses)])
+        await uow.commit()
+    sent = await view(bot, caplog, bot.teams.channel_message(TOM, "embargo list"), "250 providers, the 60 most "
+                      "restricted shown")
+    labels = ("Embargoed", "Place with caution", "New placements suspended")
+    shown = [r for r in texts(card_of(sent, "250 providers").card).split('"') if r in labels]
+    assert shown[:50] == ["Embargoed"] * 50 and shown[50:] == ["New placements suspended"] * 10
