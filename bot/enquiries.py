@@ -41,16 +41,25 @@ async def enquiries_command(turn: Turn, args: str) -> None:
     await turn.reply_card("enquiry_matrix", **matrix_values(matrix, None, None))
 
 
-async def record_verb(turn: Turn, data: dict[str, Any]) -> None:
-    """A row of the matrix recorded from its card: checked on the server (role, that the concern is one of the
-    case's s42 enquiries), then the matrix is shown again in place."""
+async def _row_pressed(turn: Turn, data: dict[str, Any]) -> tuple[str, str] | None:
+    """The case and concern a button on a matrix row names, pressed in personal chat; else the person is told."""
     case, concern = data.get("case"), data.get("concern")
     if turn.conversation.kind is not ConversationKind.PERSONAL:
         await tell_privately(turn, "A case's s42 enquiries are recorded only in our personal chat.")
-        return
+        return None
     if not isinstance(case, str) or not isinstance(concern, str):
         await turn.reply_text("That button is not valid any more. Send me 'enquiries' and the case's reference.")
+        return None
+    return case, concern
+
+
+async def record_verb(turn: Turn, data: dict[str, Any]) -> None:
+    """A row of the matrix recorded from its card: checked on the server (role, that the concern is one of the
+    case's s42 enquiries), then the matrix is shown again in place."""
+    pressed = await _row_pressed(turn, data)
+    if pressed is None:
         return
+    case, concern = pressed
     values = {field: data.get(f"{field}_{concern}") for field in FIELDS}
     form, error = None, None
     try:
@@ -73,13 +82,10 @@ async def record_verb(turn: Turn, data: dict[str, Any]) -> None:
 
 async def focus_verb(turn: Turn, data: dict[str, Any]) -> None:
     """Record on an enquiry whose form did not fit on the matrix: the matrix again, with that enquiry's form."""
-    case, concern = data.get("case"), data.get("concern")
-    if turn.conversation.kind is not ConversationKind.PERSONAL:
-        await tell_privately(turn, "A case's s42 enquiries are recorded only in our personal chat.")
+    pressed = await _row_pressed(turn, data)
+    if pressed is None:
         return
-    if not isinstance(case, str) or not isinstance(concern, str):
-        await turn.reply_text("That button is not valid any more. Send me 'enquiries' and the case's reference.")
-        return
+    case, concern = pressed
     try:
         matrix = await enquiries.enquiry_matrix(turn.uow(), turn.services.clock, turn.actor, case,
                                                 conversation_id=turn.conversation.id)
