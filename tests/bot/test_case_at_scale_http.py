@@ -44,6 +44,7 @@ from tests.bot.test_cases_http import open_case_via_prompt, thread_of
 from tests.bot.test_hostile_http import turn_errors
 from tests.bot.test_http import submit_data, texts
 from tests.support.activities import HELEN, PRIYA, TEAM_ID, TOM, User, roster_entry
+from tests.support.cards import typed
 from tests.support.connector import Sent
 
 CASE = "PC-2026-0001"
@@ -654,16 +655,7 @@ async def test_the_meetings_list_says_how_many_it_leaves_out(
 
 def _actions(node: Any) -> list[dict[str, Any]]:
     """Every action on a card, however deep."""
-    found: list[dict[str, Any]] = []
-    if isinstance(node, dict):
-        if str(node.get("type", "")).startswith("Action."):
-            found.append(node)
-        for value in node.values():
-            found.extend(_actions(value))
-    elif isinstance(node, list):
-        for value in node:
-            found.extend(_actions(value))
-    return found
+    return typed(node, "Action.")
 
 
 def _entries(card: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -858,16 +850,7 @@ async def test_in_a_team_of_a_thousand_the_chair_finds_someone_by_name_and_gives
 
 def _inputs(node: Any) -> list[dict[str, Any]]:
     """Every input on a card, however deep."""
-    found: list[dict[str, Any]] = []
-    if isinstance(node, dict):
-        if str(node.get("type", "")).startswith("Input."):
-            found.append(node)
-        for value in node.values():
-            found.extend(_inputs(value))
-    elif isinstance(node, list):
-        for value in node:
-            found.extend(_inputs(value))
-    return found
+    return typed(node, "Input.")
 
 
 async def test_a_long_embargo_list_shows_the_most_restricted_first_and_says_how_many(

@@ -25,7 +25,7 @@ from storage.models import AuditEventRow, BotStateRow, ConcernRow
 from tests.bot.conftest import RunningBot
 from tests.bot.test_http import GOOD, count, inputs, submit_data, texts
 from tests.support.activities import CHANNEL_ID, HELEN, PRIYA, TENANT, TOM, Teams, message_payload
-from tests.support.cards import schema_errors
+from tests.support.cards import schema_errors, typed
 from tests.support.clock import FixedClock
 from tests.support.connector import ConnectorStub
 
@@ -53,16 +53,7 @@ def dialog_card(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def actions(node: Any) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    if isinstance(node, dict):
-        if str(node.get("type", "")).startswith("Action."):
-            found.append(node)
-        for value in node.values():
-            found.extend(actions(value))
-    elif isinstance(node, list):
-        for value in node:
-            found.extend(actions(value))
-    return found
+    return typed(node, "Action.")
 
 
 def concern_cards(bot: RunningBot) -> list[str]:

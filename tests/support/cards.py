@@ -49,3 +49,17 @@ def body_actions(card: dict[str, Any]) -> list[dict[str, Any]]:
 
     walk(card["body"])
     return found
+
+
+def typed(node: Any, prefix: str) -> list[dict[str, Any]]:
+    """Every element of a card whose type starts with `prefix` ("Action.", "Input."), however deep, in order."""
+    found: list[dict[str, Any]] = []
+    if isinstance(node, dict):
+        if str(node.get("type", "")).startswith(prefix):
+            found.append(node)
+        for value in node.values():
+            found.extend(typed(value, prefix))
+    elif isinstance(node, list):
+        for value in node:
+            found.extend(typed(value, prefix))
+    return found
