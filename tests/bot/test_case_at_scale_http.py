@@ -829,6 +829,13 @@ async def test_in_a_team_of_a_thousand_the_chair_finds_someone_by_name_and_gives
     assert "The team has 1000 members, too many to list" in texts(form.card)
     assert f"ask with part of their name: 'roles {CASE} patel'" in texts(form.card)
 
+    # What was searched for is said back as plain text, never markdown (a link in the channel's card).
+    sent = await view(bot, caplog, in_thread(bot, big, HELEN, f"roles {CASE} [x](https://evil.example)"),
+                      "nobody's name has")
+    form = card_of(sent, f"Roles on {CASE}")
+    assert not [b for b in typed(form.card, "TextBlock") if "evil.example" in b["text"]]
+    assert [r for r in typed(form.card, "TextRun") if "evil.example" in r["text"]]
+
     wanted = LARGE_TEAM[503]
     sent = await view(bot, caplog, in_thread(bot, big, HELEN, f"roles {CASE} 0500 longer"), f"Roles on {CASE}")
     form = card_of(sent, f"Roles on {CASE}")
