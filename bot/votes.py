@@ -8,6 +8,7 @@ from typing import Any
 from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, ConversationParameters
 
 from bot.cards import renderer
+from bot.cards.fitting import fits, most
 from bot.cases import case_card
 from bot.commands import form_refused, issue_form, submitted_form
 from bot.turn import Turn
@@ -32,16 +33,25 @@ def _label(pack: ProcedurePack, level: str | None) -> str:
     return pack.level(level).label if level else "Not yet agreed"
 
 
+BALLOT_REASON = 200  # characters of a ballot's reason on the card: a reason may be 1,000, and the card is shared
+BALLOTS_WITHOUT_MEASURING = 40  # ballots whose cut reasons are well within one card
+
+
 def vote_card_values(turn: Turn, case: Case, vote: Vote) -> dict[str, Any]:
     pack = _pack(turn, case)
     tally = vote.tally()
-    ballots = []
+
+    def cut(text: str) -> str:
+        return text if len(text) <= BALLOT_REASON else text[:BALLOT_REASON].rstrip() + "…"
+
+    ballots, bare = [], []
     for ballot in vote.ballots:
         line = f"{ballot.name}: {_label(pack, ballot.level)}"
+        bare.append(line + (" - dissents" if ballot.dissent_reason else ""))
         if ballot.reason:
-            line += f" ({ballot.reason})"
+            line += f" ({cut(ballot.reason)})"
         if ballot.dissent_reason:
-            line += f" - dissents: {ballot.dissent_reason}"
+            line += f" - dissents: {cut(ballot.dissent_reason)}"
         ballots.append(line)
     outcome = None
     if vote.status == "closed" and vote.confirmed_level:
@@ -49,7 +59,7 @@ def vote_card_values(turn: Turn, case: Case, vote: Vote) -> dict[str, Any]:
         if vote.rationale:
             outcome += f" Rationale: {vote.rationale}"
     majority = vote.majority()
-    return {
+    values = {
         "title": f"Vote on the level of {case.reference}",
         "provider": case.provider.name,
         "current_level": _label(pack, vote.level_at_start),
@@ -62,6 +72,17 @@ def vote_card_values(turn: Turn, case: Case, vote: Vote) -> dict[str, Any]:
         "outcome": outcome,
         "vote_id": vote.id,
     }
+    if len(ballots) > BALLOTS_WITHOUT_MEASURING:
+        # Every ballot stays listed; the reasons of as many as fit are shown, dissents first (the case file has
+        # them all).
+        order = sorted(range(len(ballots)), key=lambda i: not vote.ballots[i].dissent_reason)
+        place = {index: position for position, index in enumerate(order)}
+
+        def with_reasons(n: int) -> dict[str, Any]:
+            return values | {"ballots": [ballots[i] if place[i] < n else bare[i] for i in range(len(ballots))]}
+
+        values = with_reasons(most(len(ballots), lambda n: fits("vote", with_reasons(n))))
+    return values
 
 
 async def tell_privately(turn: Turn, text: str) -> None:
