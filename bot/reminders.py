@@ -179,8 +179,8 @@ def _assigned(facts: dict[str, Any], calendar: WorkingCalendar, today: date) -> 
 
 
 def _digest(facts: dict[str, Any]) -> dict[str, Any]:
-    def section(heading: str, colour: str, lines: list[str]) -> dict[str, Any]:
-        more = f"and {len(lines) - LIST_LIMIT} more" if len(lines) > LIST_LIMIT else None
+    def section(heading: str, colour: str, lines: list[str], where: str = "") -> dict[str, Any]:
+        more = f"and {len(lines) - LIST_LIMIT} more{where}" if len(lines) > LIST_LIMIT else None
         return {"heading": heading, "colour": colour, "lines": lines[:LIST_LIMIT], "more": more}
 
     overdue = [f"{a['case']}: {a['title']} · {a['owner'] or 'unassigned'} · due {_short(_day(a['due_on']))}"
@@ -199,14 +199,22 @@ def _digest(facts: dict[str, Any]) -> dict[str, Any]:
             return " (no target agreed)"
         return f" (PAST ITS TARGET {_short(_day(due))})" if _day(due) < day else f" (target {_short(_day(due))})"
 
+    def attention(case: dict[str, Any]) -> tuple[int, str]:
+        """A case past its step's target first, then one with none agreed, then by its target."""
+        due = case.get("step_due_on")
+        if due and _day(due) < day:
+            return 0, due
+        return (2, due) if due else (1, "")
+
     cases = [f"{c['case']} · {c['provider']} · step: {c['step']}{target(c)} · level: {c['level']}"
-             for c in facts["cases"]]
-    sections = [section(f"Overdue ({len(overdue)})", "Attention", overdue)] if overdue else []
+             for c in sorted(facts["cases"], key=attention)]
+    where = " (each case's checklist, in its thread, lists them; 'cases mine' opens each case)"
+    sections = [section(f"Overdue ({len(overdue)})", "Attention", overdue, where)] if overdue else []
     sections.append(section(f"Due in the next 5 working days ({len(due)})", "Default",
-                            due or ["Nothing is due."]))
+                            due or ["Nothing is due."], where))
     if votes:
         sections.append(section(f"Votes open ({len(votes)})", "Warning", votes))
-    sections.append(section(f"Your cases ({len(cases)})", "Default", cases))
+    sections.append(section(f"Your cases ({len(cases)})", "Default", cases, " (see 'cases mine')"))
     return {"title": f"Your cases on {day:%A %-d %B}", "subtitle": "The chair's daily digest", "sections": sections}
 
 

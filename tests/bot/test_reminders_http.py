@@ -444,3 +444,20 @@ async def test_the_chairs_digest_comes_at_half_past_eight_with_overdue_and_this_
     # Once the step is past its target, the digest says so beside the case.
     [later] = digests(await sweep(bot, clock, "2026-12-01T08:30"))
     assert "step: Decision for provider concerns (PAST ITS TARGET Mon 30 Nov)" in shown(later.card)
+
+
+def test_the_digest_lists_the_chairs_cases_needing_attention_first() -> None:
+    """Past its step's target, then no target agreed, then the nearest target: with 300 cases the digest shows 12
+    and they were the first 12 by reference."""
+    from bot.reminders import _digest
+
+    def case(reference: str, due: str | None) -> dict[str, Any]:
+        return {"case": reference, "provider": "Oakwood Lodge", "step": "Findings meeting", "level": "Moderate",
+                "step_due_on": due}
+
+    facts = {"date": "2026-11-25", "overdue": [], "due": [], "votes": [],
+             "cases": [case("PC-2026-0001", "2026-12-10"), case("PC-2026-0002", None),
+                       case("PC-2026-0003", "2026-11-20"), case("PC-2026-0004", "2026-11-30")]}
+    [*_, mine] = _digest(facts)["sections"]
+    assert [line.split(" · ")[0] for line in mine["lines"]] == ["PC-2026-0003", "PC-2026-0002", "PC-2026-0004",
+                                                                 "PC-2026-0001"]

@@ -473,7 +473,7 @@ async def test_the_sweep_for_a_chair_of_300_cases_sends_every_message_within_the
         f"{len(rows)} outbox rows; too large: {too_large}; failed: {failed}; logged: {logged[:5]}")
     assert {"digest", "case.overdue", "action.escalate", "action.due"} <= kinds, kinds
     [digest] = [s for s in sent if "The chair's daily digest" in texts(s.card)]
-    assert "Your cases (300)" in texts(digest.card) and "and 288 more" in texts(digest.card)
+    assert "Your cases (300)" in texts(digest.card) and "and 288 more (see 'cases mine')" in texts(digest.card)
 
 
 # -- 6. a pattern prompt -------------------------------------------------------------------------------------------
