@@ -30,6 +30,7 @@ from concerns.votes import NotAllowed
 
 log = logging.getLogger(__name__)
 
+OVERDUE_LISTED = 40  # actions on the chair's nudge about one case (about 350 bytes each)
 LIST_LIMIT = 12  # lines per digest section before "and N more": a card stays readable on a phone
 
 
@@ -227,9 +228,12 @@ def message_card(message: OutboxMessage, calendar: WorkingCalendar, today: date)
         return "digest", _digest(facts)
     if kind is ReminderKind.CASE_OVERDUE:
         lines = [f"{a['title']} · {a['owner'] or 'unassigned'} · due {_short(_day(a['due_on']))}{_late(a)}"
-                 for a in facts["actions"]]
+                 for a in sorted(facts["actions"], key=lambda a: a["due_on"])]
+        count = len(lines)
+        if count > OVERDUE_LISTED:  # the longest overdue first: a case with hundreds would be no card at all
+            lines = [*lines[:OVERDUE_LISTED], f"and {count - OVERDUE_LISTED} more (the case's checklist lists them)"]
         return "reminder", _values(
-            title=f"{len(lines)} overdue action{'s' if len(lines) != 1 else ''} on {facts['case']}",
+            title=f"{count} overdue action{'s' if count != 1 else ''} on {facts['case']}",
             colour="Attention", subtitle=f"{facts['provider']} · step: {facts['step']} · level: {facts['level']}",
             lines=[*lines, f"Chase the owners, re-date or reassign from 'case {facts['case']}', or raise the level."],
             buttons=[{"title": "Raise the level", "data": {"verb": "vote.start", "case": facts["case"]}}],

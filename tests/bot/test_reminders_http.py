@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime
+from types import SimpleNamespace
 from typing import Any
 
 from bot.app import DELIVER_SOON, SWEEPER
@@ -461,3 +462,22 @@ def test_the_digest_lists_the_chairs_cases_needing_attention_first() -> None:
     [*_, mine] = _digest(facts)["sections"]
     assert [line.split(" · ")[0] for line in mine["lines"]] == ["PC-2026-0003", "PC-2026-0002", "PC-2026-0004",
                                                                  "PC-2026-0001"]
+
+
+def test_the_chairs_nudge_about_a_case_with_hundreds_overdue_lists_the_longest_overdue_and_says_how_many() -> None:
+    """About 350 bytes an action: a case with 250 overdue was a 90 KB nudge, which Teams refuses."""
+    from bot.reminders import OVERDUE_LISTED, message_card
+    from concerns.calendar import WorkingCalendar
+    from concerns.reminders import ReminderKind
+
+    actions = [{"action_id": n, "title": f"Audit ten MAR charts on the Rowan unit (ref {n})", "owner": "Tom Okafor",
+                "due_on": f"2026-{10 + n % 2:02d}-{1 + n % 28:02d}", "working_days_overdue": 5}
+               for n in range(250)]
+    message = SimpleNamespace(kind=ReminderKind.CASE_OVERDUE, facts={
+        "case": "PC-2026-0001", "provider": "Oakwood Lodge", "step": "Findings meeting", "level": "Moderate",
+        "actions": actions})
+    _, values = message_card(message, WorkingCalendar("england"), date(2026, 11, 25))
+    assert values["title"] == "250 overdue actions on PC-2026-0001"
+    assert len(values["lines"]) == OVERDUE_LISTED + 2
+    assert values["lines"][OVERDUE_LISTED] == f"and {250 - OVERDUE_LISTED} more (the case's checklist lists them)"
+    assert values["lines"][0].endswith("due Thu 1 Oct (5 working days late)")
