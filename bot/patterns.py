@@ -45,6 +45,9 @@ async def prompt_patterns(turn: Turn, provider_id: int, provider_name: str, chan
             await turn.context.send_activity(activity)
 
 
+EVIDENCE_LISTED = 12  # the latest concerns a prompt names: a pattern of sixty was a wall of text on a phone
+
+
 def prompt_card_values(new: services.NewPrompt, provider_name: str, decision: str | None = None) -> dict[str, Any]:
     return {
         "provider": provider_name,
@@ -54,8 +57,9 @@ def prompt_card_values(new: services.NewPrompt, provider_name: str, decision: st
         "evidence": [
             {"reference": fact.reference,
              "detail": f"{fact.raised_at.astimezone(UK):%-d %b %Y} · {SourceAgency(fact.source_agency).label}"}
-            for fact in new.evidence
-        ],
+            for fact in new.evidence[-EVIDENCE_LISTED:]
+        ] + ([{"reference": f"and {len(new.evidence) - EVIDENCE_LISTED} earlier",
+               "detail": f"'provider {provider_name}' lists them"}] if len(new.evidence) > EVIDENCE_LISTED else []),
         "decision": decision,
         "errors": {},
         "open_case": new.open_case,

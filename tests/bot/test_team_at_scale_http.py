@@ -497,6 +497,12 @@ async def test_a_pattern_of_60_concerns_is_prompted_within_the_card_limit(
         reply_to=form_id, conversation=thread), "A pattern of concerns")
     prompts = [s for s in sent if s.card and "A pattern of concerns" in texts(s.card)]
     assert prompts and all(size(p.card) <= MAX_CARD_BYTES for p in prompts)
+    # The latest twelve concerns are named, and how many earlier ones there are (sixty was a wall on a phone).
+    facts = [next(b for b in p.card["body"] if b.get("type") == "FactSet")["facts"] for p in prompts]
+    assert all(len(f) <= 13 for f in facts)
+    cut = [f for f in facts if f[-1]["title"].startswith("and ")]
+    assert cut and all(len(f) == 13 and f[-1]["value"] == f"'provider {provider.name}' lists them" for f in cut)
+    assert {"title": "and 48 earlier", "value": f"'provider {provider.name}' lists them"} in [f[-1] for f in cut]
 
 
 # -- 7. a handover across 40 cases ---------------------------------------------------------------------------------
