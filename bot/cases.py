@@ -120,7 +120,8 @@ def case_card_values(turn: Turn, case: Case, next_due: date | None = None, rag: 
 
 async def _open_case_card(turn: Turn, record: Any, provider_name: str, errors: dict[str, str]) -> dict[str, Any]:
     pack = turn.services.pack
-    found = await form_people(turn, record.values, "", picked=("chair", "coordinator"))
+    found = await form_people(turn, record.values, "", picked=("chair", "coordinator"),
+                              whom="the team's role holders")
     return {
         "form_key": record.key,
         "provider": provider_name,

@@ -52,7 +52,8 @@ async def _form_values(turn: Turn, record: Any, errors: dict[str, str], notice: 
     assert turn.conversation.team_id is not None
     people = await people_with_work(turn.reader(), turn.actor, turn.conversation.team_id, _pack_for(turn))
     # Who takes the work over is usually someone already on the team's cases or holding one of its roles.
-    found = await form_people(turn, record.values, "handover", people, ("incoming",))
+    found = await form_people(turn, record.values, "handover", people, ("incoming",),
+                              whom="those with work on the team's cases and the team's role holders")
     return {
         "form_key": record.key, "errors": errors, "notice": notice, "people_note": found.note,
         "values": {k: v for k, v in record.values.items() if k in _FIELDS and isinstance(v, str)},

@@ -45,6 +45,7 @@ async def team_roster(context: TurnContext) -> list[Person]:
 
 PEOPLE_ON_A_FORM = 120  # names a form lists whole: past this a team (a council's, in the hundreds) is searched
 FOUND_AT_MOST = 25
+CASE_PEOPLE = "the case's members and the team's role holders"
 
 
 @dataclass(frozen=True)
@@ -52,12 +53,12 @@ class FormPeople:
     """Who a form offers to pick from, and what it says when that is not the whole team."""
 
     people: list[Person]
-    note: str | None = None  # set when the team is too large to list: the form then offers Find
+    note: str | None = None  # set when the team is too large to list: who is listed, and how to find others
     find: str = ""  # what was last searched for
 
 
 def people_for_form(roster: list[Person], likely: Iterable[Person], values: dict[str, Any],
-                    picked: Iterable[str] = (), ask: str = "") -> FormPeople:
+                    picked: Iterable[str] = (), ask: str = "", whom: str = CASE_PEOPLE) -> FormPeople:
     """The whole team when it is small enough to list on a card; else those the form's user most likely wants
     (`likely`: the case's members, the team's role holders), whoever the form's inputs `picked` already hold, and
     those whose name matches what was searched for (`values["find"]`, from the command `ask` with part of a
@@ -74,8 +75,7 @@ def people_for_form(roster: list[Person], likely: Iterable[Person], values: dict
     found = [p for p in roster if words and all(w in p.name.casefold() for w in words)][:FOUND_AT_MOST]
     people = sorted({p.user_id: p for p in [*(p for p in roster if p.user_id in chosen), *found]}.values(),
                     key=lambda p: p.name.casefold())
-    said = f"The team has {len(roster)} members, too many to list: these are the case's members and the team's " \
-           "role holders"
+    said = f"The team has {len(roster)} members, too many to list: these are {whom}"
     if find.strip():
         said += f", and {len(found)} whose name has '{find.strip()}'" if found else \
             f"; nobody's name has '{find.strip()}'"
@@ -85,7 +85,7 @@ def people_for_form(roster: list[Person], likely: Iterable[Person], values: dict
 
 
 async def form_people(turn: Any, values: dict[str, Any], ask: str, members: Iterable[Any] = (),
-                      picked: Iterable[str] = ()) -> FormPeople:
+                      picked: Iterable[str] = (), whom: str = CASE_PEOPLE) -> FormPeople:
     """`people_for_form` for a form in this turn's team: likely are `members` (a case's) and the team's role
     holders."""
     from concerns import services
@@ -96,7 +96,7 @@ async def form_people(turn: Any, values: dict[str, Any], ask: str, members: Iter
     team_id = turn.conversation.team_id
     holders = await services.role_holders(turn.reader(), turn.actor.tenant_id, team_id) if team_id else {}
     likely = [*(Person(m.user_id, m.name) for m in members), *holders.values(), Person(turn.actor.id, turn.actor.name)]
-    return people_for_form(roster, likely, values, picked, ask)
+    return people_for_form(roster, likely, values, picked, ask, whom)
 
 
 def find_values(args: str) -> dict[str, str]:

@@ -25,7 +25,8 @@ async def _card(turn: Turn, record: Any, notice: str | None, colour: str = "Good
     team_id = record.subject or ""
     holders = await services.role_holders(turn.reader(), turn.actor.tenant_id, team_id)
     admins = await team_admins.team_admins(turn.reader(), turn.actor.tenant_id, team_id)
-    found = await form_people(turn, record.values, "team roles", [a.person for a in admins])
+    found = await form_people(turn, record.values, "team roles", [a.person for a in admins],
+                              whom="the team's admins and role holders")
     return {
         "form_key": record.key, "notice": notice, "notice_colour": colour,
         "rows": [{"id": r.id, "role": r.label, "holder": holders[r.id].name if r.id in holders else "Not recorded"}
