@@ -81,7 +81,8 @@ def vote_card_values(turn: Turn, case: Case, vote: Vote) -> dict[str, Any]:
         def with_reasons(n: int) -> dict[str, Any]:
             return values | {"ballots": [ballots[i] if place[i] < n else bare[i] for i in range(len(ballots))]}
 
-        values = with_reasons(most(len(ballots), lambda n: fits("vote", with_reasons(n))))
+        if not fits("vote", values):
+            values = with_reasons(most(len(ballots), lambda n: fits("vote", with_reasons(n))))
     return values
 
 

@@ -167,3 +167,39 @@ async def test_a_ballot_is_one_transaction(running_bot: RunningBot) -> None:
     assert (count[2] - count[1]) - (count[1] - count[0]) == 1
     update = [s for s in bot.connector.sent if s.method == "PUT" and s.activity_id == vote_post.activity_id][-1]
     assert "2 voted" in texts(update.card)
+
+
+async def test_a_vote_of_two_hundred_long_ballots_lists_every_ballot_and_the_reasons_that_fit(
+    running_bot: RunningBot,
+) -> None:
+    """Two hundred ballots with cut reasons are still over the limit: every ballot is listed, the dissents' reasons
+    first, and as many others' as fit."""
+    from dataclasses import replace
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from bot.app import SERVICES
+    from bot.cards.renderer import MAX_CARD_BYTES, render
+    from bot.votes import vote_card_values
+    from concerns.votes import Ballot, Vote
+
+    bot = running_bot
+    await open_case_via_prompt(bot)
+    async with bot.uow() as uow:
+        case = await uow.cases.get_by_reference(bot.teams.tenant, "PC-2026-0001")
+    at = datetime(2026, 11, 23, 10, tzinfo=UTC)
+    reason = "The improvement plan's dates have slipped twice and night staffing is still short. " * 12
+    ballots = tuple(Ballot(f"u{n}", f"Member {n:03d}", "major" if n % 4 else "moderate", reason,
+                           reason if n % 10 == 0 else None, at) for n in range(200))
+    vote = Vote(1, case.reference, "open", None, "Helen Ward", at, ballots)
+    values = vote_card_values(SimpleNamespace(services=bot.app[SERVICES]), case, vote)
+    card = render("vote", **values)
+    assert len(json.dumps(card)) <= MAX_CARD_BYTES
+    lines = values["ballots"]
+    assert len(lines) == 200
+    with_reasons = {n for n, line in enumerate(lines) if "(" in line}
+    assert set(range(0, 200, 10)) <= with_reasons  # the 20 dissents' reasons come first
+    assert 20 < len(with_reasons) < 200 and "dissents: The improvement" in lines[0]
+    assert lines[199] == "Member 199: Major"  # listed, its reason left to the case file
+    bare = vote_card_values(SimpleNamespace(services=bot.app[SERVICES]), case, replace(vote, ballots=ballots[:5]))
+    assert all("(" in line for line in bare["ballots"])  # a small vote shows every reason
