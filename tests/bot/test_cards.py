@@ -11,7 +11,7 @@ from bot.cards import renderer
 from bot.commands import concern_card_values
 from concerns.model import Actor, Concern, Provider
 from concerns.vocabulary import Category, ConcernStatus, ServiceType, SourceAgency
-from tests.support.cards import schema_errors
+from tests.support.cards import schema_errors, typed
 
 HOSTILE = [
     'Quote " and backslash \\ and "}]} and {{ jinja }} and {% raw %}',
@@ -269,16 +269,7 @@ def strings(node: Any) -> list[str]:
 
 
 def elements(node: Any, kind: str) -> list[dict[str, Any]]:
-    found = []
-    if isinstance(node, dict):
-        if node.get("type") == kind:
-            found.append(node)
-        for value in node.values():
-            found.extend(elements(value, kind))
-    elif isinstance(node, list):
-        for value in node:
-            found.extend(elements(value, kind))
-    return found
+    return [found for found in typed(node, kind) if found["type"] == kind]
 
 
 def test_user_text_is_never_markdown() -> None:
