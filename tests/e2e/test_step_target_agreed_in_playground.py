@@ -13,10 +13,10 @@ import sqlite3
 import pytest
 
 from tests.e2e.conftest import ARTIFACTS, Stack
-from tests.e2e.playground import card_button, card_textbox, open_channel, open_playground, wait_for_bot_reply_containing
+from tests.e2e.playground import card_button, card_textbox, open_playground, wait_for_bot_reply_containing
 from tests.e2e.test_case_to_closure_in_playground import set_clock
 from tests.e2e.test_reminders_in_playground import wait_for_bot_message_with
-from tests.e2e.test_vote_in_playground import open_case_from_pattern, raise_in_channel
+from tests.e2e.test_step_target_in_playground import open_case_for_helen
 
 pytestmark = pytest.mark.e2e
 PHONE = {"width": 390, "height": 844}
@@ -44,13 +44,8 @@ def test_the_chair_agrees_a_steps_target_moving_on_and_sets_one_the_procedure_le
     helen = open_playground(stack.browser, base, as_user="Helen Ward")
     pages = (priya, helen)
     try:
-        for page in pages:
-            open_channel(page, "General")
-        helen.set_viewport_size(PHONE)
-        raise_in_channel(priya, "Monitoring visit: call bells unanswered for twenty minutes at night.")
-        raise_in_channel(priya, "Second visit: night staffing below the agreed level three times.")
-        open_case_from_pattern(priya, "Helen Ward", "Tom Okafor")
-        case = wait_for_bot_reply_containing(helen, "Provider concerns case PC-", timeout=20_000)
+        case = open_case_for_helen(priya, helen, "Monitoring visit: call bells unanswered for twenty minutes at night.",
+                                   "Second visit: night staffing below the agreed level three times.")
 
         # Moving on, the target the meeting agreed replaces the procedure's 10 working days.
         move_on(helen, case, "Initial provider concerns meeting", target="December 2, 2026")

@@ -8,6 +8,7 @@ bot's own clock is moved with it (`/dev/clock`), so the extension is judged on t
 from __future__ import annotations
 
 import sqlite3
+from typing import Any
 
 import pytest
 
@@ -22,6 +23,18 @@ PHONE = {"width": 390, "height": 844}
 DECISION = "Decision for provider concerns"
 
 
+def open_case_for_helen(priya: Any, helen: Any, first: str, second: str) -> Any:
+    """Priya raises two concerns in General, the pattern prompt opens a case with Helen as chair, and Helen (on her
+    phone) sees its card: returned."""
+    for page in (priya, helen):
+        open_channel(page, "General")
+    helen.set_viewport_size(PHONE)
+    raise_in_channel(priya, first)
+    raise_in_channel(priya, second)
+    open_case_from_pattern(priya, "Helen Ward", "Tom Okafor")
+    return wait_for_bot_reply_containing(helen, "Provider concerns case PC-", timeout=20_000)
+
+
 def test_the_thread_is_prompted_when_a_step_overruns_and_the_chair_extends_its_target(stack: Stack) -> None:
     set_clock(stack, "2026-11-23T09:30:00+00:00")  # Monday 23 November 2026: the decision is due by Monday 30th
     base = stack.playground.base_url
@@ -29,13 +42,8 @@ def test_the_thread_is_prompted_when_a_step_overruns_and_the_chair_extends_its_t
     helen = open_playground(stack.browser, base, as_user="Helen Ward")
     pages = (priya, helen)
     try:
-        for page in pages:
-            open_channel(page, "General")
-        helen.set_viewport_size(PHONE)
-        raise_in_channel(priya, "Monitoring visit: fire doors wedged open on the dementia unit.")
-        raise_in_channel(priya, "Second visit: fire risk assessment two years out of date.")
-        open_case_from_pattern(priya, "Helen Ward", "Tom Okafor")
-        case = wait_for_bot_reply_containing(helen, "Provider concerns case PC-", timeout=20_000)
+        case = open_case_for_helen(priya, helen, "Monitoring visit: fire doors wedged open on the dementia unit.",
+                                   "Second visit: fire risk assessment two years out of date.")
         assert f"{DECISION} · target Mon 30 Nov" in case.inner_text()
 
         # Thursday 3 December, three working days past the target: one sweep prompts the case thread.
