@@ -47,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     outbox = commands.add_parser("outbox", help="messages the scheduler owes: list them, retry dead letters")
     outbox_commands = outbox.add_subparsers(dest="outbox_command", required=True)
     listing = outbox_commands.add_parser("list", help="the newest rows (dead letters with --status dead)")
-    listing.add_argument("--status", choices=["pending", "sending", "sent", "dead"], default=None)
+    listing.add_argument("--status", choices=["pending", "sending", "sent", "dead", "void", "covered"], default=None)
     listing.add_argument("--limit", type=int, default=50)
     retry = outbox_commands.add_parser("retry", help="give dead letters a fresh set of attempts")
     retry.add_argument("ids", nargs="*", type=int, help="outbox row ids")

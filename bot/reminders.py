@@ -14,6 +14,7 @@ from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, Mention
 
 from bot.actions import refresh_case_cards
 from bot.cards import renderer
+from bot.cards.fitting import fit_rows
 from bot.turn import Turn
 from concerns import followups, services
 from concerns.actions import DONE, CaseAction
@@ -54,7 +55,8 @@ def _snooze(calendar: WorkingCalendar, today: date) -> list[dict[str, str]]:
 def _values(**values: Any) -> dict[str, Any]:
     base: dict[str, Any] = {"colour": "Default", "notice": None, "error": None, "facts": [], "lines": [],
                             "action_id": None, "snooze": [], "escalation": None, "buttons": [], "link": None,
-                            "done": True, "review": None, "extend_step": None}
+                            "done": True, "review": None, "extend_step": None, "escalations": None, "rows": [],
+                            "rows_note": ""}
     base.update(values)
     return base
 
@@ -238,6 +240,8 @@ def message_card(message: OutboxMessage, calendar: WorkingCalendar, today: date)
             lines=[*lines, f"Chase the owners, re-date or reassign from 'case {facts['case']}', or raise the level."],
             buttons=[{"title": "Raise the level", "data": {"verb": "vote.start", "case": facts["case"]}}],
         )
+    if kind is ReminderKind.ACTION_ESCALATE and "actions" in facts:
+        return "reminder", escalation_prompt_values(facts)
     if kind is ReminderKind.ACTION_ESCALATE:
         due = _day(facts["due_on"])
         chair = facts["chair"]["name"] if facts.get("chair") else "Chair"
@@ -307,6 +311,38 @@ def message_card(message: OutboxMessage, calendar: WorkingCalendar, today: date)
                    f"'concerns-bot outbox retry {facts['outbox_id']}'."],
         )
     raise ValueError(f"no card for reminder kind {kind}")
+
+
+def escalation_prompt_values(facts: dict[str, Any]) -> dict[str, Any]:
+    """The case thread's prompt about several actions past the limit at once: each with its Extend and Reassign
+    while the card holds them, one Escalate for those the chair picks, and Raise the level."""
+    listed = facts["actions"]
+    chair = facts["chair"]["name"] if facts.get("chair") else "Chair"
+    rows = [{"aid": str(a["action_id"]), "controls": True,
+             "line": f"{a['title']} · {a['owner'] or 'unassigned'} · was due {_short(_day(a['due_on']))}{_late(a)}"}
+            for a in listed[:OVERDUE_LISTED]]
+    values = _values(
+        title=f"{len(listed)} actions past the limit on {facts['case']}", colour="Attention",
+        subtitle=f"{facts['provider']} · step: {facts['step']} · level: {facts['level']}",
+        lines=[f"Each is more than the procedure's {facts['limit']} working days overdue. {chair}: extend each with a "
+               f"reason or reassign it, raise the level, or escalate them to {facts['escalate_to']}."],
+        rows=rows, rows_note=f"And {len(listed) - len(rows)} more: the step's checklist lists them."
+        if len(listed) > len(rows) else "",
+        escalations={"case": facts["case"], "escalate_to": facts["escalate_to"], "members": facts["members"],
+                     "chosen": ",".join(row["aid"] for row in rows),
+                     "choices": [{"title": _cut(f"{a['title']} ({a['owner'] or 'unassigned'})", 120),
+                                  "value": str(a["action_id"])} for a in listed[:OVERDUE_LISTED]]},
+    )
+    fit_rows("reminder", values, lambda row: rows.index(row), note="rows_note",
+             said=lambda kept, total: (" " if values["rows_note"] else "") + (
+                 f"Extend and Reassign are on the first {kept}; the step's checklist has them for the others."
+                 if kept else "Extend and Reassign for each are on the step's checklist."),
+             left_out=lambda n: f" {n} more are not shown here: the step's checklist lists them.")
+    return values
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
 
 
 def mention(person: dict[str, str] | None) -> tuple[str, list[Mention]]:
@@ -426,24 +462,47 @@ async def not_mine_verb(turn: Turn, data: dict[str, Any]) -> None:
 async def escalate_verb(turn: Turn, data: dict[str, Any]) -> None:
     """Escalate an overdue action to the pack's escalation role (head of service), @mentioning them."""
     action_id = _action_id(data)
+    await _escalate(turn, [action_id] if action_id is not None else [])
+
+
+async def escalate_many_verb(turn: Turn, data: dict[str, Any]) -> None:
+    """Escalate the actions the chair picked on a prompt listing several (Teams sends a multi-select as "1,2,3")."""
+    picked = [parse_id(part.strip()) for part in _text(data, "escalate").split(",") if part.strip()]
+    await _escalate(turn, [] if None in picked else [i for i in picked if i is not None])
+
+
+async def _escalate(turn: Turn, action_ids: list[int]) -> None:
     try:
-        if action_id is None:
+        if not action_ids:
             raise NotFound("That button is not valid.")
         case_pack = turn.services.pack
         async with turn.reader() as uow:
-            found = await uow.cases.action(turn.actor.tenant_id, action_id)
+            found = await uow.cases.action(turn.actor.tenant_id, action_ids[0])
             case = await uow.cases.get(turn.actor.tenant_id, found.case_id) if found else None
         if case is not None:
             case_pack = turn.services.packs.get(case.pack_id, case_pack)
-        escalation = await followups.escalate_action(turn.uow(), turn.services.clock, case_pack, turn.actor,
-                                                     action_id, conversation_id=turn.conversation.id)
+        escalation = await followups.escalate_actions(turn.uow(), turn.services.clock, case_pack, turn.actor,
+                                                      action_ids, conversation_id=turn.conversation.id)
     except (NotFound, NotAllowed) as refusal:
         await _refused(turn, refusal)
         return
-    action, case = escalation.action, escalation.case
-    due = f" (due {action.due_on:%A %-d %B})" if action.due_on else ""
-    text = (f"escalated by {turn.actor.name}: '{action.title}' on {case.reference} ({case.provider.name}) is "
-            f"overdue{due}. Please decide with the chair how it is resolved.")
+    case = escalation.case
+
+    def named(action: CaseAction) -> str:
+        return f"'{action.title}'" + (f" (due {action.due_on:%A %-d %B})" if action.due_on else "")
+
+    if len(escalation.actions) == 1:
+        action = escalation.action
+        due = f" (due {action.due_on:%A %-d %B})" if action.due_on else ""
+        what = f"'{action.title}' on {case.reference} ({case.provider.name}) is overdue{due}"
+        text = f"escalated by {turn.actor.name}: {what}. Please decide with the chair how it is resolved."
+    else:
+        what = f"{len(escalation.actions)} actions on {case.reference} ({case.provider.name}) are overdue"
+        text = (f"escalated by {turn.actor.name}: {what}: " + "; ".join(named(a) for a in escalation.actions)
+                + ". Please decide with the chair how they are resolved.")
+    if escalation.skipped:
+        text += " Not escalated, closed meanwhile: " + "; ".join(
+            f"'{a.title}' ({a.status.replace('_', ' ')})" for a in escalation.skipped) + "."
     holder: Person | None = escalation.holder
     if holder is None:
         await turn.reply_text(f"Escalated on the record, but nobody holds {escalation.role_label} in this team: "

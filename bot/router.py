@@ -157,6 +157,7 @@ VERBS: dict[str, VerbHandler] = {
     "reminder.snooze": reminders.snooze_verb,
     "reminder.not_mine": reminders.not_mine_verb,
     "action.escalate": reminders.escalate_verb,
+    "actions.escalate": reminders.escalate_many_verb,
     "key_contacts.reviewed": reminders.key_contacts_reviewed_verb,
     "document.reviewed": reminders.document_reviewed_verb,
     "step.extend": reminders.extend_step_verb,

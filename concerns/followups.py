@@ -98,32 +98,60 @@ async def disown_action(
 @dataclass(frozen=True)
 class Escalation:
     case: Case
-    action: CaseAction
+    actions: tuple[CaseAction, ...]  # escalated, as they stood
+    skipped: tuple[CaseAction, ...]  # closed by the time the button was pressed: not escalated
     role_label: str
     holder: Person | None  # None when nobody holds the role in the team: say so, and how to fix it
+
+    @property
+    def action(self) -> CaseAction:
+        return self.actions[0]
+
+
+ESCALATED_AT_ONCE = 100  # more than a prompt lists (40); a card asking for thousands is not one the bot sent
 
 
 async def escalate_action(
     uow: UnitOfWork, clock: Clock, pack: ProcedurePack, actor: Actor, action_id: int, *, conversation_id: str,
 ) -> Escalation:
     """Escalate an overdue action to the pack's escalation role (the head of service), on the record."""
+    return await escalate_actions(uow, clock, pack, actor, [action_id], conversation_id=conversation_id)
+
+
+async def escalate_actions(
+    uow: UnitOfWork, clock: Clock, pack: ProcedurePack, actor: Actor, action_ids: list[int], *,
+    conversation_id: str,
+) -> Escalation:
+    """Escalate overdue actions of one case to the pack's escalation role, each on the record; those closed
+    meanwhile are left out and said, and if all are, nothing is escalated."""
     role = pack.role(pack.notifications.escalation_role)
+    ids = list(dict.fromkeys(action_ids))
+    if not ids or len(ids) > ESCALATED_AT_ONCE:
+        raise NotFound("Choose the actions to escalate from the prompt in the case's thread.")
     async with uow:
-        case, action = await find_action(uow, actor.tenant_id, action_id)
+        found = [await find_action(uow, actor.tenant_id, action_id) for action_id in ids]
+        case = found[0][0]
+        if any(other.id != case.id for other, _ in found):
+            raise NotFound("Those actions are not all on one case: escalate them from each case's own prompt.")
+        actions = [action for _, action in found]
+        escalated = tuple(action for action in actions if action.status == "open")
         try:
             require(case, actor.id, Operation.ESCALATE_ACTION)
-            if action.status != "open":
-                raise NotAllowed(f"That action is already {action.status.replace('_', ' ')}.")
+            if not escalated:
+                closed = actions[0].status.replace("_", " ")
+                raise NotAllowed(f"That action is already {closed}." if len(actions) == 1
+                                 else "Those actions are all closed already: nothing was escalated.")
         except NotAllowed as refusal:
             await refuse(uow, clock, actor, case.reference, "action.escalate", refusal, conversation_id)
         holder = (await team_holders(uow, actor.tenant_id, case.channel_id)).get(role.id)
-        await uow.audit.record(event(
-            clock, actor, "action.escalated", "case", case.reference, conversation_id, action_id=action_id,
-            title=action.title, to_role=role.id, to=holder.name if holder else None,
-            due_on=action.due_on.isoformat() if action.due_on else None,
-        ))
+        for action in escalated:
+            await uow.audit.record(event(
+                clock, actor, "action.escalated", "case", case.reference, conversation_id, action_id=action.id,
+                title=action.title, to_role=role.id, to=holder.name if holder else None,
+                due_on=action.due_on.isoformat() if action.due_on else None,
+            ))
         await uow.commit()
-        return Escalation(case, action, role.label, holder)
+        return Escalation(case, escalated, tuple(a for a in actions if a.status != "open"), role.label, holder)
 
 
 async def review_key_contacts(uow: UnitOfWork, clock: Clock, actor: Actor, team_id: str, *,

@@ -212,6 +212,9 @@ class Reminder:
     recipient: Person | None = None  # for PERSONAL
     conversation_id: str | None = None  # for THREAD and CHANNEL
     case_reference: str | None = None
+    # Reminders this one's message stands for (one prompt listing several actions): each is still recorded under
+    # its own key, so none is computed as new again, but only this one is sent.
+    covers: tuple[Reminder, ...] = ()
 
     @property
     def lane(self) -> str:
@@ -389,6 +392,9 @@ async def _meeting_gone(uow: UnitOfWork, message: OutboxMessage) -> str | None:
     return None
 
 
+# What an escalation prompt says of its action; the rest of its facts are the case's, the same for every action.
+_ONE_ACTION_FACTS = ("action_id", "title", "owner", "due_on", "working_days_overdue", "meeting", "challenge")
+
 # Messages about actions, and whose they are: the owner's own reminders, or the case thread's prompt.
 _ABOUT_ONE_ACTION = {ReminderKind.ACTION_BEFORE: True, ReminderKind.ACTION_DUE: True,
                      ReminderKind.ACTION_SNOOZED: True, ReminderKind.ACTION_ESCALATE: False}
@@ -412,7 +418,9 @@ async def no_longer_due(uow: UnitOfWork, message: OutboxMessage) -> str | None:
     dated: dict[Any, Any] = {}
     if message.kind is ReminderKind.ACTION_ASSIGNED:
         ids, personal = [a.get("action_id") for a in message.facts.get("actions") or []], True
-    elif message.kind is ReminderKind.CASE_OVERDUE:  # the chair's nudge: wanted while one of them is still overdue
+    elif message.kind is ReminderKind.CASE_OVERDUE or (message.kind is ReminderKind.ACTION_ESCALATE
+                                                       and "actions" in message.facts):
+        # The chair's nudge, or a prompt listing several actions: wanted while one of them is still overdue.
         listed = message.facts.get("actions") or []
         ids, personal = [a.get("action_id") for a in listed], False
         dated = {a.get("action_id"): a.get("due_on") for a in listed}
@@ -878,6 +886,38 @@ def due_reminders(
     unique = {reminder.key: reminder for reminder in rules.found}
     return [unique[key] for key in sorted(unique)]
 
+
+
+def combine_escalations(reminders: Iterable[Reminder]) -> list[Reminder]:
+    """New escalation prompts for the same case thread as one prompt listing their actions.
+
+    A step's actions are often due the same day, so a neglected step takes several past the limit in one morning:
+    one prompt each @mentioned the chair that many times in the thread (eleven for a decision step, a hundred on a
+    case left for months). Only reminders not yet in the outbox are combined, so an action is prompted once, as
+    before, whether alone or listed with others; the others are recorded as covered by the one sent."""
+    reminders = list(reminders)
+    groups: dict[tuple[str, str | None, str | None], list[Reminder]] = {}
+    for reminder in reminders:
+        if reminder.kind is ReminderKind.ACTION_ESCALATE:
+            groups.setdefault((reminder.tenant_id, reminder.case_reference, reminder.conversation_id),
+                              []).append(reminder)
+    leads: dict[str, Reminder] = {}
+    covered: set[str] = set()
+    for group in groups.values():
+        if len(group) < 2:
+            continue
+        # The longest overdue first: they lead the list, and the first one's key is the prompt's.
+        group.sort(key=lambda r: (r.facts["due_on"], r.facts["action_id"]))
+        lead = group[0]
+        common = {name: value for name, value in lead.facts.items() if name not in _ONE_ACTION_FACTS}
+        listed = [{name: r.facts[name] for name in _ONE_ACTION_FACTS if name in r.facts} for r in group]
+        chair = lead.facts.get("chair")
+        leads[lead.key] = replace(
+            lead, facts={**common, "actions": listed}, covers=tuple(group[1:]),
+            summary=f"{lead.case_reference} thread: {len(group)} actions past the limit; escalation prompt to "
+                    f"{chair['name'] if chair else 'the chair'}")
+        covered.update(r.key for r in group[1:])
+    return [leads.get(r.key, r) for r in reminders if r.key not in covered]
 
 
 def reminder_window(

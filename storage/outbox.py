@@ -41,6 +41,7 @@ from storage.db import reading, writing
 from storage.models import OutboxRow
 
 PENDING, SENDING, SENT, DEAD, VOID = "pending", "sending", "sent", "dead", "void"
+COVERED = "covered"  # never sent itself: another row's message lists it (Reminder.covers)
 OWED = (PENDING, SENDING)
 _OUTBOX = OutboxRow.__table__
 _ENQUEUED = ("key", "tenant_id", "kind", "target", "lane", "case_reference", "recipient_user_id", "recipient_name",
@@ -113,10 +114,14 @@ class SqlOutbox:
         return found
 
     async def enqueue(self, reminders: Iterable[Reminder], at: datetime) -> list[str]:
-        """Add a row for each reminder whose key is new; returns the keys added (another replica may race us)."""
+        """Add a row for each reminder whose key is new; returns the keys added (another replica may race us).
+
+        A reminder's covered ones get rows too, marked covered, so their keys are known and never sent alone."""
         reminders = list(reminders)
         if not reminders:
             return []
+        listed_in = {covered.key: lead.key for lead in reminders for covered in lead.covers}
+        reminders.extend(covered for lead in list(reminders) for covered in lead.covers)
         async with writing(self._sessions) as session:
             dialect = session.bind.dialect
             # Each value already as the column's type would bind it, and `at` converted once, not twice a row:
@@ -129,8 +134,11 @@ class SqlOutbox:
                     "lane": r.lane, "case_reference": r.case_reference,
                     "recipient_user_id": r.recipient.user_id if r.recipient else None,
                     "recipient_name": r.recipient.name if r.recipient else None,
-                    "conversation_id": r.conversation_id, "facts": facts(r.facts), "summary": r.summary[:2000],
-                    "status": PENDING, "attempts": 0, "send_after": when, "created_at": when,
+                    "conversation_id": r.conversation_id, "facts": facts(r.facts),
+                    "summary": (f"{r.summary} (listed in {listed_in[r.key]})" if r.key in listed_in
+                                else r.summary)[:2000],
+                    "status": COVERED if r.key in listed_in else PENDING, "attempts": 0, "send_after": when,
+                    "created_at": when,
                 }
                 for r in reminders
             ]

@@ -41,7 +41,7 @@ from storage.models import (
 )
 
 DECLINED = ScreeningOutcome.NO_FURTHER_ACTION.value
-FINISHED_MESSAGES = ("sent", "dead", "void")
+FINISHED_MESSAGES = ("sent", "dead", "void", "covered")
 # Action titles that come from the pack's checklists are the procedure's words, not anyone's data.
 PACK_SOURCES = ("step:%", "level:%")
 

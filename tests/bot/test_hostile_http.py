@@ -643,6 +643,7 @@ def test_a_row_id_is_ascii_digits_within_postgresql_integer() -> None:
     ("reminder.done", "action"), ("reminder.snooze", "action"), ("reminder.not_mine", "action"),
     ("action.escalate", "action"), ("vote.cast", "vote"), ("vote.close", "vote"), ("minutes.open", "meeting"),
     ("provider.show", "provider_id"), ("case.offer", "provider_id"), ("pattern.decline", "prompt"),
+    ("actions.escalate", "escalate"),
 ])
 async def test_a_button_naming_a_row_that_cannot_exist_is_refused_without_a_turn_error(
     running_bot: RunningBot, verb: str, key: str

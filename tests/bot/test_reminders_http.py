@@ -14,11 +14,14 @@ from types import SimpleNamespace
 from typing import Any
 
 from bot.app import DELIVER_SOON, SWEEPER
-from concerns.actions import CaseAction
+from concerns import services
+from concerns.actions import NOT_APPLICABLE, CaseAction
+from concerns.model import Actor
 from tests.bot.conftest import RunningBot
 from tests.bot.test_cases_http import open_case_via_prompt, thread_of
 from tests.bot.test_http import submit_data
 from tests.support.activities import HELEN, PRIYA, TENANT, TOM, User
+from tests.support.cards import typed
 from tests.support.clock import FixedClock
 from tests.support.connector import Sent
 
@@ -60,6 +63,18 @@ async def action_now(bot: RunningBot, action_id: int) -> CaseAction:
         found = await uow.cases.action(bot.teams.tenant, action_id)
     assert found is not None
     return found
+
+
+async def open_actions(bot: RunningBot) -> list[CaseAction]:
+    async with bot.uow() as uow:
+        case = await uow.cases.get_by_reference(bot.teams.tenant, CASE)
+        return [a for a in await uow.cases.actions(case.id) if a.status == "open"]
+
+
+async def set_aside(bot: RunningBot, clock: FixedClock, action_id: int) -> None:
+    """The chair marks an action not applicable, as from the checklist."""
+    await services.close_action(bot.uow(), clock, Actor(HELEN.aad, HELEN.name, bot.teams.tenant), action_id,
+                                NOT_APPLICABLE, "Covered by the visit on Monday", conversation_id="c")
 
 
 async def case_events(bot: RunningBot) -> list[Any]:
@@ -341,6 +356,10 @@ async def test_three_working_days_overdue_prompts_the_chair_in_the_thread_and_th
     bot = running_bot
     case_post = await case_with_chats(bot)
     action = await owned_action(bot, TOM, TUESDAY)
+    # The step's other action due that Tuesday is done, so this one crosses the limit alone (several at once share
+    # one prompt: the next test).
+    [other] = [a for a in await open_actions(bot) if a.due_on == TUESDAY and a.id != action.id]
+    await set_aside(bot, clock, other.id)
 
     assert escalations(await sweep(bot, clock, "2026-11-26T09:00"), action.id) == []  # 2 working days late
     [prompt] = escalations(await sweep(bot, clock, "2026-11-27T09:00"), action.id)  # 3: Wed, Thu, Fri
@@ -393,6 +412,120 @@ async def test_three_working_days_overdue_prompts_the_chair_in_the_thread_and_th
                                                           f"why_{action.id}": "Provider's manager back on Tuesday"},
                                          reply_to=prompt.activity_id, conversation=thread))
     assert (await action_now(bot, action.id)).due_on == date(2026, 12, 2)
+
+
+def prompts(sent: list[Sent]) -> list[Sent]:
+    """Prompts listing several actions past the limit (their Escalate picks which)."""
+    return [s for s in sent if "actions.escalate" in verbs(s.card)]
+
+
+def row_verbs(card: dict[str, Any]) -> list[tuple[str, str]]:
+    """(verb, action) of each per-action button in the card's body, in order."""
+    return [(a["data"]["verb"], a["data"]["action"]) for a in typed(card["body"], "Action.Submit")]
+
+
+async def test_actions_crossing_the_limit_together_share_one_prompt_and_are_not_prompted_again(
+    running_bot: RunningBot, clock: FixedClock,
+) -> None:
+    bot = running_bot
+    case_post = await case_with_chats(bot)
+    actions = await open_actions(bot)
+    by_due = {day: sorted(a.id for a in actions if a.due_on == day) for day in {a.due_on for a in actions}}
+    tuesday, wednesday = by_due[TUESDAY], by_due[date(2026, 11, 25)]
+    assert len(tuesday) == 2 and len(wednesday) == 4  # the decision step's checklist, as the pack dates it
+
+    sent = await sweep(bot, clock, "2026-11-27T09:00")  # Tuesday's two are 3 working days late
+    assert [s for s in sent if "action.escalate" in verbs(s.card)] == []  # no prompt of its own for either
+    [prompt] = prompts(sent)
+    assert prompt.method == "POST" and prompt.conversation_id == case_post.conversation_id
+    assert mentioned(prompt) == [HELEN.aad]  # the chair, once
+    assert prompt.text == f"<at>Helen Ward</at> please decide what happens next on {CASE}."
+    text = shown(prompt.card)
+    assert f"2 actions past the limit on {CASE}" in text
+    for action in (a for a in actions if a.id in tuesday):
+        assert f"{action.title} · {action.owner.name if action.owner else 'unassigned'} · was due Tue 24 Nov " \
+               "(3 working days late)" in text
+    # Each listed action keeps its own Extend and Reassign; Escalate picks among them, all picked at first.
+    assert row_verbs(prompt.card) == [(verb, str(i)) for i in tuesday for verb in ("action.redate", "action.assign")]
+    assert buttons(prompt.card) == ["Escalate to Head of Service, Adult Safeguarding and Quality Assurance",
+                                    "Raise the level"]
+    [choice] = typed(prompt.card["actions"], "Input.ChoiceSet")
+    assert choice["isMultiSelect"] and choice["value"] == ",".join(map(str, tuesday))
+    assert [c["value"] for c in choice["choices"]] == [str(i) for i in tuesday]
+
+    # Monday: Wednesday's four are past the limit now; Tuesday's are not listed again.
+    [monday] = prompts(await sweep(bot, clock, "2026-11-30T09:00"))
+    assert f"4 actions past the limit on {CASE}" in shown(monday.card)
+    assert {action for _, action in row_verbs(monday.card)} == set(map(str, wednesday))
+    assert prompts(await sweep(bot, clock, "2026-11-30T11:00")) == []
+
+    outbox = bot.app[SWEEPER].outbox
+    rows = [m for m in await outbox.listing(limit=500) if m.kind == "action.escalate"]
+    # Every action is on the record under its own key: the first of each prompt sent, the others covered by it.
+    assert sorted(m.key.split(":")[1] for m in rows) == sorted(map(str, tuesday + wednesday))
+    assert sorted(m.status for m in rows) == ["covered"] * 4 + ["sent"] * 2
+    covered = next(m for m in rows if m.status == "covered" and m.key.split(":")[1] == str(tuesday[1]))
+    assert covered.summary.endswith(f"(listed in action.escalate:{tuesday[0]}:2026-11-24)")
+
+
+async def test_the_chair_escalates_the_actions_picked_on_a_shared_prompt_and_closed_ones_are_left_out(
+    running_bot: RunningBot, clock: FixedClock,
+) -> None:
+    bot = running_bot
+    case_post = await case_with_chats(bot)
+    [prompt] = prompts(await sweep(bot, clock, "2026-11-30T09:00"))  # Tuesday's 2 and Wednesday's 4
+    [choice] = typed(prompt.card["actions"], "Input.ChoiceSet")
+    listed = choice["value"].split(",")
+    assert len(listed) == 6
+    escalate = verbs(prompt.card)["actions.escalate"]
+    thread = thread_of(prompt, bot.teams.tenant)
+
+    before = len(bot.connector.created)
+    await bot.send(bot.teams.card_submit(PRIYA, escalate | {"escalate": choice["value"]},
+                                         reply_to=prompt.activity_id, conversation=thread))
+    [refusal] = bot.connector.created[before:]
+    assert refusal["activity"]["text"].startswith(f"Only the chair or the coordinator of {CASE} can")
+    assert "action.escalated" not in {e.action for e in await case_events(bot)}
+
+    await bot.send(bot.teams.bot_added_to_team(HELEN))
+    await bot.send(bot.teams.channel_message(HELEN, "team roles"))
+    roles = bot.connector.sent[-1]
+    await bot.send(bot.teams.card_submit(HELEN, submit_data(roles.card) | {"role": "head_of_service",
+                                                                            "person": PRIYA.aad},
+                                         reply_to=roles.activity_id, conversation=thread_of(roles, bot.teams.tenant)))
+    # One of the three picked is done before the chair presses Escalate.
+    picked = [int(i) for i in listed[:3]]
+    await set_aside(bot, clock, picked[2])
+    titles = {a.id: a.title for a in await open_actions(bot)}
+    before = len(bot.connector.sent)
+    await bot.send(bot.teams.card_submit(HELEN, escalate | {"escalate": ",".join(map(str, picked))},
+                                         reply_to=prompt.activity_id, conversation=thread))
+    [reply] = bot.connector.sent[before:]
+    assert reply.conversation_id == case_post.conversation_id
+    assert reply.text.startswith(f"<at>Priya Shah</at> escalated by Helen Ward: 2 actions on {CASE}")
+    assert f"'{titles[picked[0]]}' (due Tuesday 24 November)" in reply.text
+    assert reply.text.endswith("(not applicable).")
+    assert "Not escalated, closed meanwhile" in reply.text
+    assert mentioned(reply) in ([PRIYA.id], [PRIYA.aad])
+    events = [e for e in await case_events(bot) if e.action == "action.escalated"]
+    assert sorted(e.details["action_id"] for e in events) == picked[:2]
+    assert {e.details["to"] for e in events} == {"Priya Shah"} and {e.actor_name for e in events} == {"Helen Ward"}
+
+    # A made-up or mangled pick changes nothing and says so.
+    for bad in ("", "12,abc", ",".join(str(n) for n in range(1, 200))):
+        before = len(bot.connector.created)
+        await bot.send(bot.teams.card_submit(HELEN, escalate | {"escalate": bad}, reply_to=prompt.activity_id,
+                                             conversation=thread))
+        assert bot.connector.created[before:], bad
+    assert len([e for e in await case_events(bot) if e.action == "action.escalated"]) == 2
+
+    # A row's Extend re-dates its action (the card's inputs are named after it).
+    aid = listed[0]
+    extend = next(a["data"] for a in typed(prompt.card["body"], "Action.Submit")
+                  if a["data"] == {"verb": "action.redate", "action": aid})
+    await bot.send(bot.teams.card_submit(HELEN, extend | {f"due_{aid}": "2026-12-04", f"why_{aid}": "Agreed"},
+                                         reply_to=prompt.activity_id, conversation=thread))
+    assert (await action_now(bot, int(aid))).due_on == date(2026, 12, 4)
 
 
 # -- when ------------------------------------------------------------------------------------------

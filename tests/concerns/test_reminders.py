@@ -361,6 +361,34 @@ def test_an_action_three_working_days_overdue_is_escalated_once_in_the_case_thre
         assert only(of(ReminderKind.ACTION_ESCALATE, due(state, later))).key == escalation.key
 
 
+def test_actions_crossing_the_limit_together_make_one_prompt_per_case_thread_that_covers_the_others() -> None:
+    from concerns.reminders import combine_escalations
+
+    other_case = replace(CASE, id=8, reference="PC-2026-0002", card_conversation_id="19:other-thread")
+    late = [action(id=41, due_on=date(2026, 11, 18)), action(id=40, due_on=date(2026, 11, 18), title="Visit"),
+            action(id=39, due_on=date(2026, 11, 16), owner=None)]
+    here = due(snapshot(*late), london(2026, 11, 23, 9))
+    there = due(snapshot(action(id=50, due_on=date(2026, 11, 18)), case=other_case), london(2026, 11, 23, 9))
+    every = sorted(here + there, key=lambda r: r.key)
+    combined = combine_escalations(every)
+
+    [shared, alone] = of(ReminderKind.ACTION_ESCALATE, combined)
+    # The longest overdue leads, under its own key; the other two are covered by it, each under its own key.
+    assert shared.key == "action.escalate:39:2026-11-16" and shared.conversation_id == THREAD
+    assert [c.key for c in shared.covers] == ["action.escalate:40:2026-11-18", "action.escalate:41:2026-11-18"]
+    assert [a["action_id"] for a in shared.facts["actions"]] == [39, 40, 41]
+    assert [a["owner"] for a in shared.facts["actions"]] == [None, "Tom Okafor", "Tom Okafor"]
+    assert shared.facts["actions"][0]["working_days_overdue"] == 5
+    assert "action_id" not in shared.facts and shared.facts["chair"] == {"user_id": "helen", "name": "Helen Ward"}
+    assert shared.summary == f"{CASE.reference} thread: 3 actions past the limit; escalation prompt to Helen Ward"
+    # Another case's prompt, alone in its thread, is as it was; every other reminder passes through untouched.
+    assert alone == only(of(ReminderKind.ACTION_ESCALATE, there)) and alone.covers == ()
+    assert alone.case_reference == "PC-2026-0002"
+    assert [r for r in combined if r.kind is not ReminderKind.ACTION_ESCALATE] == \
+        [r for r in every if r.kind is not ReminderKind.ACTION_ESCALATE]
+    assert combine_escalations([shared]) == [shared]
+
+
 def test_escalation_counts_working_days_across_christmas() -> None:
     state = snapshot(action(due_on=date(2026, 12, 23)), last_activity=datetime(2026, 12, 22, tzinfo=UTC))
     # 24 December is one working day late; 29 December two; 30 December three.

@@ -112,9 +112,14 @@ async def test_a_queued_reminder_is_not_due_once_its_action_is_done_given_away_o
     assert await no_longer_due(uow().reader(), nudge) is None
     stale = message(ReminderKind.CASE_OVERDUE, actions=[action_facts(action, date(2026, 11, 23), ENGLAND)])
     assert await no_longer_due(uow().reader(), stale) == f"'{action.title}' was re-dated"
+    # So is a case thread's prompt listing several actions: by its list, not by the facts of the one it leads with.
+    shared = message(ReminderKind.ACTION_ESCALATE, action_id=10_000,
+                     actions=[action_facts(now, date(2026, 11, 23), ENGLAND)])
+    assert await no_longer_due(uow().reader(), shared) is None
 
     await services.close_action(uow(), clock, Actor(HELEN.user_id, HELEN.name, TENANT), action.id, "done", "",
                                 conversation_id="c")
     assert await no_longer_due(uow().reader(), message(ReminderKind.ACTION_ESCALATE, due_on="2026-12-04")) == \
         f"'{action.title}' was marked done"
     assert await no_longer_due(uow().reader(), nudge) == f"'{action.title}' was marked done"
+    assert await no_longer_due(uow().reader(), shared) == f"'{action.title}' was marked done"
