@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 OVERDUE_LISTED = 40  # actions on the chair's nudge about one case (about 350 bytes each)
 LIST_LIMIT = 12  # lines per digest section before "and N more": a card stays readable on a phone
+NUDGE_ACTIONS = 3  # of each case's overdue actions on the chair's nudge about several (its checklist has them all)
 
 
 def _day(iso: str) -> date:
@@ -228,6 +229,8 @@ def message_card(message: OutboxMessage, calendar: WorkingCalendar, today: date)
         return "reminder", action_reminder_values(facts, kind, calendar, today)
     if kind is ReminderKind.DIGEST:
         return "digest", _digest(facts)
+    if kind is ReminderKind.CASE_OVERDUE and "cases" in facts:
+        return "reminder", nudge_values(facts)
     if kind is ReminderKind.CASE_OVERDUE:
         lines = [f"{a['title']} · {a['owner'] or 'unassigned'} · due {_short(_day(a['due_on']))}{_late(a)}"
                  for a in sorted(facts["actions"], key=lambda a: a["due_on"])]
@@ -338,6 +341,37 @@ def escalation_prompt_values(facts: dict[str, Any]) -> dict[str, Any]:
                  f"Extend and Reassign are on the first {kept}; the step's checklist has them for the others."
                  if kept else "Extend and Reassign for each are on the step's checklist."),
              left_out=lambda n: f" {n} more are not shown here: the step's checklist lists them.")
+    return values
+
+
+def nudge_values(facts: dict[str, Any]) -> dict[str, Any]:
+    """The chair's one nudge about overdue actions on several cases: each case with its longest overdue actions and
+    a button to its card, the case with the longest overdue action first."""
+    cases = facts["cases"]
+    late = sum(len(case["actions"]) for case in cases)
+
+    def row(case: dict[str, Any]) -> dict[str, Any]:
+        actions = sorted(case["actions"], key=lambda a: a["due_on"])
+        more = [f"{a['title']} · {a['owner'] or 'unassigned'} · due {_short(_day(a['due_on']))}{_late(a)}"
+                for a in actions[:NUDGE_ACTIONS]]
+        if len(actions) > NUDGE_ACTIONS:
+            more.append(f"and {len(actions) - NUDGE_ACTIONS} more (the case's checklist lists them)")
+        reference = case["case"]
+        return {"line": f"{reference} · {case['provider']} · {counted(len(actions), 'overdue action')} · step: "
+                        f"{case['step']}", "weight": "Bolder", "more": more, "controls": True,
+                "buttons": [{"title": f"Open {reference}", "data": {"verb": "case.show", "reference": reference}}]}
+
+    rows = [row(case) for case in cases[:LIST_LIMIT]]
+    values = _values(
+        title=f"{counted(late, 'overdue action')} on {len(cases)} of your cases", colour="Attention",
+        subtitle="The longest overdue first", rows=rows,
+        lines=["Chase the owners, re-date or reassign from each case's checklist, or raise the level from its card."],
+        rows_note=f"And {len(cases) - len(rows)} more cases: your digest and 'cases mine' list them."
+        if len(cases) > len(rows) else "",
+        buttons=[{"title": "My cases", "data": {"verb": "cases.list", "mine": True}}],
+    )
+    fit_rows("reminder", values, lambda r: rows.index(r), note="rows_note",
+             said=lambda kept, total: "", left_out=lambda n: f" {n} more cases are not shown here: see 'cases mine'.")
     return values
 
 

@@ -420,8 +420,10 @@ async def no_longer_due(uow: UnitOfWork, message: OutboxMessage) -> str | None:
         ids, personal = [a.get("action_id") for a in message.facts.get("actions") or []], True
     elif message.kind is ReminderKind.CASE_OVERDUE or (message.kind is ReminderKind.ACTION_ESCALATE
                                                        and "actions" in message.facts):
-        # The chair's nudge, or a prompt listing several actions: wanted while one of them is still overdue.
-        listed = message.facts.get("actions") or []
+        # The chair's nudge (about one case or several), or a prompt listing several actions: wanted while one of
+        # them is still overdue.
+        listed = message.facts.get("actions") or [action for case in message.facts.get("cases") or []
+                                                  for action in case.get("actions") or []]
         ids, personal = [a.get("action_id") for a in listed], False
         dated = {a.get("action_id"): a.get("due_on") for a in listed}
     elif message.kind in _ABOUT_ONE_ACTION:
@@ -888,36 +890,54 @@ def due_reminders(
 
 
 
-def combine_escalations(reminders: Iterable[Reminder]) -> list[Reminder]:
-    """New escalation prompts for the same case thread as one prompt listing their actions.
+def combine_reminders(reminders: Iterable[Reminder]) -> list[Reminder]:
+    """New messages that would land together as one: escalation prompts for the same case thread, and the chair's
+    nudges about overdue actions on several cases.
 
     A step's actions are often due the same day, so a neglected step takes several past the limit in one morning:
     one prompt each @mentioned the chair that many times in the thread (eleven for a decision step, a hundred on a
-    case left for months). Only reminders not yet in the outbox are combined, so an action is prompted once, as
-    before, whether alone or listed with others; the others are recorded as covered by the one sent."""
+    case left for months); a chair of ten cases behind got ten nudges a morning. Only reminders not yet in the
+    outbox are combined, so an action is prompted once, as before, whether alone or listed with others, and a nudge
+    is still once a working day; the others are recorded as covered by the one sent."""
     reminders = list(reminders)
-    groups: dict[tuple[str, str | None, str | None], list[Reminder]] = {}
+    groups: dict[tuple[str | None, ...], list[Reminder]] = {}
     for reminder in reminders:
         if reminder.kind is ReminderKind.ACTION_ESCALATE:
-            groups.setdefault((reminder.tenant_id, reminder.case_reference, reminder.conversation_id),
+            groups.setdefault((reminder.kind, reminder.tenant_id, reminder.case_reference, reminder.conversation_id),
                               []).append(reminder)
+        elif reminder.kind is ReminderKind.CASE_OVERDUE and reminder.recipient is not None:
+            groups.setdefault((reminder.kind, reminder.tenant_id, reminder.recipient.user_id), []).append(reminder)
     leads: dict[str, Reminder] = {}
     covered: set[str] = set()
     for group in groups.values():
         if len(group) < 2:
             continue
-        # The longest overdue first: they lead the list, and the first one's key is the prompt's.
-        group.sort(key=lambda r: (r.facts["due_on"], r.facts["action_id"]))
-        lead = group[0]
-        common = {name: value for name, value in lead.facts.items() if name not in _ONE_ACTION_FACTS}
-        listed = [{name: r.facts[name] for name in _ONE_ACTION_FACTS if name in r.facts} for r in group]
-        chair = lead.facts.get("chair")
-        leads[lead.key] = replace(
-            lead, facts={**common, "actions": listed}, covers=tuple(group[1:]),
-            summary=f"{lead.case_reference} thread: {len(group)} actions past the limit; escalation prompt to "
-                    f"{chair['name'] if chair else 'the chair'}")
-        covered.update(r.key for r in group[1:])
+        lead = _prompt(group) if group[0].kind is ReminderKind.ACTION_ESCALATE else _nudge(group)
+        leads[lead.key] = lead
+        covered.update(r.key for r in lead.covers)
     return [leads.get(r.key, r) for r in reminders if r.key not in covered]
+
+
+def _prompt(group: list[Reminder]) -> Reminder:
+    """One case thread's escalation prompts as one; the longest overdue leads the list and gives its key."""
+    group = sorted(group, key=lambda r: (r.facts["due_on"], r.facts["action_id"]))
+    lead = group[0]
+    common = {name: value for name, value in lead.facts.items() if name not in _ONE_ACTION_FACTS}
+    listed = [{name: r.facts[name] for name in _ONE_ACTION_FACTS if name in r.facts} for r in group]
+    chair = lead.facts.get("chair")
+    return replace(lead, facts={**common, "actions": listed}, covers=tuple(group[1:]),
+                   summary=f"{lead.case_reference} thread: {len(group)} actions past the limit; escalation prompt "
+                           f"to {chair['name'] if chair else 'the chair'}")
+
+
+def _nudge(group: list[Reminder]) -> Reminder:
+    """One chair's nudges about several cases as one; the case with the longest overdue action leads."""
+    group = sorted(group, key=lambda r: (min(a["due_on"] for a in r.facts["actions"]), r.case_reference or ""))
+    lead = group[0]
+    assert lead.recipient is not None
+    late = sum(len(r.facts["actions"]) for r in group)
+    return replace(lead, facts={"cases": [r.facts for r in group]}, covers=tuple(group[1:]),
+                   summary=f"{lead.recipient.name}: {late} overdue actions on {len(group)} cases")
 
 
 def reminder_window(

@@ -13,7 +13,7 @@ from concerns.calendar import WorkingCalendar
 from concerns.clock import Clock
 from concerns.packs import ProcedurePack
 from concerns.ports import Outbox, ReminderSource
-from concerns.reminders import Reminder, combine_escalations, digest_key, due_reminders, reminder_window
+from concerns.reminders import Reminder, combine_reminders, digest_key, due_reminders, reminder_window
 from scheduler.delivery import Deliverer, DeliveryReport
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ class Sweeper:
             state = await self.source.state(at, window)
             due = due_reminders(state, at, self.packs, self.default_pack, self.calendar_for)
         known = await self.outbox.known_keys([r.key for r in due])
-        return combine_escalations(r for r in due if r.key not in known)
+        return combine_reminders(r for r in due if r.key not in known)
 
     async def sweep(self, at: datetime | None = None) -> SweepReport:
         """Run once as of `at` (now by default). Safe to run anywhere, any number of times, concurrently."""

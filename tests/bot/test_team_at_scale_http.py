@@ -480,6 +480,12 @@ async def test_the_sweep_for_a_chair_of_300_cases_sends_every_message_within_the
         prompted = Counter(await uow._session.scalars(select(OutboxRow.case_reference).where(
             OutboxRow.kind == "action.escalate", OutboxRow.status == "sent")))
     assert prompted and max(prompted.values()) == 1, prompted.most_common(3)  # one prompt per case thread
+    # The chair of every case gets one nudge about all those with overdue actions (was one per case).
+    [nudge] = [s for s in sent if "of your cases" in texts(s.card)]
+    nudged = Counter(status for kind, status, *_ in rows if kind == "case.overdue")
+    assert nudged["sent"] == 1 and nudged["covered"] >= 20, nudged
+    assert f'overdue actions on {nudged["covered"] + 1} of your cases' in texts(nudge.card)
+    assert "Open PC-" in texts(nudge.card) and "your digest and 'cases mine' list them" in texts(nudge.card)
     listed = [int(re.search(r'"(\d+) actions past the limit on ', texts(s.card)).group(1))  # type: ignore[union-attr]
               for s in prompts]
     assert max(listed) >= 100, listed

@@ -361,8 +361,8 @@ def test_an_action_three_working_days_overdue_is_escalated_once_in_the_case_thre
         assert only(of(ReminderKind.ACTION_ESCALATE, due(state, later))).key == escalation.key
 
 
-def test_actions_crossing_the_limit_together_make_one_prompt_per_case_thread_that_covers_the_others() -> None:
-    from concerns.reminders import combine_escalations
+def test_reminders_landing_together_are_one_message_that_covers_the_others() -> None:
+    from concerns.reminders import combine_reminders
 
     other_case = replace(CASE, id=8, reference="PC-2026-0002", card_conversation_id="19:other-thread")
     late = [action(id=41, due_on=date(2026, 11, 18)), action(id=40, due_on=date(2026, 11, 18), title="Visit"),
@@ -370,7 +370,7 @@ def test_actions_crossing_the_limit_together_make_one_prompt_per_case_thread_tha
     here = due(snapshot(*late), london(2026, 11, 23, 9))
     there = due(snapshot(action(id=50, due_on=date(2026, 11, 18)), case=other_case), london(2026, 11, 23, 9))
     every = sorted(here + there, key=lambda r: r.key)
-    combined = combine_escalations(every)
+    combined = combine_reminders(every)
 
     [shared, alone] = of(ReminderKind.ACTION_ESCALATE, combined)
     # The longest overdue leads, under its own key; the other two are covered by it, each under its own key.
@@ -381,12 +381,21 @@ def test_actions_crossing_the_limit_together_make_one_prompt_per_case_thread_tha
     assert shared.facts["actions"][0]["working_days_overdue"] == 5
     assert "action_id" not in shared.facts and shared.facts["chair"] == {"user_id": "helen", "name": "Helen Ward"}
     assert shared.summary == f"{CASE.reference} thread: 3 actions past the limit; escalation prompt to Helen Ward"
-    # Another case's prompt, alone in its thread, is as it was; every other reminder passes through untouched.
+    # Another case's prompt, alone in its thread, is as it was.
     assert alone == only(of(ReminderKind.ACTION_ESCALATE, there)) and alone.covers == ()
     assert alone.case_reference == "PC-2026-0002"
-    assert [r for r in combined if r.kind is not ReminderKind.ACTION_ESCALATE] == \
-        [r for r in every if r.kind is not ReminderKind.ACTION_ESCALATE]
-    assert combine_escalations([shared]) == [shared]
+    assert combine_reminders([shared]) == [shared]
+
+    # Helen chairs both: one nudge about the two, led by the case with the longest overdue action.
+    [nudge] = of(ReminderKind.CASE_OVERDUE, combined)
+    assert nudge.key == f"case.overdue:{CASE.id}:2026-11-23" and nudge.recipient == HELEN
+    assert [c.key for c in nudge.covers] == ["case.overdue:8:2026-11-23"]
+    assert [(c["case"], len(c["actions"])) for c in nudge.facts["cases"]] == [(CASE.reference, 3), ("PC-2026-0002", 1)]
+    assert nudge.summary == "Helen Ward: 4 overdue actions on 2 cases"
+    # Nothing else is combined: the owners' own reminders pass through untouched.
+    kinds = (ReminderKind.ACTION_ESCALATE, ReminderKind.CASE_OVERDUE)
+    assert [r for r in combined if r.kind not in kinds] == [r for r in every if r.kind not in kinds]
+    assert of(ReminderKind.ACTION_DUE, combined)
 
 
 def test_escalation_counts_working_days_across_christmas() -> None:

@@ -116,6 +116,10 @@ async def test_a_queued_reminder_is_not_due_once_its_action_is_done_given_away_o
     shared = message(ReminderKind.ACTION_ESCALATE, action_id=10_000,
                      actions=[action_facts(now, date(2026, 11, 23), ENGLAND)])
     assert await no_longer_due(uow().reader(), shared) is None
+    # And the chair's one nudge about several cases, by every case's list.
+    several = message(ReminderKind.CASE_OVERDUE, cases=[{"case": "PC-2026-0002", "actions": []},
+                                                        {"case": "PC-2026-0001", "actions": nudge.facts["actions"]}])
+    assert await no_longer_due(uow().reader(), several) is None
 
     await services.close_action(uow(), clock, Actor(HELEN.user_id, HELEN.name, TENANT), action.id, "done", "",
                                 conversation_id="c")
@@ -123,3 +127,4 @@ async def test_a_queued_reminder_is_not_due_once_its_action_is_done_given_away_o
         f"'{action.title}' was marked done"
     assert await no_longer_due(uow().reader(), nudge) == f"'{action.title}' was marked done"
     assert await no_longer_due(uow().reader(), shared) == f"'{action.title}' was marked done"
+    assert await no_longer_due(uow().reader(), several) == f"'{action.title}' was marked done"
