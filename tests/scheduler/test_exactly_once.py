@@ -239,16 +239,21 @@ async def test_two_scheduler_processes_deliver_a_week_of_1000_deadlines_exactly_
         by_id = Counter(line["id"] for line in delivered)
         # Every row delivered but those another row's message lists, none twice, and every delivery recorded as such
         # by the one who made it. A case's four actions due the same day cross the escalation limit together:
-        # one prompt in its thread lists them, the other three are covered by it (50 cases, two such days).
+        # one prompt in its thread lists them, the other three are covered by it (50 cases, two such days); and
+        # each chair's daily nudge about their five cases is one, covering four (10 chairs, four days).
         assert [id_ for id_, times in by_id.items() if times > 1] == []
         covered = {id_: row for id_, row in rows.items() if row.status == "covered"}
         assert set(by_id) == set(rows) - set(covered)
-        assert {row.status for row in rows.values()} == {"sent", "covered"} and len(covered) == 300
+        assert {row.status for row in rows.values()} == {"sent", "covered"}
+        assert Counter(row.kind for row in covered.values()) == {"action.escalate": 300, "case.overdue": 160}
         sent_keys = {row.key: row for row in rows.values() if row.status == "sent"}
         for row in covered.values():
             lead = sent_keys[row.summary.rsplit("(listed in ", 1)[1].rstrip(")")]
-            assert row.key.startswith("action.escalate:") and lead.case_reference == row.case_reference
-            assert len(lead.facts["actions"]) == 4
+            assert lead.kind == row.kind
+            if row.kind == "action.escalate":
+                assert lead.case_reference == row.case_reference and len(lead.facts["actions"]) == 4
+            else:
+                assert lead.recipient_user_id == row.recipient_user_id and len(lead.facts["cases"]) == 5
         assert all(rows[line["id"]].claimed_by == line["worker"] for line in delivered)
         assert all(rows[line["id"]].key == line["key"] for line in delivered)
         for name in names:
