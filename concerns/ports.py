@@ -410,8 +410,10 @@ class Outbox(Protocol):
 
     async def defer(self, message_id: int, worker: str, send_after: datetime) -> bool: ...
 
-    async def void(self, message_id: int, worker: str, at: datetime, reason: str) -> bool:
-        """Finish a claimed row unsent: it is no longer wanted."""
+    async def void(self, message_id: int, worker: str, at: datetime, reason: str, *,
+                   release_key: bool = False) -> bool:
+        """Finish a claimed row unsent: it is no longer wanted (by its recipient; with `release_key` the same
+        occurrence may still be owed to someone else)."""
         ...
 
     async def dead(self, message_id: int, worker: str, at: datetime, error: str) -> bool: ...

@@ -400,6 +400,14 @@ _ABOUT_ONE_ACTION = {ReminderKind.ACTION_BEFORE: True, ReminderKind.ACTION_DUE: 
                      ReminderKind.ACTION_SNOOZED: True, ReminderKind.ACTION_ESCALATE: False}
 
 
+def owed_again_when_void(message: OutboxMessage) -> bool:
+    """Whether the same occurrence may be owed to someone else once this message is voided: an owner's reminder
+    voided because the action was given away is the new owner's to have (its key names no owner). The rules only
+    compute it again for an open action's current owner, whom the check at sending lets through, so a voided
+    reminder never comes back for the person it was voided for."""
+    return _ABOUT_ONE_ACTION.get(message.kind, False)
+
+
 async def no_longer_due(uow: UnitOfWork, message: OutboxMessage) -> str | None:
     """Why a queued message about actions should not be sent now, or None to send it.
 

@@ -21,7 +21,15 @@ from concerns.calendar import WorkingCalendar
 from concerns.clock import Clock
 from concerns.packs import ProcedurePack
 from concerns.ports import Outbox
-from concerns.reminders import OutboxMessage, Reminder, ReminderKind, Target, is_quiet, next_working_start
+from concerns.reminders import (
+    OutboxMessage,
+    Reminder,
+    ReminderKind,
+    Target,
+    is_quiet,
+    next_working_start,
+    owed_again_when_void,
+)
 from scheduler.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
@@ -147,7 +155,7 @@ class Deliverer:
         # chase an action done, given to someone else or re-dated meanwhile.
         reason = await self.no_longer_due(message) if self.no_longer_due else None
         if reason is not None:
-            await self.outbox.void(message.id, self.worker, now, reason)
+            await self.outbox.void(message.id, self.worker, now, reason, release_key=owed_again_when_void(message))
             report.voided.append(message.id)
             return report
         wait = self.limiter.wait(message.lane)

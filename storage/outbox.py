@@ -213,10 +213,15 @@ class SqlOutbox:
         return await self._finish(message_id, worker, status=PENDING, send_after=send_after,
                                   attempts=OutboxRow.attempts - 1)
 
-    async def void(self, message_id: int, worker: str, at: datetime, reason: str) -> bool:
-        """Not sent, and never to be: what it was about changed before its time came (an action done meanwhile)."""
+    async def void(self, message_id: int, worker: str, at: datetime, reason: str, *,
+                   release_key: bool = False) -> bool:
+        """Not sent, and never to be: what it was about changed before its time came (an action done meanwhile).
+
+        With `release_key` the row keeps its record under a key of its own, and its key is free for the same
+        occurrence to be owed to someone else (the action's new owner)."""
+        released = {"key": OutboxRow.key + f" (void {message_id})"} if release_key else {}
         return await self._finish(message_id, worker, status=VOID, sent_at=None,
-                                  last_error=f"not sent: {reason}"[:2000])
+                                  last_error=f"not sent: {reason}"[:2000], **released)
 
     async def dead(self, message_id: int, worker: str, at: datetime, error: str) -> bool:
         return await self._finish(message_id, worker, status=DEAD, sent_at=None, last_error=error[:2000])

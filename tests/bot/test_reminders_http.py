@@ -9,13 +9,14 @@ coordinator Tom (who owns several of the decision step's actions), member Priya;
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from types import SimpleNamespace
 from typing import Any
 
 from bot.app import DELIVER_SOON, SWEEPER
 from concerns import services
 from concerns.actions import NOT_APPLICABLE, CaseAction
+from concerns.cases import Person
 from concerns.model import Actor
 from tests.bot.conftest import RunningBot
 from tests.bot.test_cases_http import open_case_via_prompt, thread_of
@@ -412,6 +413,40 @@ async def test_three_working_days_overdue_prompts_the_chair_in_the_thread_and_th
                                                           f"why_{action.id}": "Provider's manager back on Tuesday"},
                                          reply_to=prompt.activity_id, conversation=thread))
     assert (await action_now(bot, action.id)).due_on == date(2026, 12, 2)
+
+
+async def test_a_reminder_voided_because_the_action_was_given_away_goes_to_its_new_owner(
+    running_bot: RunningBot, clock: FixedClock,
+) -> None:
+    """Tom's due-day reminder is queued (held back, as one waiting for the connector or the next working start)
+    when the chair gives the action to Priya: his is voided at sending, and she gets the same day's reminder."""
+    bot = running_bot
+    await case_with_chats(bot, TOM, PRIYA)
+    action = await owned_action(bot, TOM, TUESDAY)
+    sweeper = bot.app[SWEEPER]
+    clock.at = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
+    queued = [r for r in await sweeper.pending(clock.at) if r.facts.get("action_id") == action.id]
+    assert [r.recipient for r in queued] == [Person(TOM.aad, TOM.name)]
+    await sweeper.outbox.enqueue(queued, clock.at)
+    await services.reassign_action(bot.uow(), clock, Actor(HELEN.aad, HELEN.name, bot.teams.tenant), action.id,
+                                   Person(PRIYA.aad, PRIYA.name), conversation_id="c")
+
+    first = await sweep(bot, clock, "2026-11-24T08:01")
+    def due_today(sent: list[Sent]) -> list[Sent]:  # not the word that she was given it, which she gets too
+        return [s for s in owner_reminders(sent, action.id) if "Due today" in lines(s.card)]
+
+    # Voided at sending (by this sweep, or by the delivery the reassignment's word to Priya set off), then owed
+    # to her by the next sweep at the latest; never to Tom.
+    [reminder] = due_today(first + await sweep(bot, clock, "2026-11-24T08:02"))
+    assert reminder.conversation_id == personal_id(PRIYA) and "Due today" in lines(reminder.card)
+    assert due_today(await sweep(bot, clock, "2026-11-24T09:00")) == []  # once
+
+    rows = [m for m in await sweeper.outbox.listing(limit=500) if m.kind == "action.due"
+            and m.facts.get("action_id") == action.id]
+    assert sorted((m.recipient.name if m.recipient else "", m.status) for m in rows) == [
+        ("Priya Shah", "sent"), ("Tom Okafor", "void")]
+    [voided] = [m for m in rows if m.status == "void"]
+    assert voided.last_error == f"not sent: '{action.title}' is no longer theirs"
 
 
 def prompts(sent: list[Sent]) -> list[Sent]:
