@@ -9,6 +9,7 @@ from typing import Any
 from bot.cards import renderer
 from bot.cards.fitting import fits, most
 from bot.commands import form_refused, issue_form, submitted_form
+from bot.paging import fetch_page, page_buttons, shown_range, start_of
 from bot.providers import status_label
 from bot.roster import find_values, form_people, team_roster
 from bot.timeline import describe
@@ -224,13 +225,21 @@ async def submit_open_case(turn: Turn, data: dict[str, Any]) -> None:
                                  f"Chair {case.holder(CaseRole.CHAIR).name}.", color="Good")
 
 
-async def cases_command(turn: Turn, args: str = "") -> None:
+CASES_SHOWN = 25
+
+
+async def cases_command(turn: Turn, args: str = "", *, start: int = 0, in_place: bool = False) -> None:
     """`cases`: the open cases, those needing attention first, each with a button to its card and timeline (a
-    phone far from the case's thread, or someone who does not remember the reference, starts here)."""
+    phone far from the case's thread, or someone who does not remember the reference, starts here); Next and
+    Previous page through them in place."""
     today = uk_today(turn.services.clock)
     mine_only = args.strip().lower() == "mine"
-    listed = await services.open_cases(turn.reader(), turn.actor.tenant_id, today, turn.services.calendar,
-                                       member=turn.actor.id if mine_only else None)
+
+    async def fetch(first: int) -> services.OpenCases:
+        return await services.open_cases(turn.reader(), turn.actor.tenant_id, today, turn.services.calendar,
+                                         CASES_SHOWN, member=turn.actor.id if mine_only else None, start=first)
+
+    listed, start = await fetch_page(fetch, lambda page: (len(page.cases), page.total), start, CASES_SHOWN)
 
     def row(open_case: services.OpenCase) -> dict[str, Any]:
         case, actions = open_case.case, open_case.actions
@@ -256,14 +265,19 @@ async def cases_command(turn: Turn, args: str = "") -> None:
                 "actions": said, "people": " · ".join(people) or "No chair yet"}
 
     shown = len(listed.cases)
-    await turn.reply_card("case_list", rows=[row(c) for c in listed.cases], mine=mine_only,
-                          summary=f"{listed.total} open" + (" with a role for you" if mine_only else "")
-                          + ", those needing attention first" + (f" (first {shown} shown)" if listed.total > shown
-                                                                 else ""))
+    values = {"rows": [row(c) for c in listed.cases], "mine": mine_only,
+              "pages": page_buttons({"verb": "cases.list", "mine": mine_only}, start, shown, listed.total, CASES_SHOWN),
+              "summary": f"{listed.total} open" + (" with a role for you" if mine_only else "")
+              + ", those needing attention first" + shown_range(start, shown, listed.total)}
+    if in_place:
+        await turn.replace_card("case_list", **values)
+    else:
+        await turn.reply_card("case_list", **values)
 
 
 async def cases_verb(turn: Turn, data: dict[str, Any]) -> None:
-    await cases_command(turn, "mine" if data.get("mine") is True else "")
+    await cases_command(turn, "mine" if data.get("mine") is True else "", start=start_of(data),
+                        in_place="from" in data)
 
 
 async def show_case_verb(turn: Turn, data: dict[str, Any]) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from botbuilder.schema import Activity, ActivityTypes
 
+from bot.paging import fetch_page, page_buttons, shown_range, start_of
 from bot.state import FormRecord
 from bot.turn import Turn
 from concerns import services
@@ -397,23 +398,38 @@ def _row(concern: Concern) -> dict[str, Any]:
     }
 
 
-async def list_unscreened(turn: Turn, args: str = "") -> None:
-    """List the concerns waiting to be screened, those waiting longest first."""
-    page = await services.unscreened_concerns(turn.reader(), turn.actor.tenant_id)
+CONCERNS_SHOWN = 20
+
+
+async def list_unscreened(turn: Turn, args: str = "", *, start: int = 0, in_place: bool = False) -> None:
+    """List the concerns waiting to be screened, those waiting longest first; Next and Previous page in place."""
+    async def fetch(first: int) -> services.ConcernPage:
+        return await services.unscreened_concerns(turn.reader(), turn.actor.tenant_id, CONCERNS_SHOWN, first)
+
+    page, start = await fetch_page(fetch, lambda p: (len(p.concerns), p.total), start, CONCERNS_SHOWN)
     shown = len(page.concerns)
-    await turn.reply_card(
-        "concern_list",
+    await _list_card(
+        turn, in_place,
         title="Unscreened concerns",
         subtitle=None,
         rows=[_row(c) for c in page.concerns],
-        summary=f"{page.total} waiting, oldest first" + (f" (first {shown} shown)" if page.total > shown else ""),
+        summary=f"{page.total} waiting, oldest first" + shown_range(start, shown, page.total),
         empty_text="No concerns are waiting to be screened.",
         candidates=[],
+        pages=page_buttons({"verb": "concerns.list"}, start, shown, page.total, CONCERNS_SHOWN),
     )
 
 
+async def _list_card(turn: Turn, in_place: bool, **values: Any) -> None:
+    """A list's card: a new one, or the one whose Next or Previous was pressed, shown again further on."""
+    if in_place:
+        await turn.replace_card("concern_list", **values)
+    else:
+        await turn.reply_card("concern_list", **values)
+
+
 async def list_unscreened_verb(turn: Turn, data: dict[str, Any]) -> None:
-    await list_unscreened(turn)
+    await list_unscreened(turn, start=start_of(data), in_place="from" in data)
 
 
 async def provider_command(turn: Turn, args: str) -> None:
@@ -432,11 +448,17 @@ async def provider_verb(turn: Turn, data: dict[str, Any]) -> None:
     if provider_id is None:
         await turn.reply_text("That provider button is not valid any more. Type provider and a name.")
         return
-    history = await services.provider_history(turn.reader(), turn.actor.tenant_id, provider_id=provider_id)
-    await _show_history(turn, history, raw)
+
+    async def fetch(first: int) -> services.ProviderHistory:
+        return await services.provider_history(turn.reader(), turn.actor.tenant_id, provider_id=provider_id,
+                                               limit=CONCERNS_SHOWN, start=first)
+
+    history, start = await fetch_page(fetch, lambda h: (len(h.concerns), h.total), start_of(data), CONCERNS_SHOWN)
+    await _show_history(turn, history, raw, start=start, in_place="from" in data)
 
 
-async def _show_history(turn: Turn, history: services.ProviderHistory, asked: str) -> None:
+async def _show_history(turn: Turn, history: services.ProviderHistory, asked: str, *, start: int = 0,
+                        in_place: bool = False) -> None:
     if history.provider is None:
         await turn.reply_card(
             "concern_list",
@@ -447,19 +469,22 @@ async def _show_history(turn: Turn, history: services.ProviderHistory, asked: st
             empty_text="Several providers match; pick one." if history.candidates
             else "No concerns have been raised about a provider of that name.",
             candidates=[{"id": p.id, "name": p.name} for p in history.candidates[:5]],
+            pages=[],
         )
         return
     provider = history.provider
     shown = len(history.concerns)
-    await turn.reply_card(
-        "concern_list",
+    await _list_card(
+        turn, in_place,
         title=f"Concerns about {provider.name}",
         subtitle=f"{provider.service_type.label} · commissioning status: "
         f"{provider.commissioning_status.value.replace('_', ' ')}",
         rows=[_row(c) for c in history.concerns],
-        summary=f"{history.total} in all, newest first" + (f" (latest {shown} shown)" if history.total > shown else ""),
+        summary=f"{history.total} in all, newest first" + shown_range(start, shown, history.total),
         empty_text="No concerns recorded.",
         candidates=[],
+        pages=page_buttons({"verb": "provider.show", "provider_id": str(provider.id)}, start, shown, history.total,
+                           CONCERNS_SHOWN),
     )
 
 

@@ -101,4 +101,4 @@ async def embargo_list_command(turn: Turn, args: str = "") -> None:
                "details": p.service_type.label, "immediate_risk": False, "screen": False} for p in shown],
         summary=counted(len(providers), "provider") + (f", the {len(shown)} most restricted shown"
                                                        if len(shown) < len(providers) else ""),
-        empty_text="Every provider is at normal status.", candidates=[])
+        empty_text="Every provider is at normal status.", candidates=[], pages=[])

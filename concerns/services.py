@@ -191,11 +191,11 @@ class ConcernPage:
     total: int
 
 
-async def unscreened_concerns(uow: UnitOfWork, tenant_id: str, limit: int = 20) -> ConcernPage:
-    """List the concerns nobody has screened yet, oldest first: they have waited longest."""
+async def unscreened_concerns(uow: UnitOfWork, tenant_id: str, limit: int = 20, start: int = 0) -> ConcernPage:
+    """List the concerns nobody has screened yet, oldest first: they have waited longest (from the `start`th)."""
     async with uow:
         return ConcernPage(
-            await uow.concerns.unscreened(tenant_id, limit),
+            await uow.concerns.unscreened(tenant_id, limit, start),
             await uow.concerns.count_unscreened(tenant_id),
         )
 
@@ -211,9 +211,10 @@ class ProviderHistory:
 
 
 async def provider_history(
-    uow: UnitOfWork, tenant_id: str, name: str = "", *, provider_id: int | None = None, limit: int = 20
+    uow: UnitOfWork, tenant_id: str, name: str = "", *, provider_id: int | None = None, limit: int = 20,
+    start: int = 0,
 ) -> ProviderHistory:
-    """Find a provider by id or by (part of) its name and list its concerns, newest first."""
+    """Find a provider by id or by (part of) its name and list its concerns, newest first (from the `start`th)."""
     async with uow:
         candidates: list[Provider] = []
         if provider_id is not None:
@@ -228,7 +229,7 @@ async def provider_history(
             return ProviderHistory(None, [], 0, candidates)
         return ProviderHistory(
             provider,
-            await uow.concerns.for_provider(tenant_id, provider.id, limit),
+            await uow.concerns.for_provider(tenant_id, provider.id, limit, start),
             await uow.concerns.count_for_provider(tenant_id, provider.id),
             [],
         )
@@ -840,10 +841,10 @@ RAG_ORDER = {"Red": 0, "Amber": 1, "Green": 2}
 
 
 async def open_cases(uow: UnitOfWork, tenant_id: str, today: date, calendar: WorkingCalendar,
-                     limit: int = 25, *, member: str | None = None) -> OpenCases:
+                     limit: int = 25, *, member: str | None = None, start: int = 0) -> OpenCases:
     """The tenant's open cases (only those `member` has a role on, if given), those needing attention first:
     overdue actions, then deadlines within two working days, then the rest; within each the soonest deadline
-    first, then the case open longest."""
+    first, then the case open longest (from the `start`th)."""
     async with uow:
         cases = [c for c in await uow.cases.open_cases(tenant_id) if member is None or c.role_of(member) is not None]
         counts = await uow.cases.open_action_counts([c.id for c in cases], today)
@@ -854,7 +855,7 @@ async def open_cases(uow: UnitOfWork, tenant_id: str, today: date, calendar: Wor
         listed.append(OpenCase(case, actions, rag_for(earliest(actions.next_due, case.step_due_on), today, calendar)))
     listed.sort(key=lambda o: (RAG_ORDER[o.rag], o.actions.next_due is None, o.actions.next_due or today,
                                o.case.opened_at, o.case.id))
-    return OpenCases(listed[:limit], len(listed))
+    return OpenCases(listed[start:start + limit], len(listed))
 
 
 @dataclass(frozen=True)

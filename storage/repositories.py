@@ -266,12 +266,12 @@ class SqlConcernRepository(_Repository):
         row = await self.session.scalar(_BY_SUBMISSION_KEY, {"tenant_id": tenant_id, "submission_key": submission_key})
         return _concern(row) if row else None
 
-    async def unscreened(self, tenant_id: str, limit: int) -> list[Concern]:
+    async def unscreened(self, tenant_id: str, limit: int, offset: int = 0) -> list[Concern]:
         rows = await self.session.scalars(
             select(ConcernRow)
             .where(ConcernRow.tenant_id == tenant_id, ConcernRow.status == ConcernStatus.UNSCREENED.value)
             .order_by(ConcernRow.raised_at, ConcernRow.id)
-            .limit(limit)
+            .limit(limit).offset(offset)
         )
         return [_concern(r) for r in rows]
 
@@ -282,12 +282,12 @@ class SqlConcernRepository(_Repository):
             .where(ConcernRow.tenant_id == tenant_id, ConcernRow.status == ConcernStatus.UNSCREENED.value)
         ) or 0
 
-    async def for_provider(self, tenant_id: str, provider_id: int, limit: int) -> list[Concern]:
+    async def for_provider(self, tenant_id: str, provider_id: int, limit: int, offset: int = 0) -> list[Concern]:
         rows = await self.session.scalars(
             select(ConcernRow)
             .where(ConcernRow.tenant_id == tenant_id, ConcernRow.provider_id == provider_id)
             .order_by(ConcernRow.raised_at.desc(), ConcernRow.id.desc())
-            .limit(limit)
+            .limit(limit).offset(offset)
         )
         return [_concern(r) for r in rows]
 

@@ -76,9 +76,11 @@ def samples(text: str) -> dict[str, dict[str, Any]]:
                                                           "why": short}], "buttons": ["Hand over", "Change"]},
         "case_list": {"summary": short, "mine": True,
                       "rows": [{"reference": "PC-2026-0001", "provider": short, "rag": rag, "where": text,
-                                "actions": short, "people": text} for rag in ("Red", "Amber", "Green")]},
+                                "actions": short, "people": text} for rag in ("Red", "Amber", "Green")],
+                      "pages": [{"title": short or "t", "data": {"verb": "cases.list", "from": short}}]},
         "concern_list": {"title": short, "subtitle": short, "rows": [row, row], "summary": short,
-                         "empty_text": short, "candidates": [{"id": 1, "name": short}]},
+                         "empty_text": short, "candidates": [{"id": 1, "name": short}],
+                         "pages": [{"title": short or "t", "data": {"verb": "concerns.list", "from": short}}]},
         "notice": {"title": text, "text": text, "color": "Warning"},
         "screen_concern": {
             "form_key": short, "reference": "C-2026-0001", "provider": short, "categories": short, "source": short,
@@ -289,8 +291,8 @@ def test_user_text_is_never_markdown() -> None:
 def test_empty_states_render_valid_cards() -> None:
     values = samples("x")
     values["raise_concern"] |= {"providers": [], "channels": None, "errors": {}, "values": {}}
-    values["concern_list"] |= {"rows": [], "candidates": [], "subtitle": None}
-    values["case_list"] |= {"rows": [], "mine": False}
+    values["concern_list"] |= {"rows": [], "candidates": [], "subtitle": None, "pages": []}
+    values["case_list"] |= {"rows": [], "mine": False, "pages": []}
     values["challenge_form"] |= {"errors": {}, "values": {}}
     values["handover_form"] |= {"errors": {}, "values": {}, "notice": None, "people": [], "people_note": None}
     values["handover"] |= {"cases": [], "refused": [], "notes": [], "notice": None, "form_key": None, "buttons": []}
@@ -365,7 +367,7 @@ def test_an_oversized_card_is_refused_before_teams_refuses_it() -> None:
              "immediate_risk": False, "screen": True}] * 40
     with pytest.raises(renderer.CardTooLarge):
         renderer.render("concern_list", title="t", subtitle=None, rows=rows, summary="", empty_text="",
-                        candidates=[])
+                        candidates=[], pages=[])
 
 
 async def test_botbuilder_copies_an_activity_it_sends_but_not_its_card() -> None:

@@ -303,14 +303,45 @@ def rows_of(card: dict[str, Any]) -> list[dict[str, Any]]:
     return [b for b in card["body"] if b.get("type") == "Container"]
 
 
-def says_it_shows(card: dict[str, Any], listed: int, total: int) -> None:
-    """A list of `total` that shows `listed` rows must say so, with the right number."""
-    claimed = re.findall(r"\((?:first|latest) (\d+) shown\)", texts(card))
+def says_it_shows(card: dict[str, Any], listed: int, total: int, first: int = 1) -> None:
+    """A list of `total` that shows `listed` rows from the `first`th must say so, with the right numbers."""
+    claimed = re.findall(r"\((\d+)–(\d+) shown\)", texts(card))
     if listed < total:
-        assert [int(c) for c in claimed] == [listed], (
-            f"{listed} of {total} rows shown; the card says {claimed or 'nothing'} about how many")
+        assert [(int(a), int(b)) for a, b in claimed] == [(first, first + listed - 1)], (
+            f"{listed} of {total} rows shown from {first}; the card says {claimed or 'nothing'} about which")
     else:
         assert claimed == [], f"all {total} rows shown, yet the card says only {claimed} are"
+
+
+def row_labels(card: dict[str, Any]) -> list[str]:
+    """Each row's first column: a case's or a concern's reference."""
+    return [row["items"][0]["columns"][0]["items"][0]["text"] for row in rows_of(card)]
+
+
+async def every_page(bot: RunningBot, caplog: pytest.LogCaptureFixture, first: Sent, total: int) -> list[str]:
+    """Press Next until there is none, each page shown in place of the last; then Previous back to the start.
+    Returns every row's label in the order shown."""
+    shown, current, starts = row_labels(first.card), first, [1]
+    thread = thread_of(first, bot.teams.tenant)
+
+    async def press(title: str) -> Sent:
+        [button] = [a for a in typed(current.card["actions"], "Action.Submit") if a["title"].startswith(title)]
+        [page] = [s for s in await view(bot, caplog, bot.teams.card_submit(
+            PRIYA, button["data"], reply_to=current.activity_id, conversation=thread)) if s.card is not None]
+        assert page.method == "PUT" and page.activity_id == first.activity_id  # the same card, further on
+        return page
+
+    while any(a["title"].startswith("Next ") for a in current.card["actions"]):
+        starts.append(starts[-1] + len(row_labels(current.card)))
+        current = await press("Next ")
+        says_it_shows(current.card, len(row_labels(current.card)), total, starts[-1])
+        shown += row_labels(current.card)
+    assert not any(a["title"].startswith("Previous ") for a in first.card["actions"])
+    for start in reversed(starts[:-1]):
+        current = await press("Previous ")
+        says_it_shows(current.card, len(row_labels(current.card)), total, start)
+    assert row_labels(current.card) == row_labels(first.card)
+    return shown
 
 
 def in_thread(bot: RunningBot, case: Case, user: User, text: str) -> dict[str, Any]:
@@ -340,6 +371,9 @@ async def test_the_open_cases_of_a_large_council_are_listed_within_the_card_limi
     sent = await view(bot, caplog, activity, title, f"{total} open")
     card = card_of(sent, title).card
     says_it_shows(card, len(rows_of(card)), total)
+    if who is PRIYA:  # every case, once each, page by page, and back
+        shown = await every_page(bot, caplog, card_of(sent, title), total)
+        assert len(shown) == len(set(shown)) == total
 
 
 # -- 2. concerns waiting to be screened, and one provider's ----------------------------------------------------------
@@ -357,6 +391,18 @@ async def test_500_unscreened_concerns_are_listed_within_the_card_limit(
                       "500 waiting")
     card = card_of(sent, "Unscreened concerns").card
     says_it_shows(card, len(rows_of(card)), 500)
+    shown = await every_page(bot, caplog, card_of(sent, "Unscreened concerns"), 500)
+    assert len(shown) == len(set(shown)) == 500
+    async with bot.uow() as uow:  # oldest first, across the pages
+        oldest = [c.reference for c in await uow.concerns.unscreened(bot.teams.tenant, 500)]
+    assert shown == oldest
+
+    # A page button from before the list shrank shows the last page there is, not an empty card.
+    stale = {"verb": "concerns.list", "from": "1000"}
+    [page] = [s for s in await view(bot, caplog, bot.teams.card_submit(
+        PRIYA, stale, reply_to=card_of(sent, "Unscreened concerns").activity_id,
+        conversation=thread_of(card_of(sent, "Unscreened concerns"), bot.teams.tenant))) if s.card is not None]
+    assert row_labels(page.card) == oldest[480:]
 
 
 async def test_a_provider_with_300_concerns_is_listed_within_the_card_limit(
@@ -372,6 +418,8 @@ async def test_a_provider_with_300_concerns_is_listed_within_the_card_limit(
                       f"Concerns about {provider.name}", "300 in all")
     card = card_of(sent, f"Concerns about {provider.name}").card
     says_it_shows(card, len(rows_of(card)), 300)
+    shown = await every_page(bot, caplog, card_of(sent, f"Concerns about {provider.name}"), 300)
+    assert len(shown) == len(set(shown)) == 300
 
 
 # -- 3. actions ----------------------------------------------------------------------------------------------------
