@@ -9,6 +9,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,3 +83,18 @@ def _wait_ready(url: str, process: subprocess.Popen[Any], log: Path) -> None:
         except OSError:
             time.sleep(0.2)
     raise RuntimeError(f"the bot did not become ready: {log.read_text()[-2000:]}")
+
+
+@contextmanager
+def closed_after(prefix: str, names: tuple[str, ...], pages: tuple[Any, ...]) -> Iterator[None]:
+    """A screenshot of each page in test-artifacts/ if the block fails (what each person's browser showed), and
+    every page's browser context closed after it, failed or not."""
+    try:
+        yield
+    except Exception:
+        for name, page in zip(names, pages, strict=True):
+            page.screenshot(path=str(ARTIFACTS / f"{prefix}-failure-{name}.png"), full_page=True)
+        raise
+    finally:
+        for page in pages:
+            page.context.close()

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from bot.links import FileLink, FileLinks
-from tests.e2e.conftest import ARTIFACTS, LINK_SECRET, Stack
+from tests.e2e.conftest import ARTIFACTS, LINK_SECRET, Stack, closed_after
 from tests.e2e.playground import (
     USERS,
     card_button,
@@ -57,7 +57,7 @@ def test_a_case_goes_from_decision_to_closure(stack: Stack) -> None:
     priya = open_playground(stack.browser, base)
     tom = open_playground(stack.browser, base, as_user="Tom Okafor")
     pages = (priya, tom)
-    try:
+    with closed_after("e2e-closure", ("priya", "tom"), pages):
         for page in pages:
             open_channel(page, "General")
         raise_in_channel(priya, "Monitoring visit: call bells unanswered for over ten minutes at night.")
@@ -111,13 +111,6 @@ def test_a_case_goes_from_decision_to_closure(stack: Stack) -> None:
                      "To: The provider"):
             assert fact in text
         notice.screenshot(path=str(ARTIFACTS / "e2e-closure-notice.png"), full_page=True)
-    except Exception:
-        for name, page in zip(("priya", "tom"), pages, strict=True):
-            page.screenshot(path=str(ARTIFACTS / f"e2e-closure-failure-{name}.png"), full_page=True)
-        raise
-    finally:
-        for page in pages:
-            page.context.close()
 
     with sqlite3.connect(stack.database) as db:
         status, step, closed_at = db.execute(

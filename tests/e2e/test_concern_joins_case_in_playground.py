@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS, Stack
+from tests.e2e.conftest import ARTIFACTS, Stack, closed_after
 from tests.e2e.playground import (
     BOT_NAME,
     card_button,
@@ -31,7 +31,7 @@ def test_a_new_concern_about_a_provider_in_the_process_reaches_its_case(stack: S
     priya = open_playground(stack.browser, base)
     tom = open_playground(stack.browser, base, as_user="Tom Okafor")
     pages = (priya, tom)
-    try:
+    with closed_after("e2e-concern-joins-case", ("priya", "tom"), pages):
         for page in pages:
             open_channel(page, "General")
         tom.set_viewport_size(PHONE)
@@ -63,10 +63,3 @@ def test_a_new_concern_about_a_provider_in_the_process_reaches_its_case(stack: S
             tom.wait_for_timeout(200)
         assert "C-2026-0001, C-2026-0002, C-2026-0003" in case.inner_text()
         told.screenshot(path=str(ARTIFACTS / "e2e-concern-joins-case.png"))
-    except Exception:
-        for name, page in zip(("priya", "tom"), pages, strict=True):
-            page.screenshot(path=str(ARTIFACTS / f"e2e-concern-joins-case-failure-{name}.png"), full_page=True)
-        raise
-    finally:
-        for page in pages:
-            page.context.close()

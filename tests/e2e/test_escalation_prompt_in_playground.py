@@ -13,7 +13,7 @@ import sqlite3
 
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS, Stack
+from tests.e2e.conftest import ARTIFACTS, Stack, closed_after
 from tests.e2e.playground import card_button, open_playground, wait_for_bot_reply_containing
 from tests.e2e.test_case_to_closure_in_playground import set_clock
 from tests.e2e.test_reminders_in_playground import NOTIFY, WELFARE, tick
@@ -30,7 +30,7 @@ def test_actions_passing_the_limit_together_share_one_prompt_and_the_chair_escal
     priya = open_playground(stack.browser, base)
     helen = open_playground(stack.browser, base, as_user="Helen Ward")
     pages = (priya, helen)
-    try:
+    with closed_after("e2e-escalation", ("priya", "helen"), pages):
         open_case_for_helen(priya, helen, "Monitoring visit: medicines left unsecured in the lounge, two floors.",
                             "Complaint: a resident's pressure sore not reported to the district nurse.")
 
@@ -54,13 +54,6 @@ def test_actions_passing_the_limit_together_share_one_prompt_and_the_chair_escal
         card_button(prompt, "Escalate").click()
         reply = wait_for_bot_reply_containing(helen, "Escalated on the record", timeout=20_000)
         assert "nobody holds Head of Service" in reply.inner_text()  # the Playground's team has no holder
-    except Exception:
-        for name, page in zip(("priya", "helen"), pages, strict=True):
-            page.screenshot(path=str(ARTIFACTS / f"e2e-escalation-failure-{name}.png"), full_page=True)
-        raise
-    finally:
-        for page in pages:
-            page.context.close()
 
     with sqlite3.connect(stack.database) as db:
         escalated = db.execute("SELECT actor_name, details FROM audit_events WHERE action = 'action.escalated'"

@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS, Stack
+from tests.e2e.conftest import ARTIFACTS, Stack, closed_after
 from tests.e2e.playground import (
     BOT_NAME,
     USERS,
@@ -36,7 +36,7 @@ def test_a_chair_on_leave_hands_her_case_over_and_gets_it_back(stack: Stack) -> 
     helen = open_playground(stack.browser, base, as_user="Helen Ward")
     sam = open_playground(stack.browser, base, as_user="Sam Reid")
     pages = (helen, sam)
-    try:
+    with closed_after("e2e-handover", ("helen", "sam"), pages):
         for page in pages:
             open_channel(page, "General")
         helen.set_viewport_size(PHONE)
@@ -77,10 +77,3 @@ def test_a_chair_on_leave_hands_her_case_over_and_gets_it_back(stack: Stack) -> 
         wait_for_bot_reply_containing(sam, "Helen Ward is back on PC-", timeout=20_000)
         assert chair_of(stack) == USERS["Helen Ward"]["aadObjectId"]
         helen.screenshot(path=str(ARTIFACTS / "e2e-handover-channel.png"), full_page=True)
-    except Exception:
-        for name, page in zip(("helen", "sam"), pages, strict=True):
-            page.screenshot(path=str(ARTIFACTS / f"e2e-handover-failure-{name}.png"), full_page=True)
-        raise
-    finally:
-        for page in pages:
-            page.context.close()

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS, ROOT, Stack
+from tests.e2e.conftest import ARTIFACTS, ROOT, Stack, closed_after
 from tests.e2e.playground import (
     PERSONAL_CHAT_ID,
     USERS,
@@ -79,7 +79,7 @@ def test_a_due_action_is_reminded_and_done_from_personal_chat(stack: Stack) -> N
     priya = open_playground(stack.browser, base)
     tom = open_playground(stack.browser, base, as_user="Tom Okafor")
     pages = (priya, tom)
-    try:
+    with closed_after("e2e-reminder", ("priya", "tom"), pages):
         for page in pages:
             open_channel(page, "General")
         raise_in_channel(priya, "Monitoring visit: residents left in night clothes until midday, two floors.")
@@ -138,13 +138,6 @@ def test_a_due_action_is_reminded_and_done_from_personal_chat(stack: Stack) -> N
         tom.screenshot(path=str(ARTIFACTS / "e2e-reminder-channel.png"), full_page=True)
         print(f"\nreminder on screen {reminder_seen:.1f}s after the tick started; "
               f"whole flow {time.monotonic() - started:.1f}s")
-    except Exception:
-        for name, page in zip(("priya", "tom"), pages, strict=True):
-            page.screenshot(path=str(ARTIFACTS / f"e2e-reminder-failure-{name}.png"), full_page=True)
-        raise
-    finally:
-        for page in pages:
-            page.context.close()
 
     with sqlite3.connect(stack.database) as db:
         status, closed_by, note = db.execute(

@@ -12,7 +12,7 @@ import sqlite3
 
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS, Stack
+from tests.e2e.conftest import ARTIFACTS, Stack, closed_after
 from tests.e2e.playground import card_button, card_textbox, open_playground, wait_for_bot_reply_containing
 from tests.e2e.test_case_to_closure_in_playground import set_clock
 from tests.e2e.test_reminders_in_playground import wait_for_bot_message_with
@@ -43,7 +43,7 @@ def test_the_chair_agrees_a_steps_target_moving_on_and_sets_one_the_procedure_le
     priya = open_playground(stack.browser, base)
     helen = open_playground(stack.browser, base, as_user="Helen Ward")
     pages = (priya, helen)
-    try:
+    with closed_after("e2e-step-target-set", ("priya", "helen"), pages):
         case = open_case_for_helen(priya, helen, "Monitoring visit: call bells unanswered for twenty minutes at night.",
                                    "Second visit: night staffing below the agreed level three times.")
 
@@ -67,13 +67,6 @@ def test_the_chair_agrees_a_steps_target_moving_on_and_sets_one_the_procedure_le
         told = wait_for_bot_reply_containing(helen, "step's target is now Fri 18 Dec", timeout=20_000)
         assert "Set by Helen Ward: Agreed with the police" in told.inner_text()
         wait_for_bot_message_with(helen, "Provider concerns case PC-", "Findings meeting · target Fri 18 Dec")
-    except Exception:
-        for name, page in zip(("priya", "helen"), pages, strict=True):
-            page.screenshot(path=str(ARTIFACTS / f"e2e-step-target-set-failure-{name}.png"), full_page=True)
-        raise
-    finally:
-        for page in pages:
-            page.context.close()
 
     with sqlite3.connect(stack.database) as db:
         moved = db.execute("SELECT json_extract(details, '$.step'), json_extract(details, '$.step_due_on'), "

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS, Stack
+from tests.e2e.conftest import ARTIFACTS, Stack, closed_after
 from tests.e2e.playground import card_button, card_textbox, open_channel, open_playground, wait_for_bot_reply_containing
 from tests.e2e.test_case_to_closure_in_playground import set_clock
 from tests.e2e.test_reminders_in_playground import tick, wait_for_bot_message_with
@@ -41,7 +41,7 @@ def test_the_thread_is_prompted_when_a_step_overruns_and_the_chair_extends_its_t
     priya = open_playground(stack.browser, base)
     helen = open_playground(stack.browser, base, as_user="Helen Ward")
     pages = (priya, helen)
-    try:
+    with closed_after("e2e-step-target", ("priya", "helen"), pages):
         case = open_case_for_helen(priya, helen, "Monitoring visit: fire doors wedged open on the dementia unit.",
                                    "Second visit: fire risk assessment two years out of date.")
         assert f"{DECISION} · target Mon 30 Nov" in case.inner_text()
@@ -66,13 +66,6 @@ def test_the_thread_is_prompted_when_a_step_overruns_and_the_chair_extends_its_t
         done.screenshot(path=str(ARTIFACTS / "e2e-step-extended.png"))
         # The case card in the channel shows the new target.
         wait_for_bot_message_with(helen, "Provider concerns case PC-", f"{DECISION} · target Fri 11 Dec")
-    except Exception:
-        for name, page in zip(("priya", "helen"), pages, strict=True):
-            page.screenshot(path=str(ARTIFACTS / f"e2e-step-target-failure-{name}.png"), full_page=True)
-        raise
-    finally:
-        for page in pages:
-            page.context.close()
 
     with sqlite3.connect(stack.database) as db:
         [target_now] = db.execute("SELECT c.step_due_on FROM cases c JOIN providers p ON p.id = c.provider_id "

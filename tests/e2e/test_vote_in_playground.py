@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS, Stack
+from tests.e2e.conftest import ARTIFACTS, Stack, closed_after
 from tests.e2e.playground import (
     BOT_NAME,
     USERS,
@@ -68,7 +68,7 @@ def test_three_members_vote_and_the_chair_confirms(stack: Stack) -> None:
     tom = open_playground(stack.browser, base, as_user="Tom Okafor")
     helen = open_playground(stack.browser, base, as_user="Helen Ward")
     pages = (priya, tom, helen)
-    try:
+    with closed_after("e2e-vote", ("priya", "tom", "helen"), pages):
         for page in pages:
             open_channel(page, "General")
         raise_in_channel(priya, "Monitoring visit: night staffing below the agreed ratio on two floors.")
@@ -97,13 +97,6 @@ def test_three_members_vote_and_the_chair_confirms(stack: Stack) -> None:
         # The vote card is updated in place on everyone's page.
         wait_for_bot_reply_containing(tom, "Closed by Helen Ward: level confirmed as Major", timeout=20_000)
         priya.screenshot(path=str(ARTIFACTS / "e2e-vote-channel.png"), full_page=True)
-    except Exception:
-        for name, page in zip(("priya", "tom", "helen"), pages, strict=True):
-            page.screenshot(path=str(ARTIFACTS / f"e2e-vote-failure-{name}.png"), full_page=True)
-        raise
-    finally:
-        for page in pages:
-            page.context.close()
 
     with sqlite3.connect(stack.database) as db:
         level = db.execute("SELECT c.level FROM cases c JOIN providers p ON p.id = c.provider_id "
