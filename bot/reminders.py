@@ -502,6 +502,9 @@ async def escalate_verb(turn: Turn, data: dict[str, Any]) -> None:
 async def escalate_many_verb(turn: Turn, data: dict[str, Any]) -> None:
     """Escalate the actions the chair picked on a prompt listing several (Teams sends a multi-select as "1,2,3")."""
     picked = [parse_id(part.strip()) for part in _text(data, "escalate").split(",") if part.strip()]
+    if not picked:
+        await _refused(turn, "Nothing was escalated: tick the actions to escalate, then press Escalate.")
+        return
     await _escalate(turn, [] if None in picked else [i for i in picked if i is not None])
 
 
@@ -534,14 +537,15 @@ async def _escalate(turn: Turn, action_ids: list[int]) -> None:
         what = f"{len(escalation.actions)} actions on {case.reference} ({case.provider.name}) are overdue"
         text = (f"escalated by {turn.actor.name}: {what}: " + "; ".join(named(a) for a in escalation.actions)
                 + ". Please decide with the chair how they are resolved.")
-    if escalation.skipped:
-        text += " Not escalated, closed meanwhile: " + "; ".join(
-            f"'{a.title}' ({a.status.replace('_', ' ')})" for a in escalation.skipped) + "."
+    skipped = " Not escalated, closed meanwhile: " + "; ".join(
+        f"'{a.title}' ({a.status.replace('_', ' ')})" for a in escalation.skipped) + "." if escalation.skipped else ""
     holder: Person | None = escalation.holder
     if holder is None:
-        await turn.reply_text(f"Escalated on the record, but nobody holds {escalation.role_label} in this team: "
-                              "record them with 'team roles' so they are @mentioned.")
+        how_many = f" ({counted(len(escalation.actions), 'action')})" if len(escalation.actions) > 1 else ""
+        await turn.reply_text(f"Escalated on the record{how_many}, but nobody holds {escalation.role_label} in this "
+                              f"team: record them with 'team roles' so they are @mentioned.{skipped}")
         return
+    text += skipped
     tag, entities = mention({"user_id": holder.account_id or holder.user_id, "name": holder.name})
     await turn.context.send_activity(Activity(type=ActivityTypes.message, text=f"{tag} {text}", entities=entities))
 

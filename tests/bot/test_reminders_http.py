@@ -522,6 +522,15 @@ async def test_the_chair_escalates_the_actions_picked_on_a_shared_prompt_and_clo
     assert refusal["activity"]["text"].startswith(f"Only the chair or the coordinator of {CASE} can")
     assert "action.escalated" not in {e.action for e in await case_events(bot)}
 
+    # With nobody holding the role in the team, the chair's pick is on the record and she is told whom to record.
+    before = len(bot.connector.sent)
+    await bot.send(bot.teams.card_submit(HELEN, escalate | {"escalate": ",".join(listed[4:])},
+                                         reply_to=prompt.activity_id, conversation=thread))
+    [reply] = bot.connector.sent[before:]
+    assert reply.text.startswith("Escalated on the record (2 actions), but nobody holds Head of Service")
+    unheld = [e.details["action_id"] for e in await case_events(bot) if e.action == "action.escalated"]
+    assert sorted(unheld) == sorted(map(int, listed[4:]))
+
     await bot.send(bot.teams.bot_added_to_team(HELEN))
     await bot.send(bot.teams.channel_message(HELEN, "team roles"))
     roles = bot.connector.sent[-1]
@@ -542,17 +551,19 @@ async def test_the_chair_escalates_the_actions_picked_on_a_shared_prompt_and_clo
     assert reply.text.endswith("(not applicable).")
     assert "Not escalated, closed meanwhile" in reply.text
     assert mentioned(reply) in ([PRIYA.id], [PRIYA.aad])
-    events = [e for e in await case_events(bot) if e.action == "action.escalated"]
+    events = [e for e in await case_events(bot) if e.action == "action.escalated"][len(unheld):]
     assert sorted(e.details["action_id"] for e in events) == picked[:2]
     assert {e.details["to"] for e in events} == {"Priya Shah"} and {e.actor_name for e in events} == {"Helen Ward"}
 
     # A made-up or mangled pick changes nothing and says so.
-    for bad in ("", "12,abc", ",".join(str(n) for n in range(1, 200))):
+    for bad, said in (("", "tick the actions to escalate"), ("12,abc", "That button is not valid"),
+                      (",".join(str(n) for n in range(1, 200)), "Choose the actions to escalate from the prompt")):
         before = len(bot.connector.created)
         await bot.send(bot.teams.card_submit(HELEN, escalate | {"escalate": bad}, reply_to=prompt.activity_id,
                                              conversation=thread))
-        assert bot.connector.created[before:], bad
-    assert len([e for e in await case_events(bot) if e.action == "action.escalated"]) == 2
+        [told] = bot.connector.created[before:]
+        assert said in told["activity"]["text"], (bad, told["activity"]["text"])
+    assert len([e for e in await case_events(bot) if e.action == "action.escalated"]) == len(unheld) + 2
 
     # A row's Extend re-dates its action (the card's inputs are named after it).
     aid = listed[0]
