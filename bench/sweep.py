@@ -121,7 +121,9 @@ async def run(database_url: str, at: datetime, delivery_seconds: float) -> dict[
         sent, dead = statuses.get("sent", 0), statuses.get("dead", 0)
         return {
             "open_deadlines": deadlines, "at": at.isoformat(),
-            "due": len(first.due), "enqueued": len(first.enqueued), "sweep_seconds": round(first_seconds, 3),
+            # Every reminder due, those a combined message lists (Reminder.covers) among them; `messages` to send.
+            "due": len(first.due) + sum(len(r.covers) for r in first.due), "messages": len(first.due),
+            "enqueued": len(first.enqueued), "sweep_seconds": round(first_seconds, 3),
             "steady_due_new": len(steady.enqueued), "steady_sweep_seconds": round(steady_seconds, 3),
             "delivered": sent, "dead": dead, "left": await owed(), "delivery_seconds": round(elapsed, 2),
             "delivery_rate_per_s": round(sent / elapsed, 2) if elapsed else 0.0,

@@ -305,9 +305,11 @@ def rows_of(card: dict[str, Any]) -> list[dict[str, Any]]:
 
 def says_it_shows(card: dict[str, Any], listed: int, total: int, first: int = 1) -> None:
     """A list of `total` that shows `listed` rows from the `first`th must say so, with the right numbers."""
-    claimed = re.findall(r"\((\d+)–(\d+) shown\)", texts(card))
+    # A list with pages says which rows ("26–50 shown"); the actions list, which has none, how many ("first 25").
+    claimed = [(int(a or 1), int(b or n)) for n, a, b in
+               re.findall(r"\((?:first (\d+)|(\d+)–(\d+)) shown\)", texts(card))]
     if listed < total:
-        assert [(int(a), int(b)) for a, b in claimed] == [(first, first + listed - 1)], (
+        assert claimed == [(first, first + listed - 1)], (
             f"{listed} of {total} rows shown from {first}; the card says {claimed or 'nothing'} about which")
     else:
         assert claimed == [], f"all {total} rows shown, yet the card says only {claimed} are"
