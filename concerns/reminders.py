@@ -212,8 +212,8 @@ class Reminder:
     recipient: Person | None = None  # for PERSONAL
     conversation_id: str | None = None  # for THREAD and CHANNEL
     case_reference: str | None = None
-    # Reminders this one's message stands for (one prompt listing several actions): each is still recorded under
-    # its own key, so none is computed as new again, but only this one is sent.
+    # Reminders this one's message stands for (a case thread's prompt listing several actions, a chair's nudge about
+    # several cases): each is still recorded under its own key, so none is computed as new again; only this is sent.
     covers: tuple[Reminder, ...] = ()
 
     @property
