@@ -31,13 +31,17 @@ pytestmark = pytest.mark.e2e
 PROVIDER = "Riverside Court Care Home"
 
 
-def raise_in_channel(page: Any, description: str) -> None:
+def raise_in_channel(page: Any, description: str, new_provider: str | None = None) -> None:
+    """Raise a concern about PROVIDER (or about `new_provider`, one the bot does not know yet) from the channel."""
     mention_bot_and_post(page, BOT_NAME, "raise")
     card = wait_for_bot_reply_containing(page, "Do not type the names of individual adults", timeout=20_000)
-    if card.get_by_role("combobox", name="Provider", exact=True).count():
+    listed = card.get_by_role("combobox", name="Provider", exact=True).count()
+    if listed and new_provider is None:
         pick(page, card, "Provider", PROVIDER)
     else:
-        card_textbox(card, "Provider").fill(PROVIDER)
+        if listed:
+            card_button(card, "Provider not in the list").click()
+        card_textbox(card, "Provider name" if listed else "Provider").fill(new_provider or PROVIDER)
         pick(page, card, "Service type (for a new provider)", "Residential home")
     pick(page, card, "Categories", "Staffing levels and agency use")
     pick(page, card, "Source of the concern", "Contract monitoring visit")
@@ -46,9 +50,11 @@ def raise_in_channel(page: Any, description: str) -> None:
     wait_for_bot_reply_containing(page, description[:30], timeout=20_000)
 
 
-def open_case_from_pattern(page: Any, chair: str, coordinator: str) -> None:
-    """Open a case from the pattern prompt that the concerns just raised led to."""
-    prompt = wait_for_bot_reply_containing(page, "A pattern of concerns", timeout=20_000)
+def open_case_from_pattern(page: Any, chair: str, coordinator: str, provider: str | None = None) -> None:
+    """Open a case from the pattern prompt that the concerns just raised led to (the one about `provider`, where
+    the channel has prompts about others: their threads are not in the order they were posted)."""
+    about = f"{provider}\nTwo or more concerns" if provider else "A pattern of concerns"
+    prompt = wait_for_bot_reply_containing(page, about, timeout=20_000)
     card_button(prompt, "Open a case").click()
     form = wait_for_bot_reply_containing(page, "Open a provider concerns case", timeout=20_000)
     pick(page, form, "Chair", chair)
